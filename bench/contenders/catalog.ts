@@ -1,0 +1,154 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { nginxArgs, nginxAvailable, writeProxyConfig } from '../lib/nginx.ts';
+import { PATHS } from '../lib/payloads.ts';
+import type { CpuList, ManagedProcess, ProcessGroup } from '../lib/processes.ts';
+import type { Upstream } from '../lib/upstream.ts';
+import { freePort, getStatus, waitUntil } from '../lib/wait.ts';
+import { porticoConfigYaml } from './portico-config.ts';
+
+/** Everything a contender needs to start. */
+export interface ContenderContext {
+  group: ProcessGroup;
+  tmpDir: string;
+  upstream: Upstream;
+  cpus: CpuList;
+  repoRoot: string;
+}
+
+/** A contender that answers on `origin`; `process` is absent for `direct`. */
+export interface RunningContender {
+  label: string;
+  origin: string;
+  process: ManagedProcess | undefined;
+  stop(): Promise<void>;
+}
+
+/** How to start one contender. `label` names it in tables (e.g. two Portico configs in one scenario). */
+export interface ContenderSpec {
+  label: string;
+  start(ctx: ContenderContext): Promise<RunningContender>;
+}
+
+/** Thrown when a contender does not become ready; the message carries the tail of its output. */
+export class ContenderStartError extends Error {
+  constructor(label: string, detail: string) {
+    super(`${label}: failed to start${detail === '' ? '' : ` (${detail})`}`);
+    this.name = 'ContenderStartError';
+  }
+}
+
+const here = (file: string): string => fileURLToPath(new URL(file, import.meta.url));
+
+function lastLines(text: string, count = 4): string {
+  return text.trim().split('\n').slice(-count).join(' | ').slice(0, 400);
+}
+
+async function awaitReady(
+  label: string,
+  proc: ManagedProcess,
+  readyUrl: string,
+  timeoutMs: number,
+): Promise<void> {
+  const ok = await waitUntil(async () => !proc.alive() || (await getStatus(readyUrl)) === 200, timeoutMs);
+  if (!ok || !proc.alive()) {
+    const why = proc.alive() ? `not ready after ${timeoutMs} ms` : `exited ${await proc.exited}`;
+    await proc.stop(500);
+    throw new ContenderStartError(label, `${why}; ${lastLines(proc.output())}`);
+  }
+}
+
+function running(label: string, origin: string, proc: ManagedProcess): RunningContender {
+  return { label, origin, process: proc, stop: () => proc.stop() };
+}
+
+/** Client → upstream, no proxy: the ceiling every contender is measured against. */
+export const direct: ContenderSpec = {
+  label: 'direct',
+  async start(ctx) {
+    return { label: 'direct', origin: ctx.upstream.origin, process: undefined, stop: async () => {} };
+  },
+};
+
+function nodeScript(label: string, file: string): ContenderSpec {
+  return {
+    label,
+    async start(ctx) {
+      const port = await freePort();
+      const proc = ctx.group.spawn(label, process.execPath, [here(file), String(port), ctx.upstream.origin], {
+        cpus: ctx.cpus,
+        cwd: ctx.repoRoot,
+      });
+      const origin = `http://127.0.0.1:${port}`;
+      await awaitReady(label, proc, origin + PATHS.small, 15_000);
+      return running(label, origin, proc);
+    },
+  };
+}
+
+/** The Node floor: bare node:http + undici Pool. */
+export const nodeFloor = nodeScript('node-floor', './node-floor.ts');
+/** @fastify/http-proxy with defaults. */
+export const fastifyHttpProxy = nodeScript('fastify-http-proxy', './fastify-http-proxy.ts');
+/** node-http-proxy with a keep-alive agent. */
+export const httpProxy = nodeScript('http-proxy', './http-proxy.ts');
+
+/** nginx as a reverse proxy with a keep-alive upstream pool, one worker. */
+export const nginx: ContenderSpec = {
+  label: 'nginx',
+  async start(ctx) {
+    if (!nginxAvailable()) throw new ContenderStartError('nginx', 'nginx is not installed');
+    const port = await freePort();
+    const dir = join(ctx.tmpDir, `nginx-proxy-${port}`);
+    const conf = await writeProxyConfig(dir, port, ctx.upstream.origin);
+    const proc = ctx.group.spawn('nginx', 'nginx', nginxArgs(dir, conf), { cpus: ctx.cpus });
+    const origin = `http://127.0.0.1:${port}`;
+    await awaitReady('nginx', proc, origin + PATHS.small, 10_000);
+    return running('nginx', origin, proc);
+  },
+};
+
+/**
+ * Portico from this repository, started the way users start it. `extraRoutes` adds `/r<i>/**` routes ahead
+ * of the bench route to measure the cost of a large route table.
+ */
+export function portico(label = 'portico', extraRoutes = 0): ContenderSpec {
+  return {
+    label,
+    async start(ctx) {
+      const port = await freePort();
+      const adminPort = await freePort();
+      const dir = join(ctx.tmpDir, `portico-${port}`);
+      await mkdir(dir, { recursive: true });
+      const configFile = join(dir, 'portico.yaml');
+      await writeFile(
+        configFile,
+        porticoConfigYaml({
+          port,
+          adminPort,
+          upstreamOrigin: ctx.upstream.origin,
+          storeDir: join(dir, 'store'),
+          extraRoutes,
+        }),
+      );
+      const proc = ctx.group.spawn(label, process.execPath, ['src/cli/main.ts', 'start', '-c', configFile], {
+        cpus: ctx.cpus,
+        cwd: ctx.repoRoot,
+      });
+      const origin = `http://127.0.0.1:${port}`;
+      const timeoutMs = extraRoutes > 1000 ? 60_000 : 30_000;
+      await awaitReady(label, proc, `http://127.0.0.1:${adminPort}/readyz`, timeoutMs);
+      if ((await getStatus(origin + PATHS.small)) !== 200) {
+        await proc.stop(500);
+        throw new ContenderStartError(label, `ready, but GET ${PATHS.small} through it did not answer 200`);
+      }
+      return running(label, origin, proc);
+    },
+  };
+}
+
+/** The plain-proxy line-up, in table order. */
+export function plainContenders(): ContenderSpec[] {
+  return [direct, nodeFloor, fastifyHttpProxy, httpProxy, nginx, portico()];
+}

@@ -1,0 +1,46 @@
+import { parseArgs } from 'node:util';
+import type { BenchOptions } from '../scenarios/scenario.ts';
+
+/** Reads the command line; `--quick` is 1 round × 5 s, the default 5 rounds × 10 s. */
+export function parseOptions(argv: string[]): BenchOptions {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: 'boolean', default: false },
+      rounds: { type: 'string' },
+      duration: { type: 'string' },
+      warmup: { type: 'string' },
+      idle: { type: 'string' },
+      only: { type: 'string' },
+      contenders: { type: 'string' },
+      'load-generator': { type: 'string' },
+      docs: { type: 'boolean' },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(`node bench/run.ts [--quick] [--rounds N] [--duration S] [--warmup S] [--idle N]
+  [--only plain-small,plain-large,added-latency,route-table,idle-connections]
+  [--contenders direct,node-floor,...] [--load-generator wrk|autocannon] [--docs | --no-docs]`);
+    process.exit(0);
+  }
+  const quick = values.quick;
+  const list = (v: string | undefined): string[] | undefined =>
+    v === undefined ? undefined : v.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const generator = values['load-generator'];
+  if (generator !== undefined && generator !== 'wrk' && generator !== 'autocannon') {
+    throw new Error(`--load-generator must be wrk or autocannon, not ${generator}`);
+  }
+  return {
+    quick,
+    rounds: Number(values.rounds ?? (quick ? 1 : 5)),
+    durationS: Number(values.duration ?? (quick ? 5 : 10)),
+    warmupS: Number(values.warmup ?? (quick ? 1 : 2)),
+    idleConnections: Number(values.idle ?? 10_000),
+    only: list(values.only),
+    contenders: list(values.contenders),
+    loadGenerator: generator,
+    // A quick run is indicative only, so it leaves the published table alone unless asked.
+    docs: values.docs ?? !quick,
+  };
+}

@@ -1,0 +1,19 @@
+import { createAddedLatencyScenario } from './added-latency.ts';
+import { createIdleConnectionsScenario } from './idle-connections.ts';
+import { createPlainProxyScenario } from './plain-proxy.ts';
+import { createRouteTableScenario } from './route-table.ts';
+import type { Scenario } from './scenario.ts';
+
+/**
+ * Every scenario, in run order. A new one (JWT + rate limit, 10,000 instances, registry change-to-routable,
+ * aggregate) is a module returning a `Scenario`, added here.
+ */
+export function allScenarios(): Scenario[] {
+  return [
+    createPlainProxyScenario('small'),
+    createPlainProxyScenario('large'),
+    createAddedLatencyScenario(),
+    createRouteTableScenario(),
+    createIdleConnectionsScenario(),
+  ];
+}

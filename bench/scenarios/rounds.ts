@@ -1,0 +1,84 @@
+import type { RunningContender } from '../contenders/catalog.ts';
+import type { LoadResult } from '../lib/load-generator.ts';
+import type { BenchContext } from './scenario.ts';
+
+/** Samples of one contender over the rounds; NaN marks a round that failed. */
+export interface RoundSamples {
+  results: LoadResult[];
+  notes: string[];
+}
+
+/** What to load in each round. */
+export interface RoundPlan {
+  path: string;
+  connections: number;
+  durationS: number;
+  rounds: number;
+  warmupS: number;
+}
+
+const FAILED: LoadResult = { requests: 0, rps: Number.NaN, p50Ms: Number.NaN, p99Ms: Number.NaN, errors: 0 };
+
+/** A failed or error-ridden run would make a contender look fast; more than 1% errors voids the sample. */
+const ERROR_BUDGET = 0.01;
+
+async function measureOnce(
+  ctx: BenchContext,
+  contender: RunningContender,
+  plan: RoundPlan,
+  durationS: number,
+  notes: string[],
+): Promise<LoadResult> {
+  if (contender.process !== undefined && !contender.process.alive()) {
+    notes.push('process exited');
+    return FAILED;
+  }
+  try {
+    const result = await ctx.load.run({ url: contender.origin + plan.path, connections: plan.connections, durationS });
+    if (result.requests === 0 || result.errors > result.requests * ERROR_BUDGET) {
+      notes.push(`${result.errors} errors in ${result.requests} requests`);
+      return FAILED;
+    }
+    if (result.errors > 0) notes.push(`${result.errors} errors`);
+    return result;
+  } catch (err) {
+    notes.push((err as Error).message.slice(0, 200));
+    return FAILED;
+  }
+}
+
+/**
+ * Warms every contender up, then runs `rounds` rounds. Each round visits every contender once, starting one
+ * further along the list than the round before, so slow drifts on a shared machine spread over all of them.
+ */
+export async function measureRounds(
+  ctx: BenchContext,
+  contenders: RunningContender[],
+  plan: RoundPlan,
+): Promise<Map<string, RoundSamples>> {
+  const samples = new Map<string, RoundSamples>();
+  for (const c of contenders) samples.set(c.label, { results: [], notes: [] });
+  if (plan.warmupS > 0) {
+    for (const c of contenders) {
+      ctx.log(`  warm-up ${c.label} (${plan.warmupS}s)`);
+      await measureOnce(ctx, c, plan, plan.warmupS, []);
+    }
+  }
+  for (let round = 0; round < plan.rounds; round++) {
+    for (let i = 0; i < contenders.length; i++) {
+      const c = contenders[(i + round) % contenders.length]!;
+      const entry = samples.get(c.label)!;
+      const result = await measureOnce(ctx, c, plan, plan.durationS, entry.notes);
+      entry.results.push(result);
+      ctx.log(
+        `  round ${round + 1}/${plan.rounds} ${c.label.padEnd(20)} ${fmt(result.rps, 0)} req/s` +
+          `  p50 ${fmt(result.p50Ms, 3)} ms  p99 ${fmt(result.p99Ms, 3)} ms`,
+      );
+    }
+  }
+  return samples;
+}
+
+function fmt(value: number, decimals: number): string {
+  return Number.isFinite(value) ? value.toFixed(decimals) : 'failed';
+}

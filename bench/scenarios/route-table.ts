@@ -1,0 +1,60 @@
+import { portico } from '../contenders/catalog.ts';
+import { PATHS } from '../lib/payloads.ts';
+import { summarize } from '../lib/stats.ts';
+import { measureRounds } from './rounds.ts';
+import type { ResultRow, Scenario } from './scenario.ts';
+
+const SMALL_TABLE = 'portico-10-routes';
+const LARGE_TABLE = 'portico-10000-routes';
+const MAX_DURATION_S = 6;
+
+/**
+ * Portico with 10 routes against Portico with 10,000: `/r<i>/**` routes ahead of the catch-all route that
+ * serves the load, so a router that scans in order pays for every one of them.
+ */
+export function createRouteTableScenario(): Scenario {
+  const contenders = [portico(SMALL_TABLE, 9), portico(LARGE_TABLE, 9999)];
+  const duration = (d: number): number => Math.min(d, MAX_DURATION_S);
+  return {
+    name: 'route-table',
+    title: 'Route table: 10 vs 10,000 routes (Portico), 101 B JSON, 50 connections',
+    description: 'The matching route is the last of the table; target: 10,000 routes within 5% of 10.',
+    contenders,
+    estimateS: (o) => contenders.length * (o.warmupS + o.rounds * duration(o.durationS) + 3) + 5,
+    async run(ctx, started) {
+      const { rounds, durationS, warmupS } = ctx.options;
+      const samples = await measureRounds(ctx, started, {
+        path: PATHS.small,
+        connections: 50,
+        durationS: duration(durationS),
+        rounds,
+        warmupS,
+      });
+      const rows: ResultRow[] = started.map((c) => {
+        const s = samples.get(c.label)!;
+        return {
+          label: c.label,
+          status: 'ok',
+          notes: [...new Set(s.notes)],
+          metrics: {
+            rps: summarize(s.results.map((r) => r.rps)),
+            p50: summarize(s.results.map((r) => r.p50Ms)),
+            p99: summarize(s.results.map((r) => r.p99Ms)),
+          },
+        };
+      });
+      return {
+        name: this.name,
+        title: this.title,
+        description: this.description,
+        chart: false,
+        rows,
+        columns: [
+          { key: 'rps', label: 'req/s', unit: '', decimals: 0, ratioTo: [SMALL_TABLE] },
+          { key: 'p50', label: 'p50', unit: 'ms', decimals: 2, ratioTo: [SMALL_TABLE] },
+          { key: 'p99', label: 'p99', unit: 'ms', decimals: 2, ratioTo: [SMALL_TABLE] },
+        ],
+      };
+    },
+  };
+}

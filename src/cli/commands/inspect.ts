@@ -1,0 +1,60 @@
+import { parseArgs } from 'node:util';
+
+const options = {
+  admin: { type: 'string', default: process.env.PORTICO_ADMIN_URL ?? 'http://127.0.0.1:8081' },
+  token: { type: 'string', default: process.env.PORTICO_ADMIN_TOKEN },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+async function fetchAdmin(admin: string, token: string | undefined, path: string): Promise<unknown> {
+  const res = await fetch(new URL(path, admin), {
+    headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
+    signal: AbortSignal.timeout(5000),
+  });
+  const body: unknown = await res.json();
+  if (!res.ok) throw new Error(`${path}: ${res.status} ${JSON.stringify(body)}`);
+  return body;
+}
+
+/** `portico routes`: the routes of a running node, read from its admin API. */
+export async function runRoutes(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options });
+  if (values.help === true) {
+    console.log('Usage: portico routes [--admin URL] [--token TOKEN] [--json]');
+    return 0;
+  }
+  const routes = (await fetchAdmin(values.admin, values.token, '/v1/routes')) as {
+    name: string;
+    match: { path: string; methods?: string[]; host?: string };
+    service: string;
+    instances: { available: boolean }[];
+  }[];
+  if (values.json === true) console.log(JSON.stringify(routes, null, 2));
+  else {
+    for (const route of routes) {
+      const up = route.instances.filter((i) => i.available).length;
+      console.log(
+        `${route.name.padEnd(20)} ${(route.match.methods?.join(',') ?? '*').padEnd(16)} ${(route.match.host ?? '*').padEnd(18)} ${route.match.path.padEnd(24)} → ${route.service} (${up}/${route.instances.length} up)`,
+      );
+    }
+  }
+  return 0;
+}
+
+/** `portico services [show NAME]`: services of a running node, read from its registry API. */
+export async function runServices(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args, options, allowPositionals: true });
+  if (values.help === true) {
+    console.log('Usage: portico services [show NAME] [--admin URL] [--token TOKEN] [--json]');
+    return 0;
+  }
+  if (positionals[0] === 'show' && positionals[1] !== undefined) {
+    const body = await fetchAdmin(values.admin, values.token, `/v1/services/${encodeURIComponent(positionals[1])}/instances`);
+    console.log(JSON.stringify(body, null, 2));
+    return 0;
+  }
+  const body = await fetchAdmin(values.admin, values.token, '/v1/services');
+  console.log(JSON.stringify(body, null, 2));
+  return 0;
+}

@@ -1,0 +1,138 @@
+import { readFile } from 'node:fs/promises';
+import { Ajv, type ValidateFunction } from 'ajv';
+import { parseDocument } from 'yaml';
+import { ConfigError, type ConfigIssue } from './config-error.ts';
+import { interpolateEnv } from './interpolate.ts';
+import { ConfigSchema, type Config } from './schema.ts';
+import { translateSchemaErrors } from './schema-issues.ts';
+import { checkSemantics } from './semantic-checks.ts';
+import { createLocator, formatDocPath, type DocPath } from './source-location.ts';
+import { findUnsupportedUses } from './unsupported.ts';
+
+type Env = Record<string, string | undefined>;
+
+let validator: ValidateFunction | undefined;
+
+/** The compiled validator, built on first use and shared afterwards. */
+function configValidator(): ValidateFunction {
+  if (validator === undefined) {
+    // strict: false because TypeBox schemas carry extra (symbol) keys ajv does not know.
+    const ajv = new Ajv({ allErrors: true, useDefaults: true, verbose: true, strict: false });
+    ajv.addFormat('date', { type: 'string', validate: isCalendarDate });
+    validator = ajv.compile(ConfigSchema);
+  }
+  return validator;
+}
+
+function isCalendarDate(text: string): boolean {
+  if (!/^[0-9]{4}-[0-9]{2}-[0-9]{2}$/.test(text)) return false;
+  const date = new Date(`${text}T00:00:00Z`);
+  // Date rolls 2026-02-30 over to March; a real date survives the round trip.
+  return !Number.isNaN(date.getTime()) && date.toISOString().startsWith(text);
+}
+
+/**
+ * Reads, interpolates, parses and validates a configuration file, with defaults applied.
+ *
+ * @example const config = await loadConfig('portico.yaml');
+ * @throws ConfigError listing every issue, each with file, line, column and document path.
+ */
+export async function loadConfig(file: string, env: Env = process.env): Promise<Config> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (err as Error).message;
+    throw new ConfigError([{ file, path: '', message: `cannot read the configuration: ${reason}` }]);
+  }
+  return parseConfig(text, file, env);
+}
+
+/**
+ * Parses configuration text (YAML, or JSON when `file` ends in .json or the text starts with `{`),
+ * replaces `${VAR}` references from `env`, validates it against ConfigSchema and applies defaults.
+ * Features the schema knows but the gateway does not implement yet are reported as issues.
+ *
+ * @example parseConfig('listen: 127.0.0.1:8080\n', 'inline.yaml', {}).limits.bodySize // '10mb'
+ * @throws ConfigError listing every issue found.
+ */
+export function parseConfig(text: string, file: string, env: Env = process.env): Config {
+  const interpolated = interpolateEnv(text, env);
+  const sourceLines = createLocator(undefined, text, (offset) => offset);
+  const issues: ConfigIssue[] = interpolated.problems.map((p) => ({
+    file,
+    ...sourceLines.positionOf(p.offset),
+    path: '',
+    message: p.message,
+  }));
+
+  const isJson = file.toLowerCase().endsWith('.json') || /^\s*\{/.test(interpolated.text);
+  if (isJson) {
+    const jsonIssue = checkJsonSyntax(interpolated.text);
+    if (jsonIssue !== undefined) {
+      const at = createLocator(undefined, text, interpolated.toSourceOffset).positionOf(jsonIssue.offset);
+      issues.push({ file, ...at, path: '', message: jsonIssue.message });
+      throw new ConfigError(issues);
+    }
+  }
+
+  const doc = parseDocument(interpolated.text, { prettyErrors: false, uniqueKeys: true });
+  const locator = createLocator(doc, text, interpolated.toSourceOffset);
+  for (const error of doc.errors) {
+    const message = `${isJson ? 'invalid JSON' : 'invalid YAML'}: ${error.message}`;
+    issues.push({ file, ...locator.positionOf(error.pos[0]), path: '', message });
+  }
+  // Without the right values (unset variables) or a tree (syntax errors), schema errors would only be noise.
+  if (issues.length > 0) throw new ConfigError(issues);
+
+  const data: unknown = doc.toJS() ?? {};
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+    throw new ConfigError([
+      { file, ...locator.locate([]), path: '', message: 'expected an object of settings at the top level' },
+    ]);
+  }
+
+  const at = (path: DocPath, message: string, atKey = false): ConfigIssue => ({
+    file,
+    ...locator.locate(path, { key: atKey }),
+    path: formatDocPath(path),
+    message,
+  });
+
+  const validate = configValidator();
+  const valid = validate(data);
+  if (!valid) {
+    for (const issue of translateSchemaErrors(validate.errors ?? [], data)) {
+      issues.push(at(issue.path, issue.message, issue.atKey));
+    }
+  }
+  for (const use of findUnsupportedUses(data)) {
+    issues.push(at(use.segments, use.message, use.feature.value === undefined));
+  }
+  if (valid) {
+    for (const issue of checkSemantics(data as Config)) issues.push(at(issue.path, issue.message));
+  }
+  if (issues.length > 0) throw new ConfigError(sortIssues(issues));
+  return data as Config;
+}
+
+function checkJsonSyntax(text: string): { offset: number; message: string } | undefined {
+  try {
+    JSON.parse(text);
+    return undefined;
+  } catch (err) {
+    const message = (err as Error).message;
+    const position = /at position ([0-9]+)/.exec(message)?.[1];
+    const offset = position === undefined ? text.length : Number(position);
+    return { offset, message: `invalid JSON: ${message.replace(/ in JSON at position .*$/, '')}` };
+  }
+}
+
+function sortIssues(issues: ConfigIssue[]): ConfigIssue[] {
+  return issues.sort(
+    (a, b) =>
+      (a.line ?? Infinity) - (b.line ?? Infinity) ||
+      (a.column ?? Infinity) - (b.column ?? Infinity) ||
+      a.path.localeCompare(b.path),
+  );
+}

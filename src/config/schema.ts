@@ -1,0 +1,471 @@
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+
+/**
+ * The one source of truth for Portico's configuration: the TypeScript types, the validator
+ * (ajv, see load.ts), the defaults and docs/configuration.md all come from these declarations.
+ * Every field carries a one-sentence description; durations and sizes are strings parsed once at load.
+ */
+
+const Duration = (description: string, dflt?: string) =>
+  Type.String({
+    pattern: '^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$',
+    description,
+    ...(dflt === undefined ? {} : { default: dflt }),
+  });
+
+const Size = (description: string, dflt?: string) =>
+  Type.String({
+    pattern: '^[0-9]+(b|kb|mb|gb)$',
+    description,
+    ...(dflt === undefined ? {} : { default: dflt }),
+  });
+
+const Obj = <T extends Record<string, TSchema>>(properties: T, description: string, dflt?: object) =>
+  Type.Object(properties, {
+    additionalProperties: false,
+    description,
+    ...(dflt === undefined ? {} : { default: dflt }),
+  });
+
+const HostPort = (description: string, dflt: string) =>
+  Type.String({ minLength: 1, description, default: dflt });
+
+const SemverText = (description: string) =>
+  Type.String({
+    pattern: '^v?(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?(\\+[0-9A-Za-z.-]+)?$',
+    description,
+  });
+
+const HttpMethod = Type.String({
+  pattern: '^(GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS|TRACE|CONNECT)$',
+  description: 'An HTTP method in upper case.',
+});
+
+export const AdminSchema = Obj(
+  {
+    listen: HostPort(
+      'Address of the admin API, registry API, /metrics and dashboard (host:port); loopback unless a token is set.',
+      '127.0.0.1:8081',
+    ),
+    token: Type.Optional(
+      Type.String({
+        minLength: 16,
+        description: 'Bearer token required on every admin call; mandatory when `listen` is not a loopback address.',
+      }),
+    ),
+  },
+  'The admin listener.',
+  {},
+);
+
+export const StoreSchema = Obj(
+  {
+    kind: Type.Union([Type.Literal('embedded'), Type.Literal('redis')], {
+      description: 'embedded: SQLite file on one node; redis: shared by several nodes.',
+      default: 'embedded',
+    }),
+    path: Type.String({ description: 'embedded: folder of the database file.', default: './.portico' }),
+    url: Type.Optional(Type.String({ pattern: '^rediss?://', description: 'redis: connection URL.' })),
+    prefix: Type.String({ description: 'redis: prefix of every key Portico writes.', default: 'portico:' }),
+  },
+  'Where registry state, leases and shared counters live.',
+  {},
+);
+
+export const LimitsSchema = Obj(
+  {
+    bodySize: Size('Largest accepted request body; larger ones get 413 payload_too_large.', '10mb'),
+    headerCount: Type.Integer({
+      minimum: 8,
+      maximum: 1000,
+      default: 100,
+      description: 'Most header lines accepted on a request; more get 431.',
+    }),
+    headerSize: Size('Largest accepted request head (request line and headers); larger get 431.', '16kb'),
+    headersTimeout: Duration('Time a client has to send the complete request head.', '10s'),
+    requestTimeout: Duration('Time a client has to send the complete request, body included.', '5m'),
+    keepAliveTimeout: Duration('How long an idle client connection is kept open.', '65s'),
+  },
+  'Limits on what clients may send.',
+  {},
+);
+
+export const LoggingSchema = Obj(
+  {
+    level: Type.Union(
+      ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].map((l) => Type.Literal(l)),
+      { default: 'info', description: 'Lowest level written to the log.' },
+    ),
+    accessLog: Type.Boolean({ default: true, description: 'Write one JSON line per proxied request.' }),
+  },
+  'Logs (pino JSON lines on standard output).',
+  {},
+);
+
+export const MetricsSchema = Obj(
+  {
+    enabled: Type.Boolean({ default: true, description: 'Serve Prometheus metrics at /metrics on the admin listener.' }),
+  },
+  'Prometheus metrics.',
+  {},
+);
+
+export const HealthCheckSchema = Obj(
+  {
+    path: Type.String({ pattern: '^/', description: 'Path requested with GET on each instance.' }),
+    interval: Duration('Time between two checks of one instance.', '5s'),
+    timeout: Duration('A check without an answer in this time fails.', '1s'),
+    unhealthyThreshold: Type.Integer({
+      minimum: 1,
+      default: 2,
+      description: 'Consecutive failed checks that take a healthy instance out of rotation.',
+    }),
+    healthyThreshold: Type.Integer({
+      minimum: 1,
+      default: 1,
+      description: 'Consecutive passed checks that bring an unhealthy instance back.',
+    }),
+    expectStatus: Type.String({
+      default: '2xx',
+      pattern: '^([1-5]xx|[1-5][0-9][0-9])$',
+      description: 'Status that counts as healthy: an exact code or a class such as 2xx.',
+    }),
+  },
+  'Active HTTP health check of every instance of a service.',
+);
+
+export const StaticInstanceSchema = Obj(
+  {
+    url: Type.String({ pattern: '^https?://', description: 'Base URL of the instance (http or https, host and port).' }),
+    version: Type.Optional(SemverText('Semantic version the instance serves.')),
+    weight: Type.Integer({
+      minimum: 1,
+      maximum: 1000,
+      default: 1,
+      description: 'Relative share of traffic under the weighted balancer.',
+    }),
+    id: Type.Optional(
+      Type.String({
+        pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$',
+        description: 'Stable instance id; derived from the URL when absent.',
+      }),
+    ),
+  },
+  'An instance declared in config.',
+);
+
+export const TimeoutsSchema = Obj(
+  {
+    connect: Duration('Time allowed to open a connection to an instance.', '2s'),
+    request: Duration(
+      'Time allowed for one try, from sending the request to the last response byte header; all tries fit in the route deadline.',
+      '30s',
+    ),
+    idle: Type.Optional(Duration('Longest pause between two body chunks of the response.')),
+  },
+  'Timeouts towards the instances of a service.',
+);
+
+export const RetriesSchema = Obj(
+  {
+    attempts: Type.Integer({ minimum: 0, maximum: 10, description: 'Retries after the first try, each on another instance.' }),
+    on: Type.Array(
+      Type.Union([Type.Literal('connect-failure'), Type.Integer({ minimum: 500, maximum: 599 })]),
+      { description: 'Conditions that allow a retry: connect-failure (includes a reset before any byte) or a status.' },
+    ),
+    budget: Type.Optional(
+      Type.Number({ minimum: 0, maximum: 1, description: 'Largest share of requests that may be retries.' }),
+    ),
+  },
+  'Retries of failed tries (resilience issue).',
+);
+
+export const CircuitBreakerSchema = Obj(
+  {
+    failureRate: Type.Number({ minimum: 0, maximum: 1, description: 'Share of failed requests that opens the breaker.' }),
+    minRequests: Type.Integer({ minimum: 1, description: 'Requests in the window before the rate is judged.' }),
+    window: Duration('Sliding window over which the failure rate is measured.'),
+    openFor: Duration('How long an open breaker refuses traffic before letting probes through.'),
+  },
+  'Circuit breaker per instance and per service (resilience issue).',
+);
+
+export const BulkheadSchema = Obj(
+  {
+    maxConcurrent: Type.Integer({ minimum: 1, description: 'Most requests in flight to the service at once.' }),
+    queue: Type.Integer({ minimum: 0, default: 0, description: 'Requests allowed to wait for a free slot.' }),
+  },
+  'Concurrency limit per service (resilience issue).',
+);
+
+export const VersionPolicySchema = Obj(
+  {
+    deprecated: Type.Optional(Type.String({ format: 'date', description: 'Date from which the version is deprecated.' })),
+    sunset: Type.Optional(Type.String({ format: 'date', description: 'Date after which the version is retired.' })),
+    link: Type.Optional(Type.String({ description: 'URL of the migration documentation.' })),
+    refuseAfterSunset: Type.Optional(Type.Boolean({ description: 'Answer 410 version_sunset after the sunset date.' })),
+    contract: Type.Optional(Type.String({ description: 'Path of the OpenAPI document of this version.' })),
+  },
+  'Lifecycle of one major version (versions issue).',
+);
+
+export const LoadBalancerSchema = Type.Union(
+  [
+    Type.Literal('round-robin'),
+    Type.Literal('weighted'),
+    Type.Literal('least-request'),
+    Type.Literal('consistent-hash'),
+  ],
+  { default: 'round-robin', description: 'How an instance is picked for each request.' },
+);
+
+export const ServiceSchema = Obj(
+  {
+    instances: Type.Array(StaticInstanceSchema, {
+      default: [],
+      description: 'Static instances; registered instances are added to these.',
+    }),
+    loadBalancer: LoadBalancerSchema,
+    hashOn: Type.Optional(
+      Type.String({
+        pattern: '^(header:[A-Za-z0-9-]+|cookie:[A-Za-z0-9_-]+|ip)$',
+        description: 'consistent-hash key: header:NAME, cookie:NAME or ip (the client address, also used when absent).',
+      }),
+    ),
+    healthCheck: Type.Optional(HealthCheckSchema),
+    timeouts: Type.Optional(TimeoutsSchema),
+    retries: Type.Optional(RetriesSchema),
+    circuitBreaker: Type.Optional(CircuitBreakerSchema),
+    bulkhead: Type.Optional(BulkheadSchema),
+    versions: Type.Optional(
+      Type.Record(Type.String({ pattern: '^[0-9]+$' }), VersionPolicySchema, {
+        additionalProperties: false,
+        description: 'Per-major-version policies, keyed by the major number.',
+      }),
+    ),
+  },
+  'A service: a set of instances behind one name.',
+);
+
+const RateLimitInline = Obj(
+  {
+    limit: Type.Integer({ minimum: 1, description: 'Requests allowed per window.' }),
+    window: Duration('Length of the window.'),
+    by: Type.String({
+      pattern: '^(global|consumer|ip|route|header:[A-Za-z0-9-]+)$',
+      description: 'What shares one budget: global, consumer, ip, route or header:NAME.',
+    }),
+    onStoreFailure: Type.Optional(
+      Type.Union([Type.Literal('open'), Type.Literal('closed')], {
+        description: 'When the shared store is unreachable: let requests through (open) or refuse them (closed).',
+      }),
+    ),
+  },
+  'A rate limit (security issue).',
+);
+const RateLimitRef = Type.Union([Type.String({ description: 'Name of a limit under top-level rateLimits.' }), RateLimitInline]);
+
+export const RouteMatchSchema = Obj(
+  {
+    path: Type.String({
+      pattern: '^/',
+      description: 'Path pattern: literal segments, {name} parameters, * for one segment, ** for the rest.',
+    }),
+    methods: Type.Optional(Type.Array(HttpMethod, { minItems: 1, description: 'Methods matched; all when absent.' })),
+    host: Type.Optional(
+      Type.String({ description: 'Host matched, exact (api.example.test) or with a leading wildcard (*.example.test).' }),
+    ),
+    headers: Type.Optional(
+      Type.Record(Type.String(), Type.String(), {
+        description: 'Headers that must be present with exactly these values (names are case-insensitive).',
+      }),
+    ),
+  },
+  'What requests a route serves.',
+);
+
+const FallbackSchema = Obj(
+  {
+    status: Type.Integer({ minimum: 200, maximum: 599, description: 'Status of the fallback answer.' }),
+    body: Type.Optional(Type.Unknown({ description: 'JSON body of the fallback answer.' })),
+    headers: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'Extra response headers.' })),
+  },
+  'Static answer used when the service has no healthy instance or its breaker is open (resilience issue).',
+);
+
+export const RouteSchema = Obj(
+  {
+    name: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$', description: 'Unique route name, used in logs and metrics.' }),
+    match: RouteMatchSchema,
+    service: Type.String({ description: 'Name of the service under `services` that serves the route.' }),
+    stripPrefix: Type.Optional(Type.String({ pattern: '^/', description: 'Prefix removed from the path before proxying.' })),
+    rewrite: Type.Optional(
+      Type.String({
+        pattern: '^/',
+        description: 'Path sent upstream instead of the request path; {name} inserts a path parameter.',
+      }),
+    ),
+    timeout: Type.Optional(Duration('Overall deadline of the request, all tries included.')),
+    preserveHost: Type.Boolean({
+      default: false,
+      description: 'Send the client Host header upstream instead of the instance host.',
+    }),
+    websocket: Type.Boolean({ default: true, description: 'Proxy WebSocket upgrades on this route.' }),
+    version: Type.Optional(
+      Obj(
+        {
+          from: Type.Array(Type.Union([Type.Literal('path'), Type.Literal('header'), Type.Literal('media-type')]), {
+            minItems: 1,
+            description: 'Where the requested version is read from, in order.',
+          }),
+          default: Type.Optional(Type.String({ description: 'Semver range used when the client names none.' })),
+        },
+        'Version selection (versions issue).',
+      ),
+    ),
+    split: Type.Optional(
+      Type.Record(Type.String({ pattern: '^[0-9]+$' }), Type.Integer({ minimum: 0, maximum: 100 }), {
+        additionalProperties: false,
+        description: 'Canary weights by major version (versions issue).',
+      }),
+    ),
+    auth: Type.Optional(
+      Type.Array(Type.Union([Type.Literal('jwt'), Type.Literal('apiKey')]), {
+        minItems: 1,
+        description: 'Accepted authentication methods; any one suffices (security issue).',
+      }),
+    ),
+    scopes: Type.Optional(
+      Type.Union([Type.Array(Type.String()), Type.Record(Type.String(), Type.Array(Type.String()))], {
+        description: 'Scopes required, for all methods or per method with "*" as the rest (security issue).',
+      }),
+    ),
+    rateLimit: Type.Optional(
+      Type.Union([RateLimitRef, Type.Array(RateLimitRef)], {
+        description: 'Rate limits applied: a route-own limit, a named one, or a list (security issue).',
+      }),
+    ),
+    validate: Type.Optional(
+      Type.Union([Type.Literal('request'), Type.Literal('none')], {
+        description: 'Validate requests against the contract of the chosen version (versions issue).',
+      }),
+    ),
+    fallback: Type.Optional(FallbackSchema),
+  },
+  'A route: which requests go to which service, through which policies.',
+);
+
+export const AggregateSchema = Obj(
+  {
+    name: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$', description: 'Unique aggregate name.' }),
+    match: RouteMatchSchema,
+    auth: Type.Optional(
+      Type.Array(Type.Union([Type.Literal('jwt'), Type.Literal('apiKey')]), {
+        minItems: 1,
+        description: 'Accepted authentication methods; any one suffices.',
+      }),
+    ),
+    calls: Type.Record(
+      Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }),
+      Obj(
+        {
+          service: Type.String({ description: 'Service called.' }),
+          path: Type.String({ description: 'Path and query, with {param} and {call.field} placeholders.' }),
+          method: Type.Optional(HttpMethod),
+          after: Type.Optional(Type.String({ description: 'Call whose answer this call needs.' })),
+          optional: Type.Optional(Type.Boolean({ description: 'A failure leaves the key null instead of failing.' })),
+          timeout: Type.Optional(Duration('Deadline of this call.')),
+        },
+        'One call of an aggregate.',
+      ),
+      { additionalProperties: false, description: 'Calls made, keyed by the name of their key in the answer.' },
+    ),
+  },
+  'A composite route that merges the answers of several services (resilience issue).',
+);
+
+export const AuthSchema = Obj(
+  {
+    jwt: Type.Optional(
+      Obj(
+        {
+          issuer: Type.Optional(Type.String({ description: 'Required `iss` claim.' })),
+          audience: Type.Optional(Type.String({ description: 'Required `aud` claim.' })),
+          secret: Type.Optional(Type.String({ description: 'HMAC secret for HS* algorithms.' })),
+          jwks: Type.Optional(Type.String({ description: 'URL of a JWKS document.' })),
+          algorithms: Type.Array(Type.String(), { description: 'Accepted algorithms.' }),
+          clockSkew: Type.Optional(Duration('Tolerance on exp and nbf.')),
+          consumerClaim: Type.Optional(Type.String({ description: 'Claim naming the consumer; `sub` when absent.' })),
+        },
+        'JWT verification.',
+      ),
+    ),
+    apiKeys: Type.Optional(
+      Obj(
+        {
+          header: Type.Optional(Type.String({ description: 'Header carrying the key.' })),
+          query: Type.Optional(Type.String({ description: 'Query parameter carrying the key (removed before proxying).' })),
+        },
+        'API keys.',
+      ),
+    ),
+  },
+  'Authentication methods (security issue).',
+);
+
+export const ConsumerSchema = Obj(
+  {
+    id: Type.String({ description: 'Consumer id, sent upstream as X-Consumer-Id.' }),
+    apiKeys: Type.Optional(Type.Array(Type.String({ pattern: '^sha256:[0-9a-fA-F]{64}$' }), { description: 'Hashed keys.' })),
+    scopes: Type.Optional(Type.Array(Type.String(), { description: 'Scopes granted.' })),
+    rateLimit: Type.Optional(RateLimitInline),
+  },
+  'A known API consumer (security issue).',
+);
+
+export const CorsSchema = Obj(
+  {
+    origins: Type.Array(Type.String(), { description: 'Allowed origins.' }),
+    methods: Type.Optional(Type.Array(HttpMethod, { description: 'Allowed methods.' })),
+    headers: Type.Optional(Type.Array(Type.String(), { description: 'Allowed request headers.' })),
+    maxAge: Type.Optional(Duration('How long a preflight answer may be cached.')),
+    credentials: Type.Optional(Type.Boolean({ description: 'Allow credentials.' })),
+  },
+  'CORS policy (security issue).',
+);
+
+export const ConfigSchema = Obj(
+  {
+    listen: HostPort('Address of the gateway listener for client traffic (host:port).', '127.0.0.1:8080'),
+    admin: AdminSchema,
+    store: StoreSchema,
+    trustedProxies: Type.Array(Type.String(), {
+      default: [],
+      description: 'Addresses or CIDR ranges allowed to set X-Forwarded-For / Forwarded for the client address.',
+    }),
+    limits: LimitsSchema,
+    logging: LoggingSchema,
+    metrics: MetricsSchema,
+    shutdownTimeout: Duration('Longest wait for in-flight requests on shutdown.', '30s'),
+    services: Type.Record(Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,62}$' }), ServiceSchema, {
+      additionalProperties: false,
+      default: {},
+      description: 'Services by name.',
+    }),
+    routes: Type.Array(RouteSchema, { default: [], description: 'Routes, in order.' }),
+    aggregates: Type.Optional(Type.Array(AggregateSchema, { description: 'Composite routes.' })),
+    auth: Type.Optional(AuthSchema),
+    consumers: Type.Optional(Type.Array(ConsumerSchema, { description: 'Known consumers.' })),
+    rateLimits: Type.Optional(Type.Record(Type.String(), RateLimitInline, { description: 'Named, shared limits.' })),
+    cors: Type.Optional(CorsSchema),
+  },
+  'Portico configuration file.',
+);
+
+export type Config = Static<typeof ConfigSchema>;
+export type ServiceConfig = Static<typeof ServiceSchema>;
+export type RouteConfig = Static<typeof RouteSchema>;
+export type RouteMatchConfig = Static<typeof RouteMatchSchema>;
+export type HealthCheckConfig = Static<typeof HealthCheckSchema>;
+export type StaticInstanceConfig = Static<typeof StaticInstanceSchema>;
+export type LoadBalancerName = Static<typeof LoadBalancerSchema>;

@@ -1,0 +1,128 @@
+import { isIP } from 'node:net';
+import type { Config } from './schema.ts';
+
+/** A rule broken across fields, found after the schema passed. */
+export interface SemanticIssue {
+  path: (string | number)[];
+  message: string;
+}
+
+/** A parsed `host:port` listen address. */
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+/**
+ * Parses `host:port` (IPv6 hosts in brackets: `[::1]:8080`); port 0 asks the system for a free port.
+ * Returns a message instead when the text is not a valid address.
+ *
+ * @example parseListenAddress('127.0.0.1:8080') // { host: '127.0.0.1', port: 8080 }
+ */
+export function parseListenAddress(text: string): ListenAddress | string {
+  const m = /^(\[[^\]]+\]|[^:[\]]+):([0-9]+)$/.exec(text);
+  if (m?.[1] === undefined || m[2] === undefined) {
+    return `expected host:port, such as 127.0.0.1:8080 or [::1]:8080 (got ${JSON.stringify(text)})`;
+  }
+  const port = Number(m[2]);
+  if (port > 65535) return `expected a port from 0 to 65535 (got ${m[2]})`;
+  const host = m[1].startsWith('[') ? m[1].slice(1, -1) : m[1];
+  if (m[1].startsWith('[') && isIP(host) !== 6) return `expected an IPv6 address between brackets (got ${m[1]})`;
+  return { host, port };
+}
+
+/** Whether a listen host only accepts connections from this machine. */
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
+}
+
+/**
+ * Checks the rules the schema cannot express. Assumes `config` passed the schema.
+ * A consistent-hash service without `hashOn` hashes on the client address (`ip`).
+ */
+export function checkSemantics(config: Config): SemanticIssue[] {
+  const issues: SemanticIssue[] = [];
+  const add = (path: (string | number)[], message: string) => issues.push({ path, message });
+
+  const listen = parseListenAddress(config.listen);
+  if (typeof listen === 'string') add(['listen'], listen);
+  const admin = parseListenAddress(config.admin.listen);
+  if (typeof admin === 'string') {
+    add(['admin', 'listen'], admin);
+  } else {
+    if (!isLoopbackHost(admin.host) && config.admin.token === undefined) {
+      add(
+        ['admin', 'listen'],
+        `admin.token is required when the admin listener is not on a loopback address (${config.admin.listen})`,
+      );
+    }
+    if (typeof listen !== 'string' && listen.port !== 0 && listen.port === admin.port && listen.host === admin.host) {
+      add(['admin', 'listen'], `must differ from listen (both are ${config.listen})`);
+    }
+  }
+
+  if (config.store.kind === 'redis' && config.store.url === undefined) {
+    add(['store'], 'store.url is required when store.kind is "redis"');
+  }
+
+  for (const [name, service] of Object.entries(config.services)) {
+    if (service.hashOn !== undefined && service.loadBalancer !== 'consistent-hash') {
+      add(
+        ['services', name, 'hashOn'],
+        `hashOn only applies to loadBalancer "consistent-hash" (this service uses "${service.loadBalancer}")`,
+      );
+    }
+    service.instances.forEach((instance, i) => {
+      const problem = checkInstanceUrl(instance.url);
+      if (problem !== undefined) add(['services', name, 'instances', i, 'url'], problem);
+    });
+    for (const [major, policy] of Object.entries(service.versions ?? {})) {
+      if (policy.deprecated !== undefined && policy.sunset !== undefined && policy.sunset < policy.deprecated) {
+        add(
+          ['services', name, 'versions', major, 'sunset'],
+          `sunset (${policy.sunset}) must not be earlier than deprecated (${policy.deprecated})`,
+        );
+      }
+    }
+  }
+
+  const firstUse = new Map<string, string>();
+  const claimName = (name: string, where: string, path: (string | number)[]) => {
+    const earlier = firstUse.get(name);
+    if (earlier === undefined) firstUse.set(name, where);
+    else add(path, `duplicate name "${name}" (already used by ${earlier})`);
+  };
+  config.routes.forEach((route, i) => {
+    claimName(route.name, `routes[${i}]`, ['routes', i, 'name']);
+    if (!Object.hasOwn(config.services, route.service)) {
+      add(['routes', i, 'service'], `unknown service "${route.service}"${knownServices(config)}`);
+    }
+  });
+  config.aggregates?.forEach((aggregate, i) => {
+    claimName(aggregate.name, `aggregates[${i}]`, ['aggregates', i, 'name']);
+    for (const [key, call] of Object.entries(aggregate.calls)) {
+      if (!Object.hasOwn(config.services, call.service)) {
+        add(['aggregates', i, 'calls', key, 'service'], `unknown service "${call.service}"${knownServices(config)}`);
+      }
+    }
+  });
+  return issues;
+}
+
+function knownServices(config: Config): string {
+  const names = Object.keys(config.services);
+  return names.length === 0 ? ' (no services are declared)' : ` (declared: ${names.join(', ')})`;
+}
+
+function checkInstanceUrl(text: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return `expected a valid URL with host and port, such as http://127.0.0.1:9101 (got ${JSON.stringify(text)})`;
+  }
+  if (url.hostname === '') return `expected a URL with a host (got ${JSON.stringify(text)})`;
+  if (url.username !== '' || url.password !== '') return 'credentials in instance URLs are not allowed';
+  if (url.search !== '' || url.hash !== '') return `expected a URL without query or fragment (got ${JSON.stringify(text)})`;
+  return undefined;
+}

@@ -1,0 +1,44 @@
+import type { ServerResponse } from 'node:http';
+import { errorCatalog, type ErrorCode } from './catalog.ts';
+import { PorticoError } from './portico-error.ts';
+
+/** The RFC 9457 body of an error; never carries a stack or a cause. */
+export function problemBody(code: ErrorCode, detail?: string, extra?: Record<string, unknown>): string {
+  const entry = errorCatalog[code];
+  return JSON.stringify({
+    type: `https://portico.dev/problems/${code.replaceAll('_', '-')}`,
+    title: entry.title,
+    status: entry.status,
+    code,
+    ...(detail === undefined ? {} : { detail }),
+    ...extra,
+  });
+}
+
+/** Answers with problem+json unless headers already left, in which case the response is aborted. */
+export function sendProblem(
+  res: ServerResponse,
+  code: ErrorCode,
+  detail?: string,
+  extra?: Record<string, unknown>,
+  headers?: Record<string, string>,
+): void {
+  if (res.headersSent) {
+    // A clean end would look like a whole answer: cut the connection so the client sees the failure.
+    res.destroy();
+    return;
+  }
+  const body = problemBody(code, detail, extra);
+  res.writeHead(errorCatalog[code].status, {
+    ...headers,
+    'content-type': 'application/problem+json',
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+  });
+  res.end(body);
+}
+
+export function sendError(res: ServerResponse, err: unknown, headers?: Record<string, string>): void {
+  if (err instanceof PorticoError) sendProblem(res, err.code, err.detail, err.extra, headers);
+  else sendProblem(res, 'internal_error', undefined, undefined, headers);
+}

@@ -1,0 +1,38 @@
+/**
+ * Headers that describe one connection, not the message (RFC 9110 §7.6.1), plus the framing headers
+ * Portico always writes itself: a client's Content-Length / Transfer-Encoding is never forwarded as
+ * received (Node accepts spellings like `Content-Length: 005` that an upstream may read differently).
+ */
+const connectionHeaders = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'content-length',
+]);
+
+/** Lengths of the names above: most headers are ruled out without lower-casing them. */
+const candidateLengths = new Set([...connectionHeaders].map((name) => name.length));
+
+export function isHopByHop(name: string): boolean {
+  return candidateLengths.has(name.length) && connectionHeaders.has(name.toLowerCase());
+}
+
+/** The lower-cased tokens of every Connection header, or undefined when there are none. */
+export function connectionTokens(rawHeaders: readonly string[]): Set<string> | undefined {
+  let tokens: Set<string> | undefined;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] as string;
+    if (name.length !== 10 || name.toLowerCase() !== 'connection') continue;
+    for (const token of (rawHeaders[i + 1] as string).split(',')) {
+      const trimmed = token.trim().toLowerCase();
+      if (trimmed !== '') (tokens ??= new Set()).add(trimmed);
+    }
+  }
+  return tokens;
+}

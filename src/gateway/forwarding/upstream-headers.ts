@@ -1,0 +1,95 @@
+import type { IncomingMessage } from 'node:http';
+import type { AddressMatcher } from '../net/address-matcher.ts';
+import { connectionTokens, isHopByHop } from './hop-by-hop.ts';
+
+/** Headers the gateway sets itself; a client's copies are dropped, except forwarding ones from trusted proxies. */
+const gatewayHeaders = new Set(['host', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded', 'x-request-id']);
+const gatewayHeaderLengths = new Set([...gatewayHeaders].map((name) => name.length));
+
+export interface ForwardingInfo {
+  /** The peer address of the client connection. */
+  readonly peer: string;
+  readonly fromTrustedProxy: boolean;
+  readonly requestId: string;
+  /** Host header to send upstream. */
+  readonly upstreamHost: string;
+  /** Declared request body length (already validated by Node), or -1 when none / chunked. */
+  readonly contentLength: number;
+}
+
+/**
+ * Builds the flat [name, value, …] header list sent upstream: hop-by-hop headers and every header named in
+ * Connection are removed (after which the gateway's own headers are added, so `Connection: X-Forwarded-For`
+ * cannot strip them), header names containing `_` are dropped (an upstream that maps `_` to `-` would
+ * otherwise see an alias of a header the gateway controls), and the forwarding headers are rebuilt:
+ * client-sent values are kept only from trusted proxies.
+ */
+export function buildUpstreamHeaders(req: IncomingMessage, info: ForwardingInfo): string[] {
+  const raw = req.rawHeaders;
+  const named = connectionTokens(raw);
+  const out: string[] = [];
+  let priorFor: string | undefined;
+  let priorProto: string | undefined;
+  let priorHost: string | undefined;
+  let priorForwarded: string | undefined;
+  let clientHost = '';
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    const value = raw[i + 1] as string;
+    if (isHopByHop(name) || name.includes('_')) continue;
+    if (gatewayHeaderLengths.has(name.length)) {
+      const lower = name.toLowerCase();
+      if (gatewayHeaders.has(lower)) {
+        if (lower === 'host') clientHost = value;
+        else if (info.fromTrustedProxy) {
+          if (lower === 'x-forwarded-for') priorFor = priorFor === undefined ? value : `${priorFor}, ${value}`;
+          else if (lower === 'x-forwarded-proto') priorProto ??= value;
+          else if (lower === 'x-forwarded-host') priorHost ??= value;
+          else if (lower === 'forwarded') priorForwarded = priorForwarded === undefined ? value : `${priorForwarded}, ${value}`;
+        }
+        continue;
+      }
+    }
+    if (named !== undefined && named.has(name.toLowerCase())) continue;
+    out.push(name, value);
+  }
+  const peer = info.peer;
+  const proto = priorProto ?? 'http';
+  const host = priorHost ?? clientHost;
+  const forwardedFor = peer.includes(':') ? `"[${peer}]"` : peer;
+  const forwarded = `for=${forwardedFor};proto=${proto}${host === '' ? '' : `;host="${host.replace(/["\\]/g, '')}"`}`;
+  out.push(
+    'host',
+    info.upstreamHost,
+    'x-forwarded-for',
+    priorFor === undefined ? peer : `${priorFor}, ${peer}`,
+    'x-forwarded-proto',
+    proto,
+    'forwarded',
+    priorForwarded === undefined ? forwarded : `${priorForwarded}, ${forwarded}`,
+    'x-request-id',
+    info.requestId,
+  );
+  if (host !== '') out.push('x-forwarded-host', host);
+  if (info.contentLength >= 0) out.push('content-length', String(info.contentLength));
+  return out;
+}
+
+/**
+ * The client address: the peer itself, or — behind trusted proxies — the right-most X-Forwarded-For entry
+ * that is not itself a trusted proxy (entries further left could have been written by the client).
+ */
+export function resolveClientIp(
+  peer: string,
+  fromTrustedProxy: boolean,
+  forwardedFor: string | string[] | undefined,
+  trusted: AddressMatcher,
+): string {
+  if (!fromTrustedProxy || forwardedFor === undefined) return peer;
+  const hops = (Array.isArray(forwardedFor) ? forwardedFor.join(',') : forwardedFor).split(',');
+  for (let i = hops.length - 1; i >= 0; i--) {
+    const hop = (hops[i] as string).trim();
+    if (hop !== '' && !trusted.has(hop)) return hop;
+  }
+  return peer;
+}

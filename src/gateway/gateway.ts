@@ -1,0 +1,200 @@
+import { watch, type FSWatcher } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { basename, dirname } from 'node:path';
+import { createAdminServer } from '../admin/admin-server.ts';
+import type { AdminRoute } from '../admin/admin-route.ts';
+import { createCoreAdminRoutes } from '../admin/core-routes.ts';
+import { ConfigError } from '../config/config-error.ts';
+import { loadConfig } from '../config/load.ts';
+import type { Config } from '../config/schema.ts';
+import { parseDurationMs, parseSizeBytes } from '../config/units.ts';
+import { createLogger, type Logger } from '../observability/logger.ts';
+import { GatewayMetrics } from '../observability/metrics.ts';
+import { RouteStatsTable } from '../observability/route-stats.ts';
+import { compileRuntime, retiredInstances, type Runtime } from './runtime/compile-runtime.ts';
+import { createGatewayServer, type GatewayServer } from './server.ts';
+
+export interface GatewayOptions {
+  readonly configFile: string;
+  readonly env?: Record<string, string | undefined>;
+  /** Reload when the file changes (default true). */
+  readonly watchConfig?: boolean;
+  readonly logger?: Logger;
+}
+
+export type ReloadResult = { readonly ok: true } | { readonly ok: false; readonly error: ConfigError };
+
+/**
+ * A running Portico node: the gateway listener, the admin listener and the runtime table they share.
+ *
+ * @example
+ * const gateway = await startGateway({ configFile: 'portico.yaml' });
+ * console.log(gateway.address);
+ * await gateway.shutdown();
+ */
+export interface Gateway {
+  readonly address: AddressInfo;
+  readonly adminAddress: AddressInfo;
+  readonly logger: Logger;
+  runtime(): Runtime;
+  /** Validates the file in full, then swaps the runtime; an invalid file keeps the running config. */
+  reload(): Promise<ReloadResult>;
+  /** Stops accepting, lets in-flight requests finish (bounded), closes pools. */
+  shutdown(): Promise<void>;
+  /** Mounts more admin endpoints (registry, …). */
+  addAdminRoutes(routes: readonly AdminRoute[]): void;
+}
+
+export async function startGateway(options: GatewayOptions): Promise<Gateway> {
+  const env = options.env ?? process.env;
+  const config = await loadConfig(options.configFile, env);
+  const logger = options.logger ?? createLogger(config.logging.level);
+  const stats = new RouteStatsTable();
+  let current: Runtime | undefined;
+  const metrics = new GatewayMetrics(stats, () => current);
+  const observer = {
+    upstreamError(service: string, _instance: unknown, kind: Parameters<GatewayMetrics['upstreamError']>[1]) {
+      metrics.upstreamError(service, kind);
+    },
+  };
+  const onHealthTransition = (instance: { service: string; id: string; origin: string }, healthy: boolean) => {
+    logger.warn({ service: instance.service, instance: instance.id, url: instance.origin, healthy }, 'instance health changed');
+  };
+  const compile = (next: Config, previous: Runtime | undefined) =>
+    compileRuntime(next, { stats, observer, previous, onHealthTransition });
+
+  current = compile(config, undefined);
+  for (const checker of current.healthCheckers) checker.start();
+
+  const gatewayServer: GatewayServer = createGatewayServer({
+    runtime: () => current as Runtime,
+    logger,
+    accessLog: config.logging.accessLog,
+    maxHeaderSizeBytes: parseSizeBytes(config.limits.headerSize),
+    headersTimeoutMs: parseDurationMs(config.limits.headersTimeout),
+    requestTimeoutMs: parseDurationMs(config.limits.requestTimeout),
+    keepAliveTimeoutMs: parseDurationMs(config.limits.keepAliveTimeout),
+  });
+
+  let reloading: Promise<ReloadResult> | undefined;
+  async function reload(): Promise<ReloadResult> {
+    // Reloads are serialised: a second trigger during a reload waits for it and then reads the file again.
+    while (reloading !== undefined) await reloading;
+    reloading = (async (): Promise<ReloadResult> => {
+      let next: Config;
+      try {
+        next = await loadConfig(options.configFile, env);
+      } catch (err) {
+        const error = err instanceof ConfigError ? err : new ConfigError([{ file: options.configFile, path: '', message: String(err) }]);
+        metrics.reloads.inc({ result: 'rejected' });
+        logger.error({ issues: error.issues }, 'config reload rejected; the running config stays');
+        return { ok: false, error };
+      }
+      const previous = current as Runtime;
+      const table = compile(next, previous);
+      for (const checker of previous.healthCheckers) await checker.stop();
+      current = table;
+      for (const checker of table.healthCheckers) checker.start();
+      // Retired pools close once their in-flight requests finish (undici's close waits for them).
+      for (const instance of retiredInstances(previous, table)) void instance.close();
+      metrics.reloads.inc({ result: 'applied' });
+      logger.info({ routes: table.routes.length, services: table.services.size }, 'config reloaded');
+      return { ok: true };
+    })();
+    try {
+      return await reloading;
+    } finally {
+      reloading = undefined;
+    }
+  }
+
+  const adminRoutes: AdminRoute[] = [];
+  let ready = false;
+  adminRoutes.push(
+    ...createCoreAdminRoutes({
+      runtime: () => current as Runtime,
+      reload,
+      ready: () => ready,
+      metrics,
+    }),
+  );
+  const adminServer = createAdminServer({
+    routes: () => adminRoutes,
+    token: () => current?.config.admin.token,
+    logger,
+  });
+
+  await listen(gatewayServer.server, config.listen);
+  await listen(adminServer, config.admin.listen);
+
+  let watcher: FSWatcher | undefined;
+  if (options.watchConfig ?? true) {
+    let timer: NodeJS.Timeout | undefined;
+    const file = basename(options.configFile);
+    // Watch the folder: editors replace files by rename, which ends a watch on the file itself.
+    watcher = watch(dirname(options.configFile), (_event, name) => {
+      if (name !== file) return;
+      clearTimeout(timer);
+      timer = setTimeout(() => void reload(), 100);
+    });
+    watcher.on('error', (err) => logger.warn({ err }, 'config watch failed'));
+  }
+
+  ready = true;
+  let shuttingDown: Promise<void> | undefined;
+  logger.info(
+    { listen: config.listen, admin: config.admin.listen, routes: current.routes.length },
+    'portico started',
+  );
+
+  return {
+    address: gatewayServer.server.address() as AddressInfo,
+    adminAddress: adminServer.address() as AddressInfo,
+    logger,
+    runtime: () => current as Runtime,
+    reload,
+    addAdminRoutes(routes) {
+      adminRoutes.push(...routes);
+    },
+    shutdown() {
+      shuttingDown ??= (async () => {
+        ready = false;
+        watcher?.close();
+        const table = current as Runtime;
+        const drainMs = parseDurationMs(table.config.shutdownTimeout);
+        logger.info({ inflight: gatewayServer.inflight(), drainMs }, 'shutting down: draining');
+        const closed = new Promise<void>((resolve) => gatewayServer.server.close(() => resolve()));
+        gatewayServer.server.closeIdleConnections();
+        const deadline = Date.now() + drainMs;
+        while (gatewayServer.inflight() > 0 && Date.now() < deadline) {
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          gatewayServer.server.closeIdleConnections();
+        }
+        gatewayServer.server.closeAllConnections();
+        await closed;
+        for (const checker of table.healthCheckers) await checker.stop();
+        await Promise.all(
+          [...table.services.values()].flatMap((service) => service.instances.all.map((instance) => instance.close())),
+        );
+        adminServer.closeAllConnections();
+        await new Promise<void>((resolve) => adminServer.close(() => resolve()));
+        logger.info('portico stopped');
+      })();
+      return shuttingDown;
+    },
+  };
+}
+
+function listen(server: Server, address: string): Promise<void> {
+  const colon = address.lastIndexOf(':');
+  const host = address.slice(0, colon).replace(/^\[|\]$/g, '');
+  const port = Number(address.slice(colon + 1));
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}

@@ -1,0 +1,54 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { CompiledRoute } from '../runtime/compiled-route.ts';
+
+/**
+ * Per-request state shared by the stages and the terminal service. One object per request, with every
+ * field set in the constructor so V8 keeps a single shape.
+ */
+export class RequestContext {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly route: CompiledRoute;
+  readonly params: Readonly<Record<string, string>>;
+  /** The normalised request path (see router/normalize-path.ts). */
+  readonly path: string;
+  /** The raw query string without `?` ('' when absent). */
+  readonly query: string;
+  /** The client address: the peer, or the first untrusted hop of X-Forwarded-For behind a trusted proxy. */
+  readonly clientIp: string;
+  /** Whether the peer is a trusted proxy (its forwarding headers are honoured). */
+  readonly fromTrustedProxy: boolean;
+  readonly requestId: string;
+  /** process.hrtime.bigint() at arrival, for the access log and the latency histogram. */
+  readonly startedAt: bigint;
+  /** The instance that served the request, once picked (access log). */
+  upstream: string | undefined = undefined;
+  /** Consumer id set by authentication stages. */
+  consumer: string | undefined = undefined;
+  /** The upstream exchange in progress, told when the client goes away so it aborts the upstream request. */
+  exchange: { clientGone(): void } | undefined = undefined;
+
+  constructor(
+    req: IncomingMessage,
+    res: ServerResponse,
+    route: CompiledRoute,
+    params: Readonly<Record<string, string>>,
+    path: string,
+    query: string,
+    clientIp: string,
+    fromTrustedProxy: boolean,
+    requestId: string,
+    startedAt: bigint,
+  ) {
+    this.req = req;
+    this.res = res;
+    this.route = route;
+    this.params = params;
+    this.path = path;
+    this.query = query;
+    this.clientIp = clientIp;
+    this.fromTrustedProxy = fromTrustedProxy;
+    this.requestId = requestId;
+    this.startedAt = startedAt;
+  }
+}

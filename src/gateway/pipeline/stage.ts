@@ -1,0 +1,46 @@
+import type { RouteConfig } from '../../config/schema.ts';
+import type { RequestContext } from './request-context.ts';
+
+/**
+ * Stages run in this fixed order (PRODUCT.md: CORS → authentication → access control → rate limit →
+ * request validation), then the route's service. Request filters run in phase order; whatever a stage
+ * does to the response after `next` returns runs in reverse order.
+ */
+export const phases = ['edge', 'authenticate', 'authorize', 'traffic', 'validate', 'transform'] as const;
+export type Phase = (typeof phases)[number];
+
+/** The next step of a route's chain: another stage or the terminal service. */
+export type Handler = (ctx: RequestContext) => void | Promise<void>;
+
+/** A stage short-circuits by throwing a PorticoError or by answering without calling `next`. */
+export type Stage = (ctx: RequestContext, next: Handler) => void | Promise<void>;
+
+/** Builds a route's stage at compile time from its config; returns undefined when the route does not use it. */
+export interface StageFactory {
+  readonly name: string;
+  readonly phase: Phase;
+  /** Only stages that need the request body may buffer it; everything else streams. */
+  readonly needsBody: boolean;
+  create(route: RouteConfig): Stage | undefined;
+}
+
+/**
+ * Links stages and the terminal service into one handler, once per route at compile time, so a request
+ * allocates no closures walking the chain. A route with no stages calls its service directly.
+ */
+export function composeStages(stages: readonly Stage[], terminal: Handler): Handler {
+  let handler = terminal;
+  for (let i = stages.length - 1; i >= 0; i--) {
+    const stage = stages[i] as Stage;
+    const next = handler;
+    handler = function runStage(ctx) {
+      return stage(ctx, next);
+    };
+  }
+  return handler;
+}
+
+/** Orders stage factories by phase; factories of one phase keep their registration order. */
+export function sortByPhase(factories: readonly StageFactory[]): StageFactory[] {
+  return [...factories].sort((a, b) => phases.indexOf(a.phase) - phases.indexOf(b.phase));
+}

@@ -1,0 +1,203 @@
+import type { Config, RouteConfig, ServiceConfig } from '../../config/schema.ts';
+import { parseDurationMs, parseSizeBytes } from '../../config/units.ts';
+import type { RouteStatsTable } from '../../observability/route-stats.ts';
+import { createAddressMatcher, type AddressMatcher } from '../net/address-matcher.ts';
+import { composeStages } from '../pipeline/stage.ts';
+import { createRouter, type Router } from '../router/router.ts';
+import { createProxyHandler, type ProxyObserver } from '../services/proxy.ts';
+import { createBalancer } from '../upstream/balancers/index.ts';
+import { createHealthChecker, type HealthChecker } from '../upstream/health-checker.ts';
+import { Instance, type PoolOptions } from '../upstream/instance.ts';
+import { InstanceSet } from '../upstream/instance-set.ts';
+import type { CompiledRoute } from './compiled-route.ts';
+import type { HashKeySource, ServiceRuntime } from './service-runtime.ts';
+
+/**
+ * The immutable table a request reads: routes, services, limits. Reload compiles a new one and swaps a
+ * single reference; requests in flight keep the table they started with.
+ */
+export interface Runtime {
+  readonly config: Config;
+  readonly router: Router<CompiledRoute>;
+  readonly services: ReadonlyMap<string, ServiceRuntime>;
+  readonly routes: readonly CompiledRoute[];
+  readonly trustedProxies: AddressMatcher;
+  readonly bodyLimitBytes: number;
+  readonly headerCountLimit: number;
+  readonly healthCheckers: readonly HealthChecker[];
+}
+
+export interface CompileDependencies {
+  readonly stats: RouteStatsTable;
+  readonly observer: ProxyObserver;
+  /** The table being replaced: its instances (pools, health, registered ones) are carried over. */
+  readonly previous?: Runtime | undefined;
+  readonly onHealthTransition?: (instance: Instance, healthy: boolean) => void;
+}
+
+const keepAliveTimeoutMs = 4_000;
+
+export function compileRuntime(config: Config, deps: CompileDependencies): Runtime {
+  const services = new Map<string, ServiceRuntime>();
+  for (const [name, serviceConfig] of Object.entries(config.services)) {
+    services.set(name, compileService(name, serviceConfig, deps.previous?.services.get(name)));
+  }
+  const bodyLimitBytes = parseSizeBytes(config.limits.bodySize);
+  const observer = deps.observer;
+  const routes = config.routes.map((route) => compileRoute(route, services, deps, bodyLimitBytes, observer));
+  const router = createRouter(routes.map((route) => ({ name: route.name, match: route.config.match, value: route })));
+  const healthCheckers: HealthChecker[] = [];
+  for (const service of services.values()) {
+    const check = service.config.healthCheck;
+    if (check === undefined) continue;
+    healthCheckers.push(
+      createHealthChecker({
+        instances: service.instances,
+        check: {
+          path: check.path,
+          intervalMs: parseDurationMs(check.interval),
+          timeoutMs: parseDurationMs(check.timeout),
+          unhealthyThreshold: check.unhealthyThreshold,
+          healthyThreshold: check.healthyThreshold,
+          expectStatus: check.expectStatus,
+        },
+        ...(deps.onHealthTransition === undefined ? {} : { onTransition: deps.onHealthTransition }),
+      }),
+    );
+  }
+  return {
+    config,
+    router,
+    services,
+    routes,
+    trustedProxies: createAddressMatcher(config.trustedProxies),
+    bodyLimitBytes,
+    headerCountLimit: config.limits.headerCount,
+    healthCheckers,
+  };
+}
+
+/** Instances of the old table that the new one no longer uses: close them once their requests end. */
+export function retiredInstances(previous: Runtime, next: Runtime): Instance[] {
+  const kept = new Set<Instance>();
+  for (const service of next.services.values()) for (const instance of service.instances.all) kept.add(instance);
+  const retired: Instance[] = [];
+  for (const service of previous.services.values()) {
+    for (const instance of service.instances.all) if (!kept.has(instance)) retired.push(instance);
+  }
+  return retired;
+}
+
+function compileService(name: string, config: ServiceConfig, previous: ServiceRuntime | undefined): ServiceRuntime {
+  const connectTimeoutMs = parseDurationMs(config.timeouts?.connect ?? '2s');
+  const requestTimeoutMs = parseDurationMs(config.timeouts?.request ?? '30s');
+  const idle = config.timeouts?.idle;
+  const idleTimeoutMs = idle === undefined ? requestTimeoutMs : parseDurationMs(idle);
+  const poolOptions: PoolOptions = { connectTimeoutMs, keepAliveTimeoutMs };
+  const instances: Instance[] = [];
+  for (const spec of config.instances) {
+    const id = spec.id ?? instanceIdFromUrl(spec.url);
+    const old = previous?.instances.get(id);
+    // Reusing an unchanged instance keeps its warm connections and its health state across a reload.
+    if (
+      old !== undefined &&
+      old.source === 'static' &&
+      old.url.href === new URL(spec.url).href &&
+      old.weight === spec.weight &&
+      old.version === spec.version &&
+      previous?.connectTimeoutMs === connectTimeoutMs
+    ) {
+      instances.push(old);
+    } else {
+      instances.push(
+        new Instance(
+          { id, service: name, url: spec.url, version: spec.version, weight: spec.weight, source: 'static' },
+          poolOptions,
+        ),
+      );
+    }
+  }
+  // Registered instances belong to the registry, not to the file: a reload keeps them.
+  for (const old of previous?.instances.all ?? []) if (old.source === 'registry') instances.push(old);
+  return {
+    name,
+    config,
+    instances: new InstanceSet({ service: name, balancer: createBalancer<Instance>(config.loadBalancer), instances }),
+    hashKey: hashKeySource(config),
+    connectTimeoutMs,
+    requestTimeoutMs,
+    idleTimeoutMs,
+  };
+}
+
+function compileRoute(
+  config: RouteConfig,
+  services: ReadonlyMap<string, ServiceRuntime>,
+  deps: CompileDependencies,
+  bodyLimitBytes: number,
+  observer: ProxyObserver,
+): CompiledRoute {
+  const service = services.get(config.service);
+  if (service === undefined) throw new Error(`route "${config.name}" names unknown service "${config.service}"`);
+  const terminal = createProxyHandler(service, { bodyLimitBytes, observer });
+  return {
+    name: config.name,
+    config,
+    service,
+    handler: composeStages([], terminal),
+    upstreamPath: createUpstreamPath(config),
+    preserveHost: config.preserveHost,
+    websocket: config.websocket,
+    deadlineMs: config.timeout === undefined ? 0 : parseDurationMs(config.timeout),
+    stats: deps.stats.for(config.name),
+  };
+}
+
+function hashKeySource(config: ServiceConfig): HashKeySource {
+  if (config.loadBalancer !== 'consistent-hash') return { kind: 'none' };
+  const on = config.hashOn ?? 'ip';
+  if (on === 'ip') return { kind: 'ip' };
+  if (on.startsWith('header:')) return { kind: 'header', name: on.slice(7).toLowerCase() };
+  return { kind: 'cookie', name: on.slice(7) };
+}
+
+/** `host:port` of the URL: a stable id for a static instance without one. */
+export function instanceIdFromUrl(url: string): string {
+  const parsed = new URL(url);
+  const port = parsed.port === '' ? (parsed.protocol === 'https:' ? '443' : '80') : parsed.port;
+  return `${parsed.hostname}:${port}`;
+}
+
+/**
+ * `rewrite` replaces the path (with `{name}` and `{**}` filled from the match); `stripPrefix` removes a
+ * leading prefix at a segment boundary. Both act on the normalised path, so the upstream sees the same
+ * path the route matched.
+ */
+function createUpstreamPath(config: RouteConfig): CompiledRoute['upstreamPath'] {
+  const rewrite = config.rewrite;
+  if (rewrite !== undefined) {
+    const parts = rewrite.split(/(\{[A-Za-z_*][A-Za-z0-9_*]*\})/);
+    if (parts.length === 1) return () => rewrite;
+    return function rewritePath(_path, params) {
+      let out = '';
+      for (let i = 0; i < parts.length; i++) {
+        const part = parts[i] as string;
+        out += i % 2 === 1 ? encodeParam(params[part.slice(1, -1)] ?? '') : part;
+      }
+      return out;
+    };
+  }
+  const prefix = config.stripPrefix?.replace(/\/+$/, '');
+  if (prefix === undefined || prefix === '') return (path) => path;
+  return function stripPrefix(path) {
+    if (!path.startsWith(prefix)) return path;
+    const rest = path.slice(prefix.length);
+    if (rest === '') return '/';
+    return rest.startsWith('/') ? rest : path;
+  };
+}
+
+/** Params came from a normalised path: keep their slashes (from `**`) but nothing that breaks the path. */
+function encodeParam(value: string): string {
+  return value.replace(/[?#\s]/g, encodeURIComponent);
+}

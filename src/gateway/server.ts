@@ -1,0 +1,148 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Logger } from '../observability/logger.ts';
+import { sendError, sendProblem } from '../errors/problem.ts';
+import { PorticoError } from '../errors/portico-error.ts';
+import { resolveClientIp } from './forwarding/upstream-headers.ts';
+import { RequestContext } from './pipeline/request-context.ts';
+import { normalizePath } from './router/normalize-path.ts';
+import type { Runtime } from './runtime/compile-runtime.ts';
+import { proxyUpgrade } from './services/websocket.ts';
+
+export interface GatewayServerOptions {
+  /** The current runtime table; read once per request. */
+  readonly runtime: () => Runtime;
+  readonly logger: Logger;
+  readonly accessLog: boolean;
+  readonly maxHeaderSizeBytes: number;
+  readonly headersTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly keepAliveTimeoutMs: number;
+}
+
+export interface GatewayServer {
+  readonly server: Server;
+  /** Requests whose response has not ended yet. */
+  readonly inflight: () => number;
+}
+
+const kContext = Symbol('portico.context');
+type TrackedResponse = ServerResponse & { [kContext]?: RequestContext };
+
+const requestIdPattern = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * The client-facing listener: normalises the path once, matches a route, builds the request context and
+ * runs the route's compiled handler. Node's strict parser stays on (`insecureHTTPParser: false`).
+ */
+export function createGatewayServer(options: GatewayServerOptions): GatewayServer {
+  const { logger, accessLog } = options;
+  let inflight = 0;
+
+  function onResponseClose(this: TrackedResponse): void {
+    inflight--;
+    const ctx = this[kContext];
+    if (ctx === undefined) return;
+    this[kContext] = undefined;
+    if (!this.writableFinished) ctx.exchange?.clientGone();
+    const seconds = Number(process.hrtime.bigint() - ctx.startedAt) / 1e9;
+    const status = this.writableFinished ? this.statusCode : 499;
+    ctx.route.stats.record(ctx.req.method ?? 'GET', status, seconds);
+    if (accessLog) {
+      logger.info({
+        msg: 'request',
+        method: ctx.req.method,
+        path: ctx.path,
+        route: ctx.route.name,
+        status,
+        durationMs: Math.round(seconds * 1e6) / 1e3,
+        upstream: ctx.upstream,
+        requestId: ctx.requestId,
+        client: ctx.clientIp,
+      });
+    }
+  }
+
+  function onUntrackedClose(): void {
+    inflight--;
+  }
+
+  function fail(ctx: RequestContext, err: unknown): void {
+    if (!(err instanceof PorticoError)) logger.error({ err, requestId: ctx.requestId }, 'request failed');
+    sendError(ctx.res, err, { 'x-request-id': ctx.requestId });
+  }
+
+  function handleRequest(req: IncomingMessage, res: ServerResponse): void {
+    inflight++;
+    const runtime = options.runtime();
+    if (req.rawHeaders.length > runtime.headerCountLimit * 2) {
+      res.once('close', onUntrackedClose);
+      res.shouldKeepAlive = false;
+      sendProblem(res, 'headers_too_large', `more than ${runtime.headerCountLimit} header lines`);
+      return;
+    }
+    const target = normalizePath(req.url ?? '');
+    if (target === undefined) {
+      res.once('close', onUntrackedClose);
+      sendProblem(res, 'bad_request', 'the request target is not a valid path');
+      return;
+    }
+    const match = runtime.router.find(req.method ?? 'GET', req.headers.host, target.path, req.headers);
+    if (match === undefined) {
+      res.once('close', onUntrackedClose);
+      sendProblem(res, 'route_not_found', `no route for ${req.method} ${target.path}`);
+      return;
+    }
+    const peer = req.socket.remoteAddress ?? '';
+    const trusted = runtime.trustedProxies.has(peer);
+    const clientIp = resolveClientIp(peer, trusted, req.headers['x-forwarded-for'], runtime.trustedProxies);
+    const given = req.headers['x-request-id'];
+    const requestId = typeof given === 'string' && requestIdPattern.test(given) ? given : randomUUID();
+    const route = match.entry.value;
+    const ctx = new RequestContext(
+      req,
+      res,
+      route,
+      match.params,
+      target.path,
+      target.query,
+      clientIp,
+      trusted,
+      requestId,
+      process.hrtime.bigint(),
+    );
+    (res as TrackedResponse)[kContext] = ctx;
+    res.once('close', onResponseClose);
+    try {
+      const pending = route.handler(ctx);
+      if (pending !== undefined) pending.catch((err: unknown) => fail(ctx, err));
+    } catch (err) {
+      fail(ctx, err);
+    }
+  }
+
+  const server = createServer(
+    {
+      insecureHTTPParser: false,
+      maxHeaderSize: options.maxHeaderSizeBytes,
+      headersTimeout: options.headersTimeoutMs,
+      requestTimeout: options.requestTimeoutMs,
+      keepAliveTimeout: options.keepAliveTimeoutMs,
+      requireHostHeader: true,
+      joinDuplicateHeaders: false,
+    },
+    handleRequest,
+  );
+  // Node silently drops header lines past maxHeadersCount; let one more through so the count check above sees it.
+  server.maxHeadersCount = 1001;
+  server.on('upgrade', (req: IncomingMessage, socket, head: Buffer) => {
+    proxyUpgrade(options.runtime(), req, socket, head, logger);
+  });
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return socket.destroy();
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    const reason = status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request';
+    socket.end(`HTTP/1.1 ${status} ${reason}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+  });
+  return { server, inflight: () => inflight };
+}

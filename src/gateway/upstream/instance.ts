@@ -1,0 +1,78 @@
+import { Pool } from 'undici';
+
+export type InstanceStatus = 'passing' | 'critical' | 'draining';
+
+export interface InstanceOptions {
+  id: string;
+  service: string;
+  url: string;
+  version?: string | undefined;
+  weight?: number | undefined;
+  source: 'static' | 'registry';
+  metadata?: Record<string, string> | undefined;
+}
+
+export interface PoolOptions {
+  connectTimeoutMs: number;
+  /** Keep-alive time of idle upstream sockets. */
+  keepAliveTimeoutMs: number;
+  connections?: number | undefined;
+}
+
+/**
+ * One running copy of a service. Mutable counters (inflight, health) live here so balancers and
+ * health checks share them without a lookup; the connection pool is created on first use.
+ */
+export class Instance {
+  readonly id: string;
+  readonly service: string;
+  readonly url: URL;
+  /** scheme://host:port, the pool key. */
+  readonly origin: string;
+  readonly version: string | undefined;
+  readonly weight: number;
+  readonly source: 'static' | 'registry';
+  readonly metadata: Record<string, string>;
+  /** Requests currently in flight to this instance (least-request balancer). */
+  inflight = 0;
+  /** Set by active health checks and passive ejection; only healthy instances take traffic. */
+  healthy = true;
+  status: InstanceStatus = 'passing';
+  #pool: Pool | undefined;
+  readonly #poolOptions: PoolOptions;
+
+  constructor(options: InstanceOptions, poolOptions: PoolOptions) {
+    this.id = options.id;
+    this.service = options.service;
+    this.url = new URL(options.url);
+    this.origin = this.url.origin;
+    this.version = options.version;
+    this.weight = options.weight ?? 1;
+    this.source = options.source;
+    this.metadata = options.metadata ?? {};
+    this.#poolOptions = poolOptions;
+  }
+
+  /** Whether the instance may take new requests. */
+  get available(): boolean {
+    return this.healthy && this.status !== 'draining';
+  }
+
+  get pool(): Pool {
+    this.#pool ??= new Pool(this.origin, {
+      connections: this.#poolOptions.connections ?? null,
+      connectTimeout: this.#poolOptions.connectTimeoutMs,
+      keepAliveTimeout: this.#poolOptions.keepAliveTimeoutMs,
+      keepAliveMaxTimeout: this.#poolOptions.keepAliveTimeoutMs,
+      pipelining: 1,
+    });
+    return this.#pool;
+  }
+
+  /** Closes the pool after in-flight requests finish. */
+  async close(): Promise<void> {
+    const pool = this.#pool;
+    this.#pool = undefined;
+    if (pool !== undefined) await pool.close();
+  }
+}

@@ -1,0 +1,91 @@
+import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
+import type { Runtime } from '../gateway/runtime/compile-runtime.ts';
+import type { UpstreamErrorKind } from '../gateway/services/proxy.ts';
+import { latencyBuckets, type RouteStatsTable } from './route-stats.ts';
+
+/**
+ * Prometheus metrics (names follow `portico_<area>_<name>_<unit>`, labels are bounded: route and service
+ * names, never raw paths). Per-request numbers live in RouteStats and are read at scrape time.
+ */
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  readonly upstreamErrors: Counter<'service' | 'kind'>;
+  readonly reloads: Counter<'result'>;
+
+  constructor(stats: RouteStatsTable, runtime: () => Runtime | undefined) {
+    collectDefaultMetrics({ register: this.registry, prefix: 'portico_process_' });
+    this.upstreamErrors = new Counter({
+      name: 'portico_upstream_errors_total',
+      help: 'Failed upstream tries by service and kind (connect, timeout, reset, bad_response, client_abort).',
+      labelNames: ['service', 'kind'],
+      registers: [this.registry],
+    });
+    this.reloads = new Counter({
+      name: 'portico_config_reloads_total',
+      help: 'Configuration reloads by result (applied, rejected).',
+      labelNames: ['result'],
+      registers: [this.registry],
+    });
+    new Counter({
+      name: 'portico_http_requests_total',
+      help: 'Requests answered by the gateway, by route, method and status.',
+      labelNames: ['route', 'method', 'status'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const route of stats.values()) {
+          for (const { method, status, count } of route.requestCounts()) {
+            this.inc({ route: route.route, method, status: String(status) }, count);
+          }
+        }
+      },
+    });
+    this.registry.registerMetric(createRouteLatencyMetric(stats) as unknown as Metric);
+    new Gauge({
+      name: 'portico_upstream_instance_healthy',
+      help: 'Whether an instance takes traffic (1) or not (0), by service and instance.',
+      labelNames: ['service', 'instance'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        const table = runtime();
+        if (table === undefined) return;
+        for (const service of table.services.values()) {
+          for (const instance of service.instances.all) {
+            this.set({ service: service.name, instance: instance.id }, instance.available ? 1 : 0);
+          }
+        }
+      },
+    });
+  }
+
+  upstreamError(service: string, kind: UpstreamErrorKind): void {
+    this.upstreamErrors.inc({ service, kind });
+  }
+}
+
+/** A histogram exported from RouteStats' own buckets (prom-client's Histogram cannot be set from counts). */
+function createRouteLatencyMetric(stats: RouteStatsTable) {
+  const name = 'portico_http_request_duration_seconds';
+  return {
+    name,
+    help: 'Time from request arrival to the end of the response, by route.',
+    type: 'histogram' as const,
+    aggregator: 'sum' as const,
+    collect: undefined,
+    reset() {},
+    get() {
+      const values: { labels: Record<string, string | number>; value: number; metricName: string }[] = [];
+      for (const route of stats.values()) {
+        const { buckets, sum, count } = route.histogram();
+        buckets.forEach((value, i) => {
+          values.push({ labels: { route: route.route, le: latencyBuckets[i] as number }, value, metricName: `${name}_bucket` });
+        });
+        values.push({ labels: { route: route.route, le: '+Inf' }, value: count, metricName: `${name}_bucket` });
+        values.push({ labels: { route: route.route }, value: sum, metricName: `${name}_sum` });
+        values.push({ labels: { route: route.route }, value: count, metricName: `${name}_count` });
+      }
+      return { name, help: this.help, type: this.type, values, aggregator: this.aggregator };
+    },
+  };
+}

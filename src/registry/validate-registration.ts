@@ -1,0 +1,190 @@
+import semver from 'semver';
+import { PorticoError } from '../errors/portico-error.ts';
+import type { InstanceHealthCheck } from '../store/registry-store.ts';
+
+/** Service names: lower-case DNS-label-like, 1–63 characters. */
+export const SERVICE_NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
+/** Instance ids: 1–128 characters, room for host names, pod names and `host:port`. */
+export const INSTANCE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+
+/** Limits of a registration body, also listed in docs/registry.md. */
+export const registrationLimits = {
+  minTtlMs: 1_000,
+  maxTtlMs: 3_600_000,
+  defaultTtlMs: 30_000,
+  maxMetadataEntries: 32,
+  maxMetadataLength: 256,
+  maxContractBytes: 1_048_576,
+  minHealthIntervalMs: 1_000,
+  maxHealthIntervalMs: 3_600_000,
+  minHealthTimeoutMs: 10,
+  maxThreshold: 100,
+} as const;
+
+/** A registration body after checks: durations in milliseconds, version normalised, contract as JSON text. */
+export interface RegistrationInput {
+  readonly service: string;
+  readonly id: string;
+  readonly url: URL;
+  readonly version: string;
+  readonly ttlMs: number;
+  readonly metadata: Readonly<Record<string, string>>;
+  readonly healthCheck?: InstanceHealthCheck | undefined;
+  readonly contract?: string | undefined;
+}
+
+const BODY_FIELDS = new Set(['url', 'version', 'ttl', 'metadata', 'healthCheck', 'contract']);
+const HEALTH_FIELDS = new Set(['path', 'interval', 'timeout', 'unhealthyThreshold', 'healthyThreshold']);
+const DURATION = /^([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)$/;
+const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
+
+/** Throws `invalid_registration` naming `field` unless the service name matches {@link SERVICE_NAME_PATTERN}. */
+export function assertServiceName(service: string): void {
+  if (!SERVICE_NAME_PATTERN.test(service)) {
+    fail('service', `service name must match ${SERVICE_NAME_PATTERN.source}`);
+  }
+}
+
+/** Throws `invalid_registration` unless the id matches {@link INSTANCE_ID_PATTERN}. */
+export function assertInstanceId(id: string): void {
+  if (!INSTANCE_ID_PATTERN.test(id)) fail('id', `instance id must match ${INSTANCE_ID_PATTERN.source}`);
+}
+
+/**
+ * Checks the body of `PUT /v1/services/{service}/instances/{id}`. Every failure is a
+ * `PorticoError('invalid_registration')` whose `field` names the offending field. The address allow-list is
+ * checked separately (it may need DNS), see `address-policy.ts`.
+ *
+ * @example
+ * const input = validateRegistration('orders', 'orders-1', { url: 'http://10.0.0.5:3000', version: '1.4.0', ttl: '15s' });
+ */
+export function validateRegistration(service: string, id: string, body: unknown): RegistrationInput {
+  assertServiceName(service);
+  assertInstanceId(id);
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) fail('body', 'body must be a JSON object');
+  const record = body as Record<string, unknown>;
+  for (const key of Object.keys(record)) {
+    if (!BODY_FIELDS.has(key)) fail(key, `unknown field "${key}"`);
+  }
+  return {
+    service,
+    id,
+    url: checkUrl(record.url),
+    version: checkVersion(record.version),
+    ttlMs:
+      record.ttl === undefined
+        ? registrationLimits.defaultTtlMs
+        : checkDuration('ttl', record.ttl, registrationLimits.minTtlMs, registrationLimits.maxTtlMs),
+    metadata: checkMetadata(record.metadata),
+    healthCheck: record.healthCheck === undefined ? undefined : checkHealthCheck(record.healthCheck),
+    contract: record.contract === undefined ? undefined : checkContract(record.contract),
+  };
+}
+
+/** Parses `500ms`, `15s`, `2m`, `1h` into milliseconds; undefined when malformed. */
+export function parseDurationMs(text: string): number | undefined {
+  const match = DURATION.exec(text);
+  if (match === null) return undefined;
+  return Math.round(Number(match[1]) * (UNIT_MS[match[2] as string] as number));
+}
+
+function checkUrl(value: unknown): URL {
+  if (typeof value !== 'string') fail('url', 'url is required and must be a string');
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    fail('url', 'url is not a valid absolute URL');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') fail('url', 'url must use http or https');
+  if (url.hostname === '') fail('url', 'url must have a host');
+  if (url.port === '0') fail('url', 'url port must be between 1 and 65535');
+  if (url.username !== '' || url.password !== '') fail('url', 'url must not carry credentials');
+  if (url.search !== '' || url.hash !== '') fail('url', 'url must not carry a query or fragment');
+  return url;
+}
+
+function checkVersion(value: unknown): string {
+  if (typeof value !== 'string') fail('version', 'version is required and must be a string');
+  const version = semver.valid(value);
+  if (version === null) fail('version', `version "${value}" is not a valid semantic version`);
+  return version;
+}
+
+function checkDuration(field: string, value: unknown, minMs: number, maxMs: number): number {
+  const ms = typeof value === 'string' ? parseDurationMs(value) : undefined;
+  if (ms === undefined) fail(field, `${field} must be a duration such as "15s" or "500ms"`);
+  if (ms < minMs || ms > maxMs) fail(field, `${field} must be between ${minMs}ms and ${maxMs}ms`);
+  return ms;
+}
+
+function checkMetadata(value: unknown): Record<string, string> {
+  if (value === undefined) return {};
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    fail('metadata', 'metadata must be an object of strings');
+  }
+  const entries = Object.entries(value);
+  const { maxMetadataEntries: maxEntries, maxMetadataLength: maxLength } = registrationLimits;
+  if (entries.length > maxEntries) fail('metadata', `metadata has more than ${maxEntries} entries`);
+  const metadata: Record<string, string> = {};
+  for (const [key, item] of entries) {
+    if (key.length === 0 || key.length > maxLength) fail('metadata', `metadata keys must be 1–${maxLength} characters`);
+    if (typeof item !== 'string') fail('metadata', `metadata.${key} must be a string`);
+    if (item.length > maxLength) fail('metadata', `metadata.${key} is longer than ${maxLength} characters`);
+    metadata[key] = item;
+  }
+  return metadata;
+}
+
+function checkHealthCheck(value: unknown): InstanceHealthCheck {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    fail('healthCheck', 'healthCheck must be an object');
+  }
+  const record = value as Record<string, unknown>;
+  for (const key of Object.keys(record)) {
+    if (!HEALTH_FIELDS.has(key)) fail(`healthCheck.${key}`, `unknown field "healthCheck.${key}"`);
+  }
+  const { path } = record;
+  if (typeof path !== 'string' || !path.startsWith('/') || path.length > 1024 || /[\s#]/.test(path)) {
+    fail('healthCheck.path', 'healthCheck.path must be a path starting with "/"');
+  }
+  const limits = registrationLimits;
+  const intervalMs =
+    record.interval === undefined
+      ? 5_000
+      : checkDuration('healthCheck.interval', record.interval, limits.minHealthIntervalMs, limits.maxHealthIntervalMs);
+  const timeoutMs =
+    record.timeout === undefined
+      ? Math.min(1_000, intervalMs)
+      : checkDuration('healthCheck.timeout', record.timeout, limits.minHealthTimeoutMs, intervalMs);
+  return {
+    path,
+    intervalMs,
+    timeoutMs,
+    unhealthyThreshold: checkThreshold('healthCheck.unhealthyThreshold', record.unhealthyThreshold, 2),
+    healthyThreshold: checkThreshold('healthCheck.healthyThreshold', record.healthyThreshold, 1),
+  };
+}
+
+function checkThreshold(field: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > registrationLimits.maxThreshold) {
+    fail(field, `${field} must be an integer from 1 to ${registrationLimits.maxThreshold}`);
+  }
+  return value;
+}
+
+function checkContract(value: unknown): string {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    fail('contract', 'contract must be a JSON object (an OpenAPI document)');
+  }
+  const text = JSON.stringify(value);
+  if (Buffer.byteLength(text) > registrationLimits.maxContractBytes) {
+    fail('contract', `contract is larger than ${registrationLimits.maxContractBytes} bytes`);
+  }
+  return text;
+}
+
+function fail(field: string, message: string): never {
+  throw new PorticoError('invalid_registration', message, { field });
+}

@@ -1,0 +1,295 @@
+import { createHash } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import type {
+  ChangeReason,
+  RegistryChange,
+  RegistrySnapshot,
+  RegistryStore,
+  StoredInstance,
+} from './registry-store.ts';
+
+/** Options of {@link createEmbeddedStore}. */
+export interface EmbeddedStoreOptions {
+  /** Folder of the database file (`<path>/portico.db`), created when missing; `:memory:` keeps nothing on disk. */
+  readonly path: string;
+  /** Epoch milliseconds; stamps change-log rows. */
+  readonly clock?: () => number;
+  /** How many change-log rows are kept for `changesSince`; older revisions get a snapshot instead. */
+  readonly changeLogSize?: number;
+}
+
+const DEFAULT_CHANGE_LOG_SIZE = 10_000;
+
+interface InstanceRow {
+  data: string;
+  expires_at: number;
+}
+
+interface ChangeRow {
+  revision: number;
+  kind: string;
+  reason: string;
+  service: string;
+  id: string;
+  instance: string;
+}
+
+/**
+ * The default, single-node store: one SQLite file through Node's built-in `node:sqlite`.
+ *
+ * node:sqlite is synchronous. That is acceptable here: the file is local, every write is a few small rows,
+ * and the store is only touched by registry calls on the admin listener, never by a proxied request (the
+ * gateway reads the registry's in-memory copy). A blocked event loop for the duration of one fsync is the
+ * price of "durable before the 2xx".
+ *
+ * Durability: WAL journal with `synchronous=FULL`, so every commit fsyncs the WAL before `upsert` resolves;
+ * a registration survives `kill -9` and a power cut. (NORMAL would survive `kill -9` only.)
+ *
+ * @example
+ * const store = await createEmbeddedStore({ path: './.portico' });
+ * const { revision, instances } = await store.snapshot();
+ */
+export async function createEmbeddedStore(options: EmbeddedStoreOptions): Promise<RegistryStore> {
+  const inMemory = options.path === ':memory:';
+  if (!inMemory) mkdirSync(options.path, { recursive: true });
+  const db = new DatabaseSync(inMemory ? ':memory:' : join(options.path, 'portico.db'));
+  try {
+    return new EmbeddedStore(db, options.clock ?? Date.now, options.changeLogSize ?? DEFAULT_CHANGE_LOG_SIZE);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}
+
+class EmbeddedStore implements RegistryStore {
+  readonly kind = 'embedded';
+  readonly #db: DatabaseSync;
+  readonly #clock: () => number;
+  readonly #logSize: number;
+  readonly #listeners = new Set<(change: RegistryChange) => void>();
+  readonly #sql: {
+    revision: StatementSync;
+    allInstances: StatementSync;
+    getInstance: StatementSync;
+    putInstance: StatementSync;
+    deleteInstance: StatementSync;
+    renew: StatementSync;
+    expired: StatementSync;
+    insertChange: StatementSync;
+    trimChanges: StatementSync;
+    oldestChange: StatementSync;
+    changesAfter: StatementSync;
+    putContract: StatementSync;
+    getContract: StatementSync;
+  };
+  #closed = false;
+
+  constructor(db: DatabaseSync, clock: () => number, logSize: number) {
+    this.#db = db;
+    this.#clock = clock;
+    this.#logSize = logSize;
+    db.exec('PRAGMA journal_mode = WAL');
+    db.exec('PRAGMA synchronous = FULL');
+    // Another process holding the file (a second Portico on the same path) waits instead of failing at once.
+    db.exec('PRAGMA busy_timeout = 5000');
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS instances (
+        service TEXT NOT NULL,
+        id TEXT NOT NULL,
+        data TEXT NOT NULL,
+        expires_at INTEGER NOT NULL,
+        PRIMARY KEY (service, id)
+      ) WITHOUT ROWID;
+      CREATE INDEX IF NOT EXISTS instances_expiry ON instances (expires_at);
+      CREATE TABLE IF NOT EXISTS changes (
+        revision INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        service TEXT NOT NULL,
+        id TEXT NOT NULL,
+        instance TEXT NOT NULL,
+        at INTEGER NOT NULL
+      );
+      CREATE TABLE IF NOT EXISTS contracts (
+        service TEXT NOT NULL,
+        version TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        document TEXT NOT NULL,
+        PRIMARY KEY (service, version)
+      ) WITHOUT ROWID;
+    `);
+    this.#sql = {
+      // AUTOINCREMENT keeps the highest revision ever used here even after the log is trimmed.
+      revision: db.prepare(`SELECT seq FROM sqlite_sequence WHERE name = 'changes'`),
+      allInstances: db.prepare('SELECT data, expires_at FROM instances'),
+      getInstance: db.prepare('SELECT data, expires_at FROM instances WHERE service = ? AND id = ?'),
+      putInstance: db.prepare('INSERT OR REPLACE INTO instances (service, id, data, expires_at) VALUES (?, ?, ?, ?)'),
+      deleteInstance: db.prepare('DELETE FROM instances WHERE service = ? AND id = ?'),
+      renew: db.prepare('UPDATE instances SET expires_at = ? WHERE service = ? AND id = ?'),
+      expired: db.prepare('SELECT data, expires_at FROM instances WHERE expires_at < ? ORDER BY expires_at'),
+      insertChange: db.prepare(
+        'INSERT INTO changes (kind, reason, service, id, instance, at) VALUES (?, ?, ?, ?, ?, ?)',
+      ),
+      trimChanges: db.prepare('DELETE FROM changes WHERE revision <= ?'),
+      oldestChange: db.prepare('SELECT MIN(revision) AS revision FROM changes'),
+      changesAfter: db.prepare(
+        'SELECT revision, kind, reason, service, id, instance FROM changes WHERE revision > ? ORDER BY revision',
+      ),
+      putContract: db.prepare('INSERT OR REPLACE INTO contracts (service, version, hash, document) VALUES (?, ?, ?, ?)'),
+      getContract: db.prepare('SELECT document FROM contracts WHERE service = ? AND version = ?'),
+    };
+  }
+
+  async snapshot(): Promise<RegistrySnapshot> {
+    this.#assertOpen();
+    // One connection and synchronous calls: nothing can commit between these two reads.
+    const revision = this.#revision();
+    const rows = this.#sql.allInstances.all() as unknown as InstanceRow[];
+    return { revision, instances: rows.map(toInstance) };
+  }
+
+  async upsert(instance: StoredInstance, reason: ChangeReason): Promise<RegistryChange> {
+    this.#assertOpen();
+    const change = this.#transaction(() => {
+      this.#sql.putInstance.run(instance.service, instance.id, JSON.stringify(instance), instance.expiresAt);
+      return this.#appendChange('upsert', reason, instance);
+    });
+    this.#emit(change);
+    return change;
+  }
+
+  async renew(service: string, id: string, expiresAt: number): Promise<boolean> {
+    this.#assertOpen();
+    return Number(this.#sql.renew.run(expiresAt, service, id).changes) > 0;
+  }
+
+  async remove(service: string, id: string, reason: 'deregister' | 'expire'): Promise<RegistryChange | undefined> {
+    this.#assertOpen();
+    const change = this.#transaction(() => {
+      const row = this.#sql.getInstance.get(service, id) as InstanceRow | undefined;
+      if (row === undefined) return undefined;
+      this.#sql.deleteInstance.run(service, id);
+      return this.#appendChange('delete', reason, toInstance(row));
+    });
+    if (change !== undefined) this.#emit(change);
+    return change;
+  }
+
+  async expire(now: number): Promise<RegistryChange[]> {
+    this.#assertOpen();
+    const changes = this.#transaction(() => {
+      const rows = this.#sql.expired.all(now) as unknown as InstanceRow[];
+      const out: RegistryChange[] = [];
+      for (const row of rows) {
+        const instance = toInstance(row);
+        this.#sql.deleteInstance.run(instance.service, instance.id);
+        out.push(this.#appendChange('delete', 'expire', instance));
+      }
+      return out;
+    });
+    for (const change of changes) this.#emit(change);
+    return changes;
+  }
+
+  async changesSince(revision: number): Promise<RegistryChange[] | undefined> {
+    this.#assertOpen();
+    const head = this.#revision();
+    // A revision from the future means the client saw a store that has since lost its data.
+    if (revision > head) return undefined;
+    if (revision === head) return [];
+    const oldest = (this.#sql.oldestChange.get() as { revision: number | null } | undefined)?.revision ?? null;
+    if (oldest === null || revision < oldest - 1) return undefined;
+    const rows = this.#sql.changesAfter.all(revision) as unknown as ChangeRow[];
+    return rows.map(toChange);
+  }
+
+  async putContract(service: string, version: string, document: string): Promise<string> {
+    this.#assertOpen();
+    const hash = createHash('sha256').update(document).digest('hex');
+    this.#sql.putContract.run(service, version, hash, document);
+    return hash;
+  }
+
+  async getContract(service: string, version: string): Promise<string | undefined> {
+    this.#assertOpen();
+    const row = this.#sql.getContract.get(service, version) as { document: string } | undefined;
+    return row?.document;
+  }
+
+  onChange(listener: (change: RegistryChange) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#listeners.clear();
+    this.#db.close();
+  }
+
+  #revision(): number {
+    const row = this.#sql.revision.get() as { seq: number } | undefined;
+    return row === undefined ? 0 : Number(row.seq);
+  }
+
+  #appendChange(kind: 'upsert' | 'delete', reason: ChangeReason, instance: StoredInstance): RegistryChange {
+    const result = this.#sql.insertChange.run(
+      kind,
+      reason,
+      instance.service,
+      instance.id,
+      JSON.stringify(instance),
+      this.#clock(),
+    );
+    const revision = Number(result.lastInsertRowid);
+    if (revision > this.#logSize) this.#sql.trimChanges.run(revision - this.#logSize);
+    return { revision, kind, reason, service: instance.service, id: instance.id, instance };
+  }
+
+  #transaction<T>(body: () => T): T {
+    this.#db.exec('BEGIN IMMEDIATE');
+    try {
+      const result = body();
+      this.#db.exec('COMMIT');
+      return result;
+    } catch (err) {
+      this.#db.exec('ROLLBACK');
+      throw err;
+    }
+  }
+
+  #emit(change: RegistryChange): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(change);
+      } catch (err) {
+        // One faulty listener must not hide the change from the others, nor fail a write that committed.
+        process.emitWarning(err instanceof Error ? err : new Error(String(err)), 'PorticoStoreListenerWarning');
+      }
+    }
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new Error('the embedded store is closed');
+  }
+}
+
+function toInstance(row: InstanceRow): StoredInstance {
+  const instance = JSON.parse(row.data) as StoredInstance;
+  // Heartbeats only move the column, so it is the lease end of record.
+  return { ...instance, expiresAt: Number(row.expires_at) };
+}
+
+function toChange(row: ChangeRow): RegistryChange {
+  return {
+    revision: Number(row.revision),
+    kind: row.kind as RegistryChange['kind'],
+    reason: row.reason as ChangeReason,
+    service: row.service,
+    id: row.id,
+    instance: JSON.parse(row.instance) as StoredInstance,
+  };
+}

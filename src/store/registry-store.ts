@@ -1,0 +1,78 @@
+/**
+ * The storage contract of the registry. Two implementations (embedded SQLite, Redis) pass one shared
+ * contract suite; the registry logic above them is the same for both.
+ */
+
+export type InstanceStatus = 'passing' | 'critical' | 'draining';
+
+export interface InstanceHealthCheck {
+  readonly path: string;
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  readonly unhealthyThreshold: number;
+  readonly healthyThreshold: number;
+}
+
+/** A registered instance as stored. Times are epoch milliseconds. */
+export interface StoredInstance {
+  readonly service: string;
+  readonly id: string;
+  readonly url: string;
+  readonly version: string;
+  readonly metadata: Readonly<Record<string, string>>;
+  readonly status: InstanceStatus;
+  readonly ttlMs: number;
+  readonly expiresAt: number;
+  readonly registeredAt: number;
+  readonly updatedAt: number;
+  readonly healthCheck?: InstanceHealthCheck | undefined;
+  /** sha256 of the contract stored for (service, version), when one was published. */
+  readonly contractHash?: string | undefined;
+}
+
+export type ChangeReason = 'register' | 'update' | 'drain' | 'status' | 'deregister' | 'expire';
+
+/** One entry of the change feed. Heartbeats are not changes (they only move `expiresAt`). */
+export interface RegistryChange {
+  /** Monotonic across the whole store (all nodes sharing it). */
+  readonly revision: number;
+  readonly kind: 'upsert' | 'delete';
+  readonly reason: ChangeReason;
+  readonly service: string;
+  readonly id: string;
+  /** The instance after an upsert, or as it was before a delete. */
+  readonly instance: StoredInstance;
+}
+
+export interface RegistrySnapshot {
+  readonly revision: number;
+  readonly instances: readonly StoredInstance[];
+}
+
+export interface RegistryStore {
+  readonly kind: 'embedded' | 'redis';
+  /** Everything current, with the revision it reflects. */
+  snapshot(): Promise<RegistrySnapshot>;
+  /** Creates or replaces an instance; durable before it resolves. */
+  upsert(instance: StoredInstance, reason: ChangeReason): Promise<RegistryChange>;
+  /** Moves the lease end of an instance; false when the instance is unknown (the client registers again). */
+  renew(service: string, id: string, expiresAt: number): Promise<boolean>;
+  /** Removes an instance; undefined when it was not there. */
+  remove(service: string, id: string, reason: 'deregister' | 'expire'): Promise<RegistryChange | undefined>;
+  /** Removes every instance whose lease ended before `now`, atomically and once across nodes. */
+  expire(now: number): Promise<RegistryChange[]>;
+  /** Changes after `revision` in order, or undefined when that revision is too old to replay. */
+  changesSince(revision: number): Promise<RegistryChange[] | undefined>;
+  putContract(service: string, version: string, document: string): Promise<string>;
+  getContract(service: string, version: string): Promise<string | undefined>;
+  /** Every change made through this store by any node, in revision order, exactly once each. */
+  onChange(listener: (change: RegistryChange) => void): () => void;
+  /**
+   * Optional (the Redis store has it): called when the change feed cannot continue where it was — the follower
+   * fell behind the trimmed feed, or the shared store lost its data (e.g. Redis restarted empty). The listener
+   * gets a fresh snapshot, taken before any later change is delivered through `onChange`; the consumer replaces
+   * its state with it and its revision with `snapshot.revision` (which may be lower than before after data loss).
+   */
+  onResync?(listener: (snapshot: RegistrySnapshot) => void): () => void;
+  close(): Promise<void>;
+}
