@@ -139,7 +139,9 @@ async function main(): Promise<void> {
       continue;
     }
     if (!upstream.process.alive()) throw new Error(`upstream exited: ${upstream.process.output().slice(-300)}`);
+    const scenarioStart = Date.now();
     report.scenarios.push(await runScenario(ctx, scenario));
+    log(`  (${Math.round((Date.now() - scenarioStart) / 1000)} s, estimated ${Math.round(scenario.estimateS(options))} s)`);
   }
 
   log('\n');

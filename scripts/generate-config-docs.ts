@@ -90,24 +90,33 @@ export function renderConfigurationDoc(): string {
       const type = typeText(prop, childTitle, sectionFor);
       const dflt = prop.default === undefined ? '' : `\`${JSON.stringify(prop.default)}\``;
       const isRequired = required.has(key) && prop.default === undefined ? 'yes' : 'no';
-      out.push(`| \`${key}\` | ${cell(type)} | ${cell(dflt)} | ${isRequired} | ${cell(prop.description ?? '')} |`);
+      out.push(
+        `| \`${key}\` | ${cell(type)} | ${cell(dflt)} | ${isRequired} | ${cell(prop.description ?? '')} |`,
+      );
     }
     out.push('');
   }
   return `${header()}\n${out.join('\n')}`;
 }
 
-function typeText(schema: DocSchema, title: string, sectionFor: (title: string, schema: DocSchema) => Section): string {
+function typeText(
+  schema: DocSchema,
+  title: string,
+  sectionFor: (title: string, schema: DocSchema) => Section,
+): string {
   if (schema.anyOf !== undefined) {
     const objects = schema.anyOf.flatMap((b) => objectBranches(b));
     const links = [...new Set(objects.map((o) => link(sectionFor(`${title} (object form)`, o))))];
     return `${describeSchema(schema)}${links.length > 0 ? `; object form: ${links.join(', ')}` : ''}`;
   }
-  if (schema.type === 'object' && schema.properties !== undefined) return `object, see ${link(sectionFor(title, schema))}`;
+  if (schema.type === 'object' && schema.properties !== undefined)
+    return `object, see ${link(sectionFor(title, schema))}`;
   if (schema.type === 'object' && schema.patternProperties !== undefined) {
     const [[keyPattern, value] = ['', {}]] = Object.entries(schema.patternProperties);
     const keyText =
-      keyPattern === '^(.*)$' ? 'any key' : `keys: ${patternPhrases[keyPattern] ?? `matching /${keyPattern}/`}`;
+      keyPattern === '^(.*)$'
+        ? 'any key'
+        : `keys: ${patternPhrases[keyPattern] ?? `matching /${keyPattern}/`}`;
     const placeholder = keyPattern === '^[0-9]+$' ? '<major>' : '<name>';
     return `mapping (${keyText}) of ${typeText(value, `${title}.${placeholder}`, sectionFor)}`;
   }
@@ -145,7 +154,8 @@ function cell(text: string): string {
 
 function header(): string {
   const rows = unsupportedFeatures.map(
-    (f) => `| \`${f.path}\`${f.value === undefined ? '' : ` = \`${f.value}\``} | ${f.feature} | #${f.issue} |`,
+    (f) =>
+      `| \`${f.path}\`${f.value === undefined ? '' : ` = \`${f.value}\``} | ${f.feature} | #${f.issue} |`,
   );
   return `# Configuration reference
 

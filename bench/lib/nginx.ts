@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -14,12 +14,9 @@ export function nginxAvailable(): boolean {
 
 /** nginx's version string, e.g. `nginx/1.22.1`. */
 export function nginxVersion(): string {
-  try {
-    const out = execFileSync('nginx', ['-v'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-    return out.trim();
-  } catch (err) {
-    return String((err as { stderr?: string }).stderr ?? 'nginx').trim();
-  }
+  // nginx -v writes to stderr.
+  const result = spawnSync('nginx', ['-v'], { encoding: 'utf8' });
+  return /nginx\/\S+/.exec(`${result.stderr}${result.stdout}`)?.[0] ?? 'nginx';
 }
 
 /**

@@ -21,6 +21,8 @@ export async function startUpstream(group: ProcessGroup, tmpDir: string, cpus: C
   let proc: ManagedProcess;
   if (nginxAvailable()) {
     const www = join(tmpDir, 'www');
+    // nginx started as root serves files as `nobody`, which must be able to walk into the temp folder.
+    await chmod(tmpDir, 0o755);
     await mkdir(www, { recursive: true });
     await chmod(www, 0o755);
     await writeFile(join(www, PATHS.small.slice(1)), BODIES.small, { mode: 0o644 });

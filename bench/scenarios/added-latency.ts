@@ -2,10 +2,10 @@ import { plainContenders } from '../contenders/catalog.ts';
 import { PATHS } from '../lib/payloads.ts';
 import { summarize } from '../lib/stats.ts';
 import { measureRounds } from './rounds.ts';
-import type { ResultRow, Scenario } from './scenario.ts';
+import type { BenchOptions, ResultRow, Scenario } from './scenario.ts';
 
 /** Rounds here are short: one connection settles its median within a few seconds. */
-const MAX_DURATION_S = 5;
+const durationOf = (o: BenchOptions): number => Math.min(o.durationS, 3);
 
 /**
  * Latency a contender adds on one connection: its p50 minus direct's p50 of the same round, so a noisy
@@ -13,19 +13,18 @@ const MAX_DURATION_S = 5;
  */
 export function createAddedLatencyScenario(): Scenario {
   const contenders = plainContenders();
-  const duration = (d: number): number => Math.min(d, MAX_DURATION_S);
   return {
     name: 'added-latency',
     title: 'Added latency, 101 B JSON, 1 connection',
     description: `GET ${PATHS.small} on one connection; added = p50 through the contender − p50 direct, paired by round.`,
     contenders,
-    estimateS: (o) => contenders.length * (Math.min(o.warmupS, 1) + o.rounds * duration(o.durationS) + 1) + 5,
+    estimateS: (o) => contenders.length * (Math.min(o.warmupS, 1) + o.rounds * durationOf(o) + 1) + 5,
     async run(ctx, started) {
-      const { rounds, durationS, warmupS } = ctx.options;
+      const { rounds, warmupS } = ctx.options;
       const samples = await measureRounds(ctx, started, {
         path: PATHS.small,
         connections: 1,
-        durationS: duration(durationS),
+        durationS: durationOf(ctx.options),
         rounds,
         warmupS: Math.min(warmupS, 1),
       });

@@ -2,11 +2,11 @@ import { portico } from '../contenders/catalog.ts';
 import { PATHS } from '../lib/payloads.ts';
 import { summarize } from '../lib/stats.ts';
 import { measureRounds } from './rounds.ts';
-import type { ResultRow, Scenario } from './scenario.ts';
+import type { BenchOptions, ResultRow, Scenario } from './scenario.ts';
 
 const SMALL_TABLE = 'portico-10-routes';
 const LARGE_TABLE = 'portico-10000-routes';
-const MAX_DURATION_S = 6;
+const durationOf = (o: BenchOptions): number => Math.min(o.durationS, o.quick ? 3 : 5);
 
 /**
  * Portico with 10 routes against Portico with 10,000: `/r<i>/**` routes ahead of the catch-all route that
@@ -14,19 +14,18 @@ const MAX_DURATION_S = 6;
  */
 export function createRouteTableScenario(): Scenario {
   const contenders = [portico(SMALL_TABLE, 9), portico(LARGE_TABLE, 9999)];
-  const duration = (d: number): number => Math.min(d, MAX_DURATION_S);
   return {
     name: 'route-table',
     title: 'Route table: 10 vs 10,000 routes (Portico), 101 B JSON, 50 connections',
     description: 'The matching route is the last of the table; target: 10,000 routes within 5% of 10.',
     contenders,
-    estimateS: (o) => contenders.length * (o.warmupS + o.rounds * duration(o.durationS) + 3) + 5,
+    estimateS: (o) => contenders.length * (o.warmupS + o.rounds * durationOf(o) + 3) + 5,
     async run(ctx, started) {
-      const { rounds, durationS, warmupS } = ctx.options;
+      const { rounds, warmupS } = ctx.options;
       const samples = await measureRounds(ctx, started, {
         path: PATHS.small,
         connections: 50,
-        durationS: duration(durationS),
+        durationS: durationOf(ctx.options),
         rounds,
         warmupS,
       });

@@ -8,7 +8,11 @@ export interface AdminContext {
   readonly url: URL;
 }
 
-export type AdminHandler = (req: IncomingMessage, res: ServerResponse, ctx: AdminContext) => void | Promise<void>;
+export type AdminHandler = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: AdminContext,
+) => void | Promise<void>;
 
 /**
  * One endpoint of the admin listener. Feature modules (registry, config, metrics) export arrays of these;

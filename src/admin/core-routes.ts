@@ -1,6 +1,8 @@
 import type { ReloadResult } from '../gateway/gateway.ts';
 import type { Runtime } from '../gateway/runtime/compile-runtime.ts';
 import { problemBody } from '../errors/problem.ts';
+import { PorticoError } from '../errors/portico-error.ts';
+import { normalizePath } from '../gateway/router/normalize-path.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
 import type { AdminRoute } from './admin-route.ts';
 import { sendJson } from './json-body.ts';
@@ -31,7 +33,11 @@ export function createCoreAdminRoutes(deps: CoreAdminDependencies): AdminRoute[]
         res.end(text);
       },
     },
-    { method: 'GET', path: '/v1/config', handler: (_req, res) => sendJson(res, 200, redactConfig(deps.runtime().config)) },
+    {
+      method: 'GET',
+      path: '/v1/config',
+      handler: (_req, res) => sendJson(res, 200, redactConfig(deps.runtime().config)),
+    },
     {
       method: 'POST',
       path: '/v1/config/reload',
@@ -41,10 +47,17 @@ export function createCoreAdminRoutes(deps: CoreAdminDependencies): AdminRoute[]
           sendJson(res, 200, { status: 'applied', routes: deps.runtime().routes.length });
           return;
         }
-        const body = problemBody('invalid_config', 'the new configuration was rejected; the running one stays', {
-          errors: result.error.issues,
+        const body = problemBody(
+          'invalid_config',
+          'the new configuration was rejected; the running one stays',
+          {
+            errors: result.error.issues,
+          },
+        );
+        res.writeHead(422, {
+          'content-type': 'application/problem+json',
+          'content-length': Buffer.byteLength(body),
         });
-        res.writeHead(422, { 'content-type': 'application/problem+json', 'content-length': Buffer.byteLength(body) });
         res.end(body);
       },
     },
@@ -63,7 +76,11 @@ export function createCoreAdminRoutes(deps: CoreAdminDependencies): AdminRoute[]
             loadBalancer: route.service.config.loadBalancer,
             stripPrefix: route.config.stripPrefix,
             rewrite: route.config.rewrite,
-            instances: route.service.instances.all.map((i) => ({ id: i.id, url: i.origin, available: i.available })),
+            instances: route.service.instances.all.map((i) => ({
+              id: i.id,
+              url: i.origin,
+              available: i.available,
+            })),
           })),
         );
       },
@@ -78,11 +95,18 @@ export function createCoreAdminRoutes(deps: CoreAdminDependencies): AdminRoute[]
         const headers: Record<string, string> = {};
         for (const header of url.searchParams.getAll('header')) {
           const colon = header.indexOf(':');
-          if (colon > 0) headers[header.slice(0, colon).trim().toLowerCase()] = header.slice(colon + 1).trim();
+          if (colon > 0)
+            headers[header.slice(0, colon).trim().toLowerCase()] = header.slice(colon + 1).trim();
         }
         if (host !== undefined) headers.host = host;
         void req;
-        sendJson(res, 200, deps.runtime().router.explain(method, host, path, headers));
+        const target = normalizePath(path);
+        if (target === undefined)
+          throw new PorticoError('bad_request', `"${path}" is not a valid request path`);
+        sendJson(res, 200, {
+          requested: path,
+          ...deps.runtime().router.explain(method, host, target.path, headers),
+        });
       },
     },
   ];

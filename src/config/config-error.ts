@@ -26,7 +26,11 @@ export class ConfigError extends Error {
   constructor(issues: ConfigIssue[]) {
     const first = issues[0];
     const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : '';
-    super(first === undefined ? 'invalid configuration' : `invalid configuration: ${formatConfigIssue(first)}${more}`);
+    super(
+      first === undefined
+        ? 'invalid configuration'
+        : `invalid configuration: ${formatConfigIssue(first)}${more}`,
+    );
     this.name = 'ConfigError';
     this.issues = issues;
   }

@@ -66,7 +66,12 @@ export function interpolateEnv(source: string, env: Record<string, string | unde
       }
     }
     text += source.slice(last, start);
-    replacements.push({ outStart: text.length, outEnd: text.length + value.length, inStart: start, inEnd: end });
+    replacements.push({
+      outStart: text.length,
+      outEnd: text.length + value.length,
+      inStart: start,
+      inEnd: end,
+    });
     text += value;
     last = end;
   }

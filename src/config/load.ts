@@ -42,7 +42,8 @@ export async function loadConfig(file: string, env: Env = process.env): Promise<
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (err as Error).message;
+    const reason =
+      (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (err as Error).message;
     throw new ConfigError([{ file, path: '', message: `cannot read the configuration: ${reason}` }]);
   }
   return parseConfig(text, file, env);

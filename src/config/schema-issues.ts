@@ -14,11 +14,13 @@ export interface SchemaIssue {
  * can check that every pattern in ConfigSchema has a phrase here.
  */
 export const patternPhrases: Readonly<Record<string, string>> = {
-  '^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$': 'a duration: a number followed by ms, s, m, h or d, such as 250ms, 5s or 1.5m',
+  '^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$':
+    'a duration: a number followed by ms, s, m, h or d, such as 250ms, 5s or 1.5m',
   '^[0-9]+(b|kb|mb|gb)$': 'a size: a whole number followed by b, kb, mb or gb, such as 512kb or 10mb',
   '^v?(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?(\\+[0-9A-Za-z.-]+)?$':
     'a semantic version such as 1.4.0',
-  '^(GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS|TRACE|CONNECT)$': 'an HTTP method in upper case, such as GET or POST',
+  '^(GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS|TRACE|CONNECT)$':
+    'an HTTP method in upper case, such as GET or POST',
   '^rediss?://': 'a redis:// or rediss:// URL',
   '^/': 'a string starting with "/"',
   '^([1-5]xx|[1-5][0-9][0-9])$': 'a status code such as 200 or a class such as 2xx',
@@ -111,7 +113,10 @@ function toIssue(error: ErrorObject, data: unknown, unionMessage: string | undef
         return at(`invalid key "${key}": expected ${expected}`, true);
       }
       const suggestion = closest(key, Object.keys(parent.properties ?? {}));
-      return at(`unknown key "${key}"${suggestion === undefined ? '' : ` (did you mean "${suggestion}"?)`}`, true);
+      return at(
+        `unknown key "${key}"${suggestion === undefined ? '' : ` (did you mean "${suggestion}"?)`}`,
+        true,
+      );
     }
     case 'required':
       return at(`missing required key "${String(params.missingProperty)}"`);
@@ -144,7 +149,9 @@ function toIssue(error: ErrorObject, data: unknown, unionMessage: string | undef
     case 'const':
       return at(`expected ${JSON.stringify(params.allowedValue)}${got}`);
     case 'enum':
-      return at(`expected one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}${got}`);
+      return at(
+        `expected one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}${got}`,
+      );
     default:
       return at(error.message ?? 'is invalid');
   }
@@ -189,7 +196,8 @@ function flattenBranches(branches: readonly SchemaLike[]): SchemaLike[] {
 export function describeSchema(schema: SchemaLike): string {
   if (schema.anyOf !== undefined) return describeAlternatives(schema.anyOf);
   if (schema.const !== undefined) return JSON.stringify(schema.const);
-  if (schema.pattern !== undefined) return patternPhrases[schema.pattern] ?? `a string matching /${schema.pattern}/`;
+  if (schema.pattern !== undefined)
+    return patternPhrases[schema.pattern] ?? `a string matching /${schema.pattern}/`;
   switch (schema.type) {
     case 'integer':
     case 'number':
@@ -243,7 +251,8 @@ export function summarize(value: unknown): string {
   if (value === null || value === undefined) return 'nothing';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'an object';
-  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 37)}...` : value);
+  if (typeof value === 'string')
+    return JSON.stringify(value.length > 40 ? `${value.slice(0, 37)}...` : value);
   return String(value);
 }
 

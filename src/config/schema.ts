@@ -50,7 +50,8 @@ export const AdminSchema = Obj(
     token: Type.Optional(
       Type.String({
         minLength: 16,
-        description: 'Bearer token required on every admin call; mandatory when `listen` is not a loopback address.',
+        description:
+          'Bearer token required on every admin call; mandatory when `listen` is not a loopback address.',
       }),
     ),
   },
@@ -104,7 +105,10 @@ export const LoggingSchema = Obj(
 
 export const MetricsSchema = Obj(
   {
-    enabled: Type.Boolean({ default: true, description: 'Serve Prometheus metrics at /metrics on the admin listener.' }),
+    enabled: Type.Boolean({
+      default: true,
+      description: 'Serve Prometheus metrics at /metrics on the admin listener.',
+    }),
   },
   'Prometheus metrics.',
   {},
@@ -136,7 +140,10 @@ export const HealthCheckSchema = Obj(
 
 export const StaticInstanceSchema = Obj(
   {
-    url: Type.String({ pattern: '^https?://', description: 'Base URL of the instance (http or https, host and port).' }),
+    url: Type.String({
+      pattern: '^https?://',
+      description: 'Base URL of the instance (http or https, host and port).',
+    }),
     version: Type.Optional(SemverText('Semantic version the instance serves.')),
     weight: Type.Integer({
       minimum: 1,
@@ -168,10 +175,17 @@ export const TimeoutsSchema = Obj(
 
 export const RetriesSchema = Obj(
   {
-    attempts: Type.Integer({ minimum: 0, maximum: 10, description: 'Retries after the first try, each on another instance.' }),
+    attempts: Type.Integer({
+      minimum: 0,
+      maximum: 10,
+      description: 'Retries after the first try, each on another instance.',
+    }),
     on: Type.Array(
       Type.Union([Type.Literal('connect-failure'), Type.Integer({ minimum: 500, maximum: 599 })]),
-      { description: 'Conditions that allow a retry: connect-failure (includes a reset before any byte) or a status.' },
+      {
+        description:
+          'Conditions that allow a retry: connect-failure (includes a reset before any byte) or a status.',
+      },
     ),
     budget: Type.Optional(
       Type.Number({ minimum: 0, maximum: 1, description: 'Largest share of requests that may be retries.' }),
@@ -182,8 +196,15 @@ export const RetriesSchema = Obj(
 
 export const CircuitBreakerSchema = Obj(
   {
-    failureRate: Type.Number({ minimum: 0, maximum: 1, description: 'Share of failed requests that opens the breaker.' }),
-    minRequests: Type.Integer({ minimum: 1, description: 'Requests in the window before the rate is judged.' }),
+    failureRate: Type.Number({
+      minimum: 0,
+      maximum: 1,
+      description: 'Share of failed requests that opens the breaker.',
+    }),
+    minRequests: Type.Integer({
+      minimum: 1,
+      description: 'Requests in the window before the rate is judged.',
+    }),
     window: Duration('Sliding window over which the failure rate is measured.'),
     openFor: Duration('How long an open breaker refuses traffic before letting probes through.'),
   },
@@ -192,7 +213,10 @@ export const CircuitBreakerSchema = Obj(
 
 export const BulkheadSchema = Obj(
   {
-    maxConcurrent: Type.Integer({ minimum: 1, description: 'Most requests in flight to the service at once.' }),
+    maxConcurrent: Type.Integer({
+      minimum: 1,
+      description: 'Most requests in flight to the service at once.',
+    }),
     queue: Type.Integer({ minimum: 0, default: 0, description: 'Requests allowed to wait for a free slot.' }),
   },
   'Concurrency limit per service (resilience issue).',
@@ -200,10 +224,16 @@ export const BulkheadSchema = Obj(
 
 export const VersionPolicySchema = Obj(
   {
-    deprecated: Type.Optional(Type.String({ format: 'date', description: 'Date from which the version is deprecated.' })),
-    sunset: Type.Optional(Type.String({ format: 'date', description: 'Date after which the version is retired.' })),
+    deprecated: Type.Optional(
+      Type.String({ format: 'date', description: 'Date from which the version is deprecated.' }),
+    ),
+    sunset: Type.Optional(
+      Type.String({ format: 'date', description: 'Date after which the version is retired.' }),
+    ),
     link: Type.Optional(Type.String({ description: 'URL of the migration documentation.' })),
-    refuseAfterSunset: Type.Optional(Type.Boolean({ description: 'Answer 410 version_sunset after the sunset date.' })),
+    refuseAfterSunset: Type.Optional(
+      Type.Boolean({ description: 'Answer 410 version_sunset after the sunset date.' }),
+    ),
     contract: Type.Optional(Type.String({ description: 'Path of the OpenAPI document of this version.' })),
   },
   'Lifecycle of one major version (versions issue).',
@@ -229,7 +259,8 @@ export const ServiceSchema = Obj(
     hashOn: Type.Optional(
       Type.String({
         pattern: '^(header:[A-Za-z0-9-]+|cookie:[A-Za-z0-9_-]+|ip)$',
-        description: 'consistent-hash key: header:NAME, cookie:NAME or ip (the client address, also used when absent).',
+        description:
+          'consistent-hash key: header:NAME, cookie:NAME or ip (the client address, also used when absent).',
       }),
     ),
     healthCheck: Type.Optional(HealthCheckSchema),
@@ -257,13 +288,17 @@ const RateLimitInline = Obj(
     }),
     onStoreFailure: Type.Optional(
       Type.Union([Type.Literal('open'), Type.Literal('closed')], {
-        description: 'When the shared store is unreachable: let requests through (open) or refuse them (closed).',
+        description:
+          'When the shared store is unreachable: let requests through (open) or refuse them (closed).',
       }),
     ),
   },
   'A rate limit (security issue).',
 );
-const RateLimitRef = Type.Union([Type.String({ description: 'Name of a limit under top-level rateLimits.' }), RateLimitInline]);
+const RateLimitRef = Type.Union([
+  Type.String({ description: 'Name of a limit under top-level rateLimits.' }),
+  RateLimitInline,
+]);
 
 export const RouteMatchSchema = Obj(
   {
@@ -271,9 +306,13 @@ export const RouteMatchSchema = Obj(
       pattern: '^/',
       description: 'Path pattern: literal segments, {name} parameters, * for one segment, ** for the rest.',
     }),
-    methods: Type.Optional(Type.Array(HttpMethod, { minItems: 1, description: 'Methods matched; all when absent.' })),
+    methods: Type.Optional(
+      Type.Array(HttpMethod, { minItems: 1, description: 'Methods matched; all when absent.' }),
+    ),
     host: Type.Optional(
-      Type.String({ description: 'Host matched, exact (api.example.test) or with a leading wildcard (*.example.test).' }),
+      Type.String({
+        description: 'Host matched, exact (api.example.test) or with a leading wildcard (*.example.test).',
+      }),
     ),
     headers: Type.Optional(
       Type.Record(Type.String(), Type.String(), {
@@ -288,17 +327,24 @@ const FallbackSchema = Obj(
   {
     status: Type.Integer({ minimum: 200, maximum: 599, description: 'Status of the fallback answer.' }),
     body: Type.Optional(Type.Unknown({ description: 'JSON body of the fallback answer.' })),
-    headers: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'Extra response headers.' })),
+    headers: Type.Optional(
+      Type.Record(Type.String(), Type.String(), { description: 'Extra response headers.' }),
+    ),
   },
   'Static answer used when the service has no healthy instance or its breaker is open (resilience issue).',
 );
 
 export const RouteSchema = Obj(
   {
-    name: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$', description: 'Unique route name, used in logs and metrics.' }),
+    name: Type.String({
+      pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$',
+      description: 'Unique route name, used in logs and metrics.',
+    }),
     match: RouteMatchSchema,
     service: Type.String({ description: 'Name of the service under `services` that serves the route.' }),
-    stripPrefix: Type.Optional(Type.String({ pattern: '^/', description: 'Prefix removed from the path before proxying.' })),
+    stripPrefix: Type.Optional(
+      Type.String({ pattern: '^/', description: 'Prefix removed from the path before proxying.' }),
+    ),
     rewrite: Type.Optional(
       Type.String({
         pattern: '^/',
@@ -314,11 +360,16 @@ export const RouteSchema = Obj(
     version: Type.Optional(
       Obj(
         {
-          from: Type.Array(Type.Union([Type.Literal('path'), Type.Literal('header'), Type.Literal('media-type')]), {
-            minItems: 1,
-            description: 'Where the requested version is read from, in order.',
-          }),
-          default: Type.Optional(Type.String({ description: 'Semver range used when the client names none.' })),
+          from: Type.Array(
+            Type.Union([Type.Literal('path'), Type.Literal('header'), Type.Literal('media-type')]),
+            {
+              minItems: 1,
+              description: 'Where the requested version is read from, in order.',
+            },
+          ),
+          default: Type.Optional(
+            Type.String({ description: 'Semver range used when the client names none.' }),
+          ),
         },
         'Version selection (versions issue).',
       ),
@@ -357,7 +408,10 @@ export const RouteSchema = Obj(
 
 export const AggregateSchema = Obj(
   {
-    name: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$', description: 'Unique aggregate name.' }),
+    name: Type.String({
+      pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$',
+      description: 'Unique aggregate name.',
+    }),
     match: RouteMatchSchema,
     auth: Type.Optional(
       Type.Array(Type.Union([Type.Literal('jwt'), Type.Literal('apiKey')]), {
@@ -373,12 +427,17 @@ export const AggregateSchema = Obj(
           path: Type.String({ description: 'Path and query, with {param} and {call.field} placeholders.' }),
           method: Type.Optional(HttpMethod),
           after: Type.Optional(Type.String({ description: 'Call whose answer this call needs.' })),
-          optional: Type.Optional(Type.Boolean({ description: 'A failure leaves the key null instead of failing.' })),
+          optional: Type.Optional(
+            Type.Boolean({ description: 'A failure leaves the key null instead of failing.' }),
+          ),
           timeout: Type.Optional(Duration('Deadline of this call.')),
         },
         'One call of an aggregate.',
       ),
-      { additionalProperties: false, description: 'Calls made, keyed by the name of their key in the answer.' },
+      {
+        additionalProperties: false,
+        description: 'Calls made, keyed by the name of their key in the answer.',
+      },
     ),
   },
   'A composite route that merges the answers of several services (resilience issue).',
@@ -395,7 +454,9 @@ export const AuthSchema = Obj(
           jwks: Type.Optional(Type.String({ description: 'URL of a JWKS document.' })),
           algorithms: Type.Array(Type.String(), { description: 'Accepted algorithms.' }),
           clockSkew: Type.Optional(Duration('Tolerance on exp and nbf.')),
-          consumerClaim: Type.Optional(Type.String({ description: 'Claim naming the consumer; `sub` when absent.' })),
+          consumerClaim: Type.Optional(
+            Type.String({ description: 'Claim naming the consumer; `sub` when absent.' }),
+          ),
         },
         'JWT verification.',
       ),
@@ -404,7 +465,9 @@ export const AuthSchema = Obj(
       Obj(
         {
           header: Type.Optional(Type.String({ description: 'Header carrying the key.' })),
-          query: Type.Optional(Type.String({ description: 'Query parameter carrying the key (removed before proxying).' })),
+          query: Type.Optional(
+            Type.String({ description: 'Query parameter carrying the key (removed before proxying).' }),
+          ),
         },
         'API keys.',
       ),
@@ -416,7 +479,9 @@ export const AuthSchema = Obj(
 export const ConsumerSchema = Obj(
   {
     id: Type.String({ description: 'Consumer id, sent upstream as X-Consumer-Id.' }),
-    apiKeys: Type.Optional(Type.Array(Type.String({ pattern: '^sha256:[0-9a-fA-F]{64}$' }), { description: 'Hashed keys.' })),
+    apiKeys: Type.Optional(
+      Type.Array(Type.String({ pattern: '^sha256:[0-9a-fA-F]{64}$' }), { description: 'Hashed keys.' }),
+    ),
     scopes: Type.Optional(Type.Array(Type.String(), { description: 'Scopes granted.' })),
     rateLimit: Type.Optional(RateLimitInline),
   },
@@ -441,7 +506,8 @@ export const ConfigSchema = Obj(
     store: StoreSchema,
     trustedProxies: Type.Array(Type.String(), {
       default: [],
-      description: 'Addresses or CIDR ranges allowed to set X-Forwarded-For / Forwarded for the client address.',
+      description:
+        'Addresses or CIDR ranges allowed to set X-Forwarded-For / Forwarded for the client address.',
     }),
     limits: LimitsSchema,
     logging: LoggingSchema,
@@ -456,7 +522,9 @@ export const ConfigSchema = Obj(
     aggregates: Type.Optional(Type.Array(AggregateSchema, { description: 'Composite routes.' })),
     auth: Type.Optional(AuthSchema),
     consumers: Type.Optional(Type.Array(ConsumerSchema, { description: 'Known consumers.' })),
-    rateLimits: Type.Optional(Type.Record(Type.String(), RateLimitInline, { description: 'Named, shared limits.' })),
+    rateLimits: Type.Optional(
+      Type.Record(Type.String(), RateLimitInline, { description: 'Named, shared limits.' }),
+    ),
     cors: Type.Optional(CorsSchema),
   },
   'Portico configuration file.',

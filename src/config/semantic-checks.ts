@@ -27,7 +27,8 @@ export function parseListenAddress(text: string): ListenAddress | string {
   const port = Number(m[2]);
   if (port > 65535) return `expected a port from 0 to 65535 (got ${m[2]})`;
   const host = m[1].startsWith('[') ? m[1].slice(1, -1) : m[1];
-  if (m[1].startsWith('[') && isIP(host) !== 6) return `expected an IPv6 address between brackets (got ${m[1]})`;
+  if (m[1].startsWith('[') && isIP(host) !== 6)
+    return `expected an IPv6 address between brackets (got ${m[1]})`;
   return { host, port };
 }
 
@@ -56,7 +57,12 @@ export function checkSemantics(config: Config): SemanticIssue[] {
         `admin.token is required when the admin listener is not on a loopback address (${config.admin.listen})`,
       );
     }
-    if (typeof listen !== 'string' && listen.port !== 0 && listen.port === admin.port && listen.host === admin.host) {
+    if (
+      typeof listen !== 'string' &&
+      listen.port !== 0 &&
+      listen.port === admin.port &&
+      listen.host === admin.host
+    ) {
       add(['admin', 'listen'], `must differ from listen (both are ${config.listen})`);
     }
   }
@@ -77,7 +83,11 @@ export function checkSemantics(config: Config): SemanticIssue[] {
       if (problem !== undefined) add(['services', name, 'instances', i, 'url'], problem);
     });
     for (const [major, policy] of Object.entries(service.versions ?? {})) {
-      if (policy.deprecated !== undefined && policy.sunset !== undefined && policy.sunset < policy.deprecated) {
+      if (
+        policy.deprecated !== undefined &&
+        policy.sunset !== undefined &&
+        policy.sunset < policy.deprecated
+      ) {
         add(
           ['services', name, 'versions', major, 'sunset'],
           `sunset (${policy.sunset}) must not be earlier than deprecated (${policy.deprecated})`,
@@ -102,7 +112,10 @@ export function checkSemantics(config: Config): SemanticIssue[] {
     claimName(aggregate.name, `aggregates[${i}]`, ['aggregates', i, 'name']);
     for (const [key, call] of Object.entries(aggregate.calls)) {
       if (!Object.hasOwn(config.services, call.service)) {
-        add(['aggregates', i, 'calls', key, 'service'], `unknown service "${call.service}"${knownServices(config)}`);
+        add(
+          ['aggregates', i, 'calls', key, 'service'],
+          `unknown service "${call.service}"${knownServices(config)}`,
+        );
       }
     }
   });
@@ -123,6 +136,7 @@ function checkInstanceUrl(text: string): string | undefined {
   }
   if (url.hostname === '') return `expected a URL with a host (got ${JSON.stringify(text)})`;
   if (url.username !== '' || url.password !== '') return 'credentials in instance URLs are not allowed';
-  if (url.search !== '' || url.hash !== '') return `expected a URL without query or fragment (got ${JSON.stringify(text)})`;
+  if (url.search !== '' || url.hash !== '')
+    return `expected a URL without query or fragment (got ${JSON.stringify(text)})`;
   return undefined;
 }

@@ -56,7 +56,11 @@ export function findUnsupportedUses(
       if (feature.value === undefined) {
         uses.push({ segments, feature, message: `"${key}" is not supported yet ${planned}` });
       } else if (valueAt(data, segments) === feature.value) {
-        uses.push({ segments, feature, message: `${key} "${feature.value}" is not supported yet ${planned}` });
+        uses.push({
+          segments,
+          feature,
+          message: `${key} "${feature.value}" is not supported yet ${planned}`,
+        });
       }
     }
   }

@@ -11,7 +11,11 @@ export interface SampleService {
 /**
  * A tiny JSON service for the demo: answers every path with who it is and what it saw, and `/healthz`.
  */
-export async function startSampleService(name: string, version: string, instance: string): Promise<SampleService> {
+export async function startSampleService(
+  name: string,
+  version: string,
+  instance: string,
+): Promise<SampleService> {
   const server: Server = createServer((req, res) => {
     const body =
       req.url === '/healthz'

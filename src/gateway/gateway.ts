@@ -58,11 +58,18 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       metrics.upstreamError(service, kind);
     },
   };
-  const onHealthTransition = (instance: { service: string; id: string; origin: string }, healthy: boolean) => {
-    logger.warn({ service: instance.service, instance: instance.id, url: instance.origin, healthy }, 'instance health changed');
+  const onHealthTransition = (
+    instance: { service: string; id: string; origin: string },
+    healthy: boolean,
+  ) => {
+    logger.warn(
+      { service: instance.service, instance: instance.id, url: instance.origin, healthy },
+      'instance health changed',
+    );
   };
+  const stageState = new Map<string, unknown>();
   const compile = (next: Config, previous: Runtime | undefined) =>
-    compileRuntime(next, { stats, observer, previous, onHealthTransition });
+    compileRuntime(next, { stats, observer, previous, onHealthTransition, stageState });
 
   current = compile(config, undefined);
   for (const checker of current.healthCheckers) checker.start();
@@ -86,7 +93,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       try {
         next = await loadConfig(options.configFile, env);
       } catch (err) {
-        const error = err instanceof ConfigError ? err : new ConfigError([{ file: options.configFile, path: '', message: String(err) }]);
+        const error =
+          err instanceof ConfigError
+            ? err
+            : new ConfigError([{ file: options.configFile, path: '', message: String(err) }]);
         metrics.reloads.inc({ result: 'rejected' });
         logger.error({ issues: error.issues }, 'config reload rejected; the running config stays');
         return { ok: false, error };
@@ -175,7 +185,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         await closed;
         for (const checker of table.healthCheckers) await checker.stop();
         await Promise.all(
-          [...table.services.values()].flatMap((service) => service.instances.all.map((instance) => instance.close())),
+          [...table.services.values()].flatMap((service) =>
+            service.instances.all.map((instance) => instance.close()),
+          ),
         );
         adminServer.closeAllConnections();
         await new Promise<void>((resolve) => adminServer.close(() => resolve()));

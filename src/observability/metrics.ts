@@ -79,9 +79,17 @@ function createRouteLatencyMetric(stats: RouteStatsTable) {
       for (const route of stats.values()) {
         const { buckets, sum, count } = route.histogram();
         buckets.forEach((value, i) => {
-          values.push({ labels: { route: route.route, le: latencyBuckets[i] as number }, value, metricName: `${name}_bucket` });
+          values.push({
+            labels: { route: route.route, le: latencyBuckets[i] as number },
+            value,
+            metricName: `${name}_bucket`,
+          });
         });
-        values.push({ labels: { route: route.route, le: '+Inf' }, value: count, metricName: `${name}_bucket` });
+        values.push({
+          labels: { route: route.route, le: '+Inf' },
+          value: count,
+          metricName: `${name}_bucket`,
+        });
         values.push({ labels: { route: route.route }, value: sum, metricName: `${name}_sum` });
         values.push({ labels: { route: route.route }, value: count, metricName: `${name}_count` });
       }

@@ -13,7 +13,8 @@ export interface AddressPolicyOptions {
   readonly resolve?: (hostname: string) => Promise<string[]>;
 }
 
-export type AddressDecision = { readonly allowed: true } | { readonly allowed: false; readonly reason: string };
+export type AddressDecision =
+  { readonly allowed: true } | { readonly allowed: false; readonly reason: string };
 
 /** Decides which instance addresses the gateway may connect to. */
 export interface AddressPolicy {
@@ -55,10 +56,14 @@ const ALLOWED: AddressDecision = { allowed: true };
  */
 export function createAddressPolicy(options: AddressPolicyOptions = {}): AddressPolicy {
   const allowLoopback = options.allowLoopback ?? true;
-  const refused = toBlockList(REFUSED_V4.map(([a, p]) => `${a}/${p}`).concat(REFUSED_V6.map(([a, p]) => `${a}/${p}`)));
+  const refused = toBlockList(
+    REFUSED_V4.map(([a, p]) => `${a}/${p}`).concat(REFUSED_V6.map(([a, p]) => `${a}/${p}`)),
+  );
   const loopback = toBlockList(['127.0.0.0/8', '::1/128']);
-  const allow = options.allow === undefined || options.allow.length === 0 ? undefined : toBlockList(options.allow);
-  const deny = options.deny === undefined || options.deny.length === 0 ? undefined : toBlockList(options.deny);
+  const allow =
+    options.allow === undefined || options.allow.length === 0 ? undefined : toBlockList(options.allow);
+  const deny =
+    options.deny === undefined || options.deny.length === 0 ? undefined : toBlockList(options.deny);
   const resolve = options.resolve ?? resolveAll;
 
   function checkAddress(address: string): AddressDecision {
@@ -67,8 +72,10 @@ export function createAddressPolicy(options: AddressPolicyOptions = {}): Address
     const family = isIP(ip) === 4 ? 'ipv4' : 'ipv6';
     if (deny?.check(ip, family)) return { allowed: false, reason: `${ip} is in the deny list` };
     if (allow?.check(ip, family)) return ALLOWED;
-    if (refused.check(ip, family)) return { allowed: false, reason: `${ip} is a link-local, metadata or reserved address` };
-    if (!allowLoopback && loopback.check(ip, family)) return { allowed: false, reason: `${ip} is a loopback address` };
+    if (refused.check(ip, family))
+      return { allowed: false, reason: `${ip} is a link-local, metadata or reserved address` };
+    if (!allowLoopback && loopback.check(ip, family))
+      return { allowed: false, reason: `${ip} is a loopback address` };
     if (allow !== undefined) return { allowed: false, reason: `${ip} is outside the allow list` };
     return ALLOWED;
   }
@@ -94,7 +101,11 @@ export function createAddressPolicy(options: AddressPolicyOptions = {}): Address
   return { checkAddress, checkUrl };
 }
 
-type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
+type LookupCallback = (
+  err: NodeJS.ErrnoException | null,
+  address: string | LookupAddress[],
+  family?: number,
+) => void;
 
 /** The shape of `dns.lookup` that `net.connect({ lookup })` calls. */
 export type GuardedLookup = (hostname: string, options: LookupOptions, callback: LookupCallback) => void;
@@ -104,7 +115,10 @@ export type GuardedLookup = (hostname: string, options: LookupOptions, callback:
  * passed at registration cannot later resolve to a metadata address (DNS rebinding). Pass it to undici as
  * `new Pool(origin, { connect: { lookup } })`; it fails with `EADDRNOTALLOWED` when nothing is left.
  */
-export function createGuardedLookup(policy: AddressPolicy, lookup: typeof dnsLookup = dnsLookup): GuardedLookup {
+export function createGuardedLookup(
+  policy: AddressPolicy,
+  lookup: typeof dnsLookup = dnsLookup,
+): GuardedLookup {
   return function guardedLookup(hostname, options, callback) {
     const wantAll = options.all === true;
     lookup(hostname, { ...options, all: true }, (err, results) => {
@@ -112,13 +126,18 @@ export function createGuardedLookup(policy: AddressPolicy, lookup: typeof dnsLoo
         callback(err, wantAll ? [] : '');
         return;
       }
-      const allowed = (results as LookupAddress[]).filter((entry) => policy.checkAddress(entry.address).allowed);
+      const allowed = (results as LookupAddress[]).filter(
+        (entry) => policy.checkAddress(entry.address).allowed,
+      );
       const first = allowed[0];
       if (first === undefined) {
-        const refused = Object.assign(new Error(`every address of ${hostname} is refused by the address policy`), {
-          code: 'EADDRNOTALLOWED',
-          hostname,
-        });
+        const refused = Object.assign(
+          new Error(`every address of ${hostname} is refused by the address policy`),
+          {
+            code: 'EADDRNOTALLOWED',
+            hostname,
+          },
+        );
         callback(refused, wantAll ? [] : '');
         return;
       }
@@ -164,7 +183,16 @@ function normaliseAddress(address: string): string | undefined {
 }
 
 function embeddedIpv4(words: number[]): string | undefined {
-  const [w0, w1, w2, w3, w4, w5, w6, w7] = words as [number, number, number, number, number, number, number, number];
+  const [w0, w1, w2, w3, w4, w5, w6, w7] = words as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   const zeroPrefix = w0 === 0 && w1 === 0 && w2 === 0 && w3 === 0 && w4 === 0;
   const mapped = zeroPrefix && w5 === 0xffff;
   // ::/96 (deprecated IPv4-compatible) except :: and ::1, which keep their IPv6 meaning.
@@ -186,7 +214,8 @@ function expandIpv6(text: string): number[] | undefined {
   }
   const halves = body.split('::');
   if (halves.length > 2) return undefined;
-  const parse = (s: string) => (s === '' ? [] : s.split(':').map((h) => (/^[0-9a-f]{1,4}$/.test(h) ? parseInt(h, 16) : NaN)));
+  const parse = (s: string) =>
+    s === '' ? [] : s.split(':').map((h) => (/^[0-9a-f]{1,4}$/.test(h) ? parseInt(h, 16) : NaN));
   const head = parse(halves[0] ?? '');
   const rest = halves.length === 2 ? parse(halves[1] ?? '') : [];
   const fill = 8 - head.length - rest.length;
@@ -204,7 +233,8 @@ function toBlockList(entries: readonly string[]): BlockList {
     const family = isIP(ip) === 4 ? 'ipv4' : 'ipv6';
     const max = family === 'ipv4' ? 32 : 128;
     const prefix = prefixText === undefined ? max : Number(prefixText);
-    if (!Number.isInteger(prefix) || prefix < 0 || prefix > max) throw new TypeError(`bad prefix length in ${entry}`);
+    if (!Number.isInteger(prefix) || prefix < 0 || prefix > max)
+      throw new TypeError(`bad prefix length in ${entry}`);
     list.addSubnet(ip, prefix, family);
   }
   return list;

@@ -72,7 +72,9 @@ export function createRegistryRoutes(registry: Registry, options: RegistryRoutes
         const version = url.searchParams.get('version') ?? undefined;
         const status = url.searchParams.get('status') ?? undefined;
         if (status !== undefined && !STATUSES.has(status)) {
-          throw new PorticoError('bad_request', 'status must be passing, critical or draining', { field: 'status' });
+          throw new PorticoError('bad_request', 'status must be passing, critical or draining', {
+            field: 'status',
+          });
         }
         const instances = registry.listInstances(params.service ?? '', {
           version,

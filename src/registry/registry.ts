@@ -53,7 +53,11 @@ export interface Registry {
   readonly revision: number;
   start(): Promise<void>;
   /** Creates or updates an instance; an identical body only renews the lease (no new revision). */
-  register(service: string, id: string, body: unknown): Promise<{ instance: StoredInstance; created: boolean }>;
+  register(
+    service: string,
+    id: string,
+    body: unknown,
+  ): Promise<{ instance: StoredInstance; created: boolean }>;
   /** Renews the lease; `instance_not_found` tells the client to register again. */
   heartbeat(service: string, id: string): Promise<StoredInstance>;
   /** Marks the instance `draining`: it stays listed but takes no new requests. */
@@ -184,7 +188,9 @@ class ServiceRegistry implements Registry {
     }
     // Health state belongs to the health checks unless the address changed; a drain lasts until the instance leaves.
     const status: InstanceStatus =
-      existing === undefined || (existing.status === 'critical' && existing.url !== url) ? 'passing' : existing.status;
+      existing === undefined || (existing.status === 'critical' && existing.url !== url)
+        ? 'passing'
+        : existing.status;
     const instance: StoredInstance = {
       service,
       id,
@@ -199,7 +205,9 @@ class ServiceRegistry implements Registry {
       healthCheck: input.healthCheck,
       contractHash,
     };
-    const change = await this.#guard(() => this.#store.upsert(instance, existing === undefined ? 'register' : 'update'));
+    const change = await this.#guard(() =>
+      this.#store.upsert(instance, existing === undefined ? 'register' : 'update'),
+    );
     await this.#catchUp(change.revision);
     return { instance: change.instance, created: existing === undefined };
   }
@@ -267,7 +275,8 @@ class ServiceRegistry implements Registry {
 
   snapshot(): RegistrySnapshot {
     const instances: StoredInstance[] = [];
-    for (const byId of this.#services.values()) for (const instance of byId.values()) instances.push(instance);
+    for (const byId of this.#services.values())
+      for (const instance of byId.values()) instances.push(instance);
     return { revision: this.#revision, instances };
   }
 
@@ -286,7 +295,8 @@ class ServiceRegistry implements Registry {
     set.add(listener);
     return () => {
       set.delete(listener);
-      if (set.size === 0 && this.#serviceListeners.get(service) === set) this.#serviceListeners.delete(service);
+      if (set.size === 0 && this.#serviceListeners.get(service) === set)
+        this.#serviceListeners.delete(service);
     };
   }
 
@@ -419,9 +429,14 @@ class ServiceRegistry implements Registry {
       return await operation();
     } catch (err) {
       if (err instanceof PorticoError) throw err;
-      throw new PorticoError('store_unavailable', 'the registry store did not accept the operation', undefined, {
-        cause: err,
-      });
+      throw new PorticoError(
+        'store_unavailable',
+        'the registry store did not accept the operation',
+        undefined,
+        {
+          cause: err,
+        },
+      );
     }
   }
 }

@@ -61,7 +61,8 @@ export function assertInstanceId(id: string): void {
 export function validateRegistration(service: string, id: string, body: unknown): RegistrationInput {
   assertServiceName(service);
   assertInstanceId(id);
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) fail('body', 'body must be a JSON object');
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    fail('body', 'body must be a JSON object');
   const record = body as Record<string, unknown>;
   for (const key of Object.keys(record)) {
     if (!BODY_FIELDS.has(key)) fail(key, `unknown field "${key}"`);
@@ -128,7 +129,8 @@ function checkMetadata(value: unknown): Record<string, string> {
   if (entries.length > maxEntries) fail('metadata', `metadata has more than ${maxEntries} entries`);
   const metadata: Record<string, string> = {};
   for (const [key, item] of entries) {
-    if (key.length === 0 || key.length > maxLength) fail('metadata', `metadata keys must be 1–${maxLength} characters`);
+    if (key.length === 0 || key.length > maxLength)
+      fail('metadata', `metadata keys must be 1–${maxLength} characters`);
     if (typeof item !== 'string') fail('metadata', `metadata.${key} must be a string`);
     if (item.length > maxLength) fail('metadata', `metadata.${key} is longer than ${maxLength} characters`);
     metadata[key] = item;
@@ -152,7 +154,12 @@ function checkHealthCheck(value: unknown): InstanceHealthCheck {
   const intervalMs =
     record.interval === undefined
       ? 5_000
-      : checkDuration('healthCheck.interval', record.interval, limits.minHealthIntervalMs, limits.maxHealthIntervalMs);
+      : checkDuration(
+          'healthCheck.interval',
+          record.interval,
+          limits.minHealthIntervalMs,
+          limits.maxHealthIntervalMs,
+        );
   const timeoutMs =
     record.timeout === undefined
       ? Math.min(1_000, intervalMs)
@@ -168,7 +175,12 @@ function checkHealthCheck(value: unknown): InstanceHealthCheck {
 
 function checkThreshold(field: string, value: unknown, fallback: number): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > registrationLimits.maxThreshold) {
+  if (
+    typeof value !== 'number' ||
+    !Number.isInteger(value) ||
+    value < 1 ||
+    value > registrationLimits.maxThreshold
+  ) {
     fail(field, `${field} must be an integer from 1 to ${registrationLimits.maxThreshold}`);
   }
   return value;

@@ -8,7 +8,10 @@ import type { Registry } from './registry.ts';
 export interface WatchOptions {
   /** Idle time after which a keep-alive comment is sent. Default 15000. */
   readonly keepAliveMs?: number;
-  /** A watcher whose unsent output grows beyond this is disconnected (it resumes with Last-Event-ID). Default 1 MiB. */
+  /**
+   * A watcher whose unsent output grows beyond this (not counting its initial snapshot) is disconnected; it
+   * resumes with Last-Event-ID. Default 4 MiB.
+   */
   readonly maxBufferedBytes?: number;
 }
 
@@ -40,7 +43,7 @@ export function createWatchHandler(
   options: WatchOptions = {},
 ): (req: IncomingMessage, res: ServerResponse, ctx: AdminContext) => Promise<void> {
   const keepAliveMs = options.keepAliveMs ?? 15_000;
-  const maxBuffered = options.maxBufferedBytes ?? 1_048_576;
+  const maxBuffered = options.maxBufferedBytes ?? 4 * 1_048_576;
 
   return async function watchRegistry(req, res, ctx) {
     const since = parseRevision(req.headers['last-event-id'], ctx.url.searchParams.get('since'));
@@ -52,11 +55,13 @@ export function createWatchHandler(
     /** Highest `id:` the client has seen. */
     let announced = 0;
     let closed = false;
+    /** A large snapshot may sit in the buffer without making the watcher slow; forgotten once it drains. */
+    let snapshotAllowance = 0;
 
     const write = (frame: string): void => {
       if (closed) return;
       res.write(frame);
-      if (res.writableLength > maxBuffered) cut();
+      if (res.writableLength > maxBuffered + snapshotAllowance) cut();
     };
     const send = (change: RegistryChange): void => {
       if (change.revision <= cursor) return;
@@ -70,7 +75,9 @@ export function createWatchHandler(
       const instances =
         service === undefined ? snapshot.instances : snapshot.instances.filter((i) => i.service === service);
       cursor = announced = snapshot.revision;
-      write(snapshotFrame({ revision: snapshot.revision, instances }));
+      const frame = snapshotFrame({ revision: snapshot.revision, instances });
+      snapshotAllowance = Buffer.byteLength(frame);
+      write(frame);
     };
 
     const unsubscribe = registry.subscribe(
@@ -98,6 +105,9 @@ export function createWatchHandler(
       res.destroy();
     };
     res.on('close', stop);
+    res.on('drain', () => {
+      snapshotAllowance = 0;
+    });
 
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
@@ -135,7 +145,9 @@ function parseRevision(header: string | string[] | undefined, query: string | nu
   const raw = typeof header === 'string' && header !== '' ? header : query;
   if (raw === null || raw === '') return undefined;
   if (!/^[0-9]{1,15}$/.test(raw)) {
-    throw new PorticoError('bad_request', 'since and Last-Event-ID must be a revision number', { field: 'since' });
+    throw new PorticoError('bad_request', 'since and Last-Event-ID must be a revision number', {
+      field: 'since',
+    });
   }
   return Number(raw);
 }

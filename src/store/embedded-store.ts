@@ -125,7 +125,9 @@ class EmbeddedStore implements RegistryStore {
       revision: db.prepare(`SELECT seq FROM sqlite_sequence WHERE name = 'changes'`),
       allInstances: db.prepare('SELECT data, expires_at FROM instances'),
       getInstance: db.prepare('SELECT data, expires_at FROM instances WHERE service = ? AND id = ?'),
-      putInstance: db.prepare('INSERT OR REPLACE INTO instances (service, id, data, expires_at) VALUES (?, ?, ?, ?)'),
+      putInstance: db.prepare(
+        'INSERT OR REPLACE INTO instances (service, id, data, expires_at) VALUES (?, ?, ?, ?)',
+      ),
       deleteInstance: db.prepare('DELETE FROM instances WHERE service = ? AND id = ?'),
       renew: db.prepare('UPDATE instances SET expires_at = ? WHERE service = ? AND id = ?'),
       expired: db.prepare('SELECT data, expires_at FROM instances WHERE expires_at < ? ORDER BY expires_at'),
@@ -137,7 +139,9 @@ class EmbeddedStore implements RegistryStore {
       changesAfter: db.prepare(
         'SELECT revision, kind, reason, service, id, instance FROM changes WHERE revision > ? ORDER BY revision',
       ),
-      putContract: db.prepare('INSERT OR REPLACE INTO contracts (service, version, hash, document) VALUES (?, ?, ?, ?)'),
+      putContract: db.prepare(
+        'INSERT OR REPLACE INTO contracts (service, version, hash, document) VALUES (?, ?, ?, ?)',
+      ),
       getContract: db.prepare('SELECT document FROM contracts WHERE service = ? AND version = ?'),
     };
   }
@@ -165,7 +169,11 @@ class EmbeddedStore implements RegistryStore {
     return Number(this.#sql.renew.run(expiresAt, service, id).changes) > 0;
   }
 
-  async remove(service: string, id: string, reason: 'deregister' | 'expire'): Promise<RegistryChange | undefined> {
+  async remove(
+    service: string,
+    id: string,
+    reason: 'deregister' | 'expire',
+  ): Promise<RegistryChange | undefined> {
     this.#assertOpen();
     const change = this.#transaction(() => {
       const row = this.#sql.getInstance.get(service, id) as InstanceRow | undefined;
@@ -199,7 +207,8 @@ class EmbeddedStore implements RegistryStore {
     // A revision from the future means the client saw a store that has since lost its data.
     if (revision > head) return undefined;
     if (revision === head) return [];
-    const oldest = (this.#sql.oldestChange.get() as { revision: number | null } | undefined)?.revision ?? null;
+    const oldest =
+      (this.#sql.oldestChange.get() as { revision: number | null } | undefined)?.revision ?? null;
     if (oldest === null || revision < oldest - 1) return undefined;
     const rows = this.#sql.changesAfter.all(revision) as unknown as ChangeRow[];
     return rows.map(toChange);
@@ -267,7 +276,10 @@ class EmbeddedStore implements RegistryStore {
         listener(change);
       } catch (err) {
         // One faulty listener must not hide the change from the others, nor fail a write that committed.
-        process.emitWarning(err instanceof Error ? err : new Error(String(err)), 'PorticoStoreListenerWarning');
+        process.emitWarning(
+          err instanceof Error ? err : new Error(String(err)),
+          'PorticoStoreListenerWarning',
+        );
       }
     }
   }

@@ -22,8 +22,12 @@ export interface RedisConnectionOptions {
  * const redis = await createRedisConnection('redis://127.0.0.1:6379');
  * await redis.set('portico:hello', 'world');
  */
-export async function createRedisConnection(url: string, options: RedisConnectionOptions = {}): Promise<Redis> {
+export async function createRedisConnection(
+  url: string,
+  options: RedisConnectionOptions = {},
+): Promise<Redis> {
   const maxDelay = options.maxReconnectDelayMs ?? 2000;
+  let connected = false;
   const redisOptions: RedisOptions = {
     lazyConnect: true,
     enableOfflineQueue: false,
@@ -31,7 +35,8 @@ export async function createRedisConnection(url: string, options: RedisConnectio
     // 0 flushes the in-flight queue on every disconnect, so a caller learns about an outage immediately.
     maxRetriesPerRequest: 0,
     connectTimeout: 2000,
-    retryStrategy: (times) => Math.min(25 * 2 ** Math.min(times, 10), maxDelay),
+    // No retries before the first success, so a failed first connect ends cleanly instead of lingering.
+    retryStrategy: (times) => (connected ? Math.min(25 * 2 ** Math.min(times, 10), maxDelay) : null),
   };
   if (options.blocking === true) redisOptions.blockingTimeout = 1000;
   else redisOptions.commandTimeout = options.commandTimeoutMs ?? 2000;
@@ -41,9 +46,9 @@ export async function createRedisConnection(url: string, options: RedisConnectio
   try {
     await redis.connect();
   } catch (err) {
-    redis.disconnect();
     throw toStoreError(err);
   }
+  connected = true;
   return redis;
 }
 
@@ -55,7 +60,11 @@ function ignoreError(): void {}
  */
 export function toStoreError(err: unknown): Error {
   if (err instanceof PorticoError) return err;
-  if (err instanceof Error && err.name === 'ReplyError' && !/^(LOADING|BUSY|MASTERDOWN|READONLY)/.test(err.message)) {
+  if (
+    err instanceof Error &&
+    err.name === 'ReplyError' &&
+    !/^(LOADING|BUSY|MASTERDOWN|READONLY)/.test(err.message)
+  ) {
     return err;
   }
   const reason = err instanceof Error ? err.message : String(err);
@@ -64,6 +73,7 @@ export function toStoreError(err: unknown): Error {
 
 /** A Lua script run by its sha, loaded again when Redis lost its script cache (after a restart). */
 export interface RedisScript {
+  readonly source: string;
   run(redis: Redis, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown>;
 }
 
@@ -71,6 +81,7 @@ export interface RedisScript {
 export function defineRedisScript(source: string): RedisScript {
   const sha = createHash('sha1').update(source).digest('hex');
   return {
+    source,
     async run(redis, keys, args) {
       try {
         return await redis.evalsha(sha, keys.length, ...keys, ...args);

@@ -31,7 +31,7 @@ export interface RedisStoreOptions {
   readonly commandTimeoutMs?: number | undefined;
   /** How long one blocking read of the feed waits; an idle feed is checked for data loss this often (default 5000 ms). */
   readonly blockMs?: number | undefined;
-  /** First and longest pause between attempts to read the feed while Redis is unreachable (default 50 / 2000 ms). */
+  /** First and longest pause between attempts to reconnect and read the feed while Redis is unreachable (default 50 / 2000 ms). */
   readonly retryBaseMs?: number | undefined;
   readonly retryMaxMs?: number | undefined;
   /** Receives errors thrown by listeners (default: a process warning). */
@@ -70,10 +70,16 @@ const READ_COUNT = 1000;
  * store.onResync?.((snapshot) => replaceAll(snapshot));
  */
 export async function createRedisStore(options: RedisStoreOptions): Promise<RegistryStore> {
-  const redis = await createRedisConnection(options.url, { commandTimeoutMs: options.commandTimeoutMs });
+  const redis = await createRedisConnection(options.url, {
+    commandTimeoutMs: options.commandTimeoutMs,
+    maxReconnectDelayMs: options.retryMaxMs,
+  });
   let blocking: Redis;
   try {
-    blocking = await createRedisConnection(options.url, { blocking: true });
+    blocking = await createRedisConnection(options.url, {
+      blocking: true,
+      maxReconnectDelayMs: options.retryMaxMs,
+    });
   } catch (err) {
     redis.disconnect();
     throw err;
@@ -161,14 +167,16 @@ class RedisStore implements RegistryStore {
     // (heartbeats are not changes), so they must not shorten the lease.
     const keepLaterLease = reason === 'drain' || reason === 'status' ? '1' : '0';
     const json = JSON.stringify(instance);
-    const reply = (await this.#run(upsertScript.run(this.#redis, this.#writeKeys, [
-      ...this.#writeArgs,
-      fieldOf(instance.service, instance.id),
-      json,
-      instance.expiresAt,
-      reason,
-      keepLaterLease,
-    ]))) as [number, string];
+    const reply = (await this.#run(
+      upsertScript.run(this.#redis, this.#writeKeys, [
+        ...this.#writeArgs,
+        fieldOf(instance.service, instance.id),
+        json,
+        instance.expiresAt,
+        reason,
+        keepLaterLease,
+      ]),
+    )) as [number, string];
     const expiresAt = Number(reply[1]);
     return {
       revision: reply[0],
@@ -188,7 +196,11 @@ class RedisStore implements RegistryStore {
     return reply === 1;
   }
 
-  async remove(service: string, id: string, reason: 'deregister' | 'expire'): Promise<RegistryChange | undefined> {
+  async remove(
+    service: string,
+    id: string,
+    reason: 'deregister' | 'expire',
+  ): Promise<RegistryChange | undefined> {
     const reply = (await this.#run(
       removeScript.run(this.#redis, this.#writeKeys, [...this.#writeArgs, fieldOf(service, id), reason]),
     )) as [number, string, string] | null;
@@ -203,7 +215,9 @@ class RedisStore implements RegistryStore {
         expireScript.run(this.#redis, this.#writeKeys, [...this.#writeArgs, now, EXPIRE_BATCH]),
       )) as (number | string)[];
       for (let i = 0; i < reply.length; i += 3) {
-        changes.push(deleteChange(reply[i] as number, 'expire', reply[i + 1] as string, reply[i + 2] as string));
+        changes.push(
+          deleteChange(reply[i] as number, 'expire', reply[i + 1] as string, reply[i + 2] as string),
+        );
       }
       if (reply.length < EXPIRE_BATCH * 3) return changes;
     }
@@ -411,7 +425,12 @@ function parseEntry(entry: StreamEntry): RegistryChange {
   };
 }
 
-function deleteChange(revision: number, reason: ChangeReason, json: string, expiresAt: string): RegistryChange {
+function deleteChange(
+  revision: number,
+  reason: ChangeReason,
+  json: string,
+  expiresAt: string,
+): RegistryChange {
   const instance = JSON.parse(json) as StoredInstance;
   const end = Number(expiresAt);
   return {

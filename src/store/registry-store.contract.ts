@@ -42,7 +42,14 @@ export function registryStoreContract(
       const first = await store.upsert(a, 'register');
       const second = await store.upsert(instance('b'), 'register');
       const third = await store.upsert({ ...a, status: 'critical' }, 'status');
-      assert.deepEqual(first, { revision: first.revision, kind: 'upsert', reason: 'register', service: 'orders', id: 'a', instance: a });
+      assert.deepEqual(first, {
+        revision: first.revision,
+        kind: 'upsert',
+        reason: 'register',
+        service: 'orders',
+        id: 'a',
+        instance: a,
+      });
       assert.ok(first.revision > 0);
       assert.ok(second.revision > first.revision);
       assert.ok(third.revision > second.revision);
@@ -72,7 +79,11 @@ export function registryStoreContract(
       assert.equal(await store.renew('orders', 'missing', 99_000), false);
       await store.remove('orders', 'a', 'deregister');
       assert.equal(await store.renew('orders', 'a', 99_000), false);
-      assert.deepEqual((await store.snapshot()).instances, [], 'renew must not bring a removed instance back');
+      assert.deepEqual(
+        (await store.snapshot()).instances,
+        [],
+        'renew must not bring a removed instance back',
+      );
     });
 
     test('remove answers the delete with the instance as it was, and undefined when it is absent', async (t) => {
@@ -123,7 +134,11 @@ export function registryStoreContract(
       assert.deepEqual(await store.changesSince(start), written);
       assert.deepEqual(await store.changesSince(written[1]!.revision), written.slice(2));
       assert.deepEqual(await store.changesSince(removed.revision), []);
-      assert.equal(await store.changesSince(removed.revision + 10), undefined, 'a revision the store never had');
+      assert.equal(
+        await store.changesSince(removed.revision + 10),
+        undefined,
+        'a revision the store never had',
+      );
     });
 
     test('changesSince answers undefined once the revision is no longer kept', async (t) => {
@@ -154,7 +169,8 @@ export function registryStoreContract(
       const seen: RegistryChange[] = [];
       store.onChange((change) => seen.push(change));
       const written: RegistryChange[] = [];
-      for (let i = 0; i < 10; i++) written.push(await store.upsert(instance(`i${i}`, { expiresAt: 1000 + i }), 'register'));
+      for (let i = 0; i < 10; i++)
+        written.push(await store.upsert(instance(`i${i}`, { expiresAt: 1000 + i }), 'register'));
       written.push(...(await store.expire(1003)));
       const removed = await store.remove('orders', 'i9', 'deregister');
       assert.ok(removed);
@@ -189,7 +205,13 @@ export function registryStoreContract(
   });
 }
 
-const check = { path: '/health', intervalMs: 5000, timeoutMs: 1000, unhealthyThreshold: 3, healthyThreshold: 2 };
+const check = {
+  path: '/health',
+  intervalMs: 5000,
+  timeoutMs: 1000,
+  unhealthyThreshold: 3,
+  healthyThreshold: 2,
+};
 
 function instance(id: string, overrides: Partial<StoredInstance> = {}): StoredInstance {
   return {

@@ -3,7 +3,11 @@ import { ConfigError, type ConfigIssue } from '../../src/config/config-error.ts'
 import { parseConfig } from '../../src/config/load.ts';
 
 /** Parses `text` expecting a ConfigError, and returns its issues. */
-export function issuesOf(text: string, env: Record<string, string> = {}, file = 'portico.yaml'): ConfigIssue[] {
+export function issuesOf(
+  text: string,
+  env: Record<string, string> = {},
+  file = 'portico.yaml',
+): ConfigIssue[] {
   try {
     parseConfig(text, file, env);
   } catch (err) {

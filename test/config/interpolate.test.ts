@@ -51,7 +51,9 @@ test('an unset variable in a file is reported with line and column and the name'
 test('a default value is used in the loaded configuration', () => {
   const config = parseConfig(`listen: \${LISTEN:-127.0.0.1:9999}\n${minimal}`, 'p.yaml', {});
   assert.equal(config.listen, '127.0.0.1:9999');
-  const fromEnv = parseConfig(`listen: \${LISTEN:-127.0.0.1:9999}\n${minimal}`, 'p.yaml', { LISTEN: '0.0.0.0:80' });
+  const fromEnv = parseConfig(`listen: \${LISTEN:-127.0.0.1:9999}\n${minimal}`, 'p.yaml', {
+    LISTEN: '0.0.0.0:80',
+  });
   assert.equal(fromEnv.listen, '0.0.0.0:80');
 });
 

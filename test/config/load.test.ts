@@ -15,7 +15,9 @@ const sharedExample = fileURLToPath(new URL('../../../shared/portico.example.yam
 async function expectOnlyUnsupported(file: string) {
   await assert.rejects(loadConfig(file, exampleEnv), (err: unknown) => {
     assert.ok(err instanceof ConfigError);
-    const others = err.issues.filter((i) => !/is not supported yet \(planned: \w+, issue #\d+\)$/.test(i.message));
+    const others = err.issues.filter(
+      (i) => !/is not supported yet \(planned: \w+, issue #\d+\)$/.test(i.message),
+    );
     assert.deepEqual(others, [], formatConfigIssues(others));
     assert.ok(err.issues.length > 0);
     for (const issue of err.issues) assert.ok(issue.line !== undefined && issue.column !== undefined);
@@ -111,7 +113,13 @@ test('a top level that is not an object is rejected', () => {
 test('an unknown top-level key is reported at the key, with a suggestion', () => {
   const issues = issuesOf(`${minimal}listne: 127.0.0.1:80\n`);
   assert.deepEqual(issues, [
-    { file: 'portico.yaml', line: 9, column: 1, path: 'listne', message: 'unknown key "listne" (did you mean "listen"?)' },
+    {
+      file: 'portico.yaml',
+      line: 9,
+      column: 1,
+      path: 'listne',
+      message: 'unknown key "listne" (did you mean "listen"?)',
+    },
   ]);
 });
 
@@ -121,7 +129,7 @@ test('an unknown nested key is reported at the key', () => {
   assert.equal(issues[0]?.path, 'routes[0].match.verb');
   assert.equal(issues[0]?.message, 'unknown key "verb"');
   assert.equal(issues[0]?.line, 4);
-  assert.equal(issues[0]?.column, 25);
+  assert.equal(issues[0]?.column, 24);
 });
 
 test('a service name outside the allowed pattern is an invalid key, not silently ignored', () => {
@@ -153,16 +161,21 @@ test('a duration in words is rejected with the accepted form', () => {
   const issues = issuesOf('shutdownTimeout: 5 seconds\n');
   assert.equal(issues.length, 1);
   assert.equal(issues[0]?.path, 'shutdownTimeout');
-  assert.match(issues[0]?.message ?? '', /^expected a duration: a number followed by ms, s, m, h or d.*\(got "5 seconds"\)$/);
+  assert.match(
+    issues[0]?.message ?? '',
+    /^expected a duration: a number followed by ms, s, m, h or d.*\(got "5 seconds"\)$/,
+  );
   assert.equal(issues[0]?.line, 1);
   assert.equal(issues[0]?.column, 18);
 });
 
 test('a path pattern violation uses the expected form from the schema', () => {
-  const issues = issuesOf('services: { s: {} }\nroutes:\n  - { name: a, service: s, match: { path: users } }\n');
+  const issues = issuesOf(
+    'services: { s: {} }\nroutes:\n  - { name: a, service: s, match: { path: users } }\n',
+  );
   assert.equal(
     formatConfigIssues(issues),
-    'portico.yaml:3:45  routes[0].match.path: expected a string starting with "/" (got "users")',
+    'portico.yaml:3:43  routes[0].match.path: expected a string starting with "/" (got "users")',
   );
 });
 
@@ -190,7 +203,9 @@ test('a value meant as the object form of a union gets that form’s errors only
 
 test('an invalid calendar date is rejected', () => {
   const issues = issuesOf('services:\n  s:\n    versions:\n      "1": { sunset: "2027-02-30" }\n');
-  assert.ok(issues.some((i) => i.path === 'services.s.versions["1"].sunset' && /expected a date/.test(i.message)));
+  assert.ok(
+    issues.some((i) => i.path === 'services.s.versions["1"].sunset' && /expected a date/.test(i.message)),
+  );
 });
 
 test('never reports the same message twice for one node', () => {

@@ -38,7 +38,18 @@ export async function startRedisServer(): Promise<RedisServerHandle> {
 
   async function start(): Promise<void> {
     if (child) return;
-    const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
+    const args = [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      dir,
+    ];
     child = spawn('redis-server', args, { stdio: 'ignore' });
     child.once('exit', () => {
       child = undefined;
@@ -103,7 +114,8 @@ async function waitForPing(port: number, timeoutMs: number): Promise<void> {
     } catch {
       // not listening yet
     }
-    if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not start within ${timeoutMs} ms`);
+    if (Date.now() > deadline)
+      throw new Error(`redis-server on port ${port} did not start within ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }

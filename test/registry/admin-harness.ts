@@ -82,7 +82,11 @@ export interface Watcher {
   close(): void;
 }
 
-export function openWatch(t: TestContext, url: string, headers: Record<string, string> = {}): Promise<Watcher> {
+export function openWatch(
+  t: TestContext,
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<Watcher> {
   return new Promise((resolve, reject) => {
     const req = request(url, { headers: { accept: 'text/event-stream', ...headers } }, (res) => {
       const watcher: Watcher = {

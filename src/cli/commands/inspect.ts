@@ -50,7 +50,11 @@ export async function runServices(args: string[]): Promise<number> {
     return 0;
   }
   if (positionals[0] === 'show' && positionals[1] !== undefined) {
-    const body = await fetchAdmin(values.admin, values.token, `/v1/services/${encodeURIComponent(positionals[1])}/instances`);
+    const body = await fetchAdmin(
+      values.admin,
+      values.token,
+      `/v1/services/${encodeURIComponent(positionals[1])}/instances`,
+    );
     console.log(JSON.stringify(body, null, 2));
     return 0;
   }

@@ -14,7 +14,10 @@ Options:
 export async function runStart(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: { config: { type: 'string', short: 'c', default: 'portico.yaml' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      config: { type: 'string', short: 'c', default: 'portico.yaml' },
+      help: { type: 'boolean', short: 'h' },
+    },
   });
   if (values.help === true) {
     console.log(help);

@@ -55,7 +55,9 @@ export async function runValidate(
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     const count = err.issues.length;
-    io.stderr.write(`${formatConfigIssues(err.issues)}\n${file}: ${count} problem${count === 1 ? '' : 's'}\n`);
+    io.stderr.write(
+      `${formatConfigIssues(err.issues)}\n${file}: ${count} problem${count === 1 ? '' : 's'}\n`,
+    );
     return 1;
   }
   io.stdout.write(`${file}: ok\n`);

@@ -3,7 +3,14 @@ import type { AddressMatcher } from '../net/address-matcher.ts';
 import { connectionTokens, isHopByHop } from './hop-by-hop.ts';
 
 /** Headers the gateway sets itself; a client's copies are dropped, except forwarding ones from trusted proxies. */
-const gatewayHeaders = new Set(['host', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded', 'x-request-id']);
+const gatewayHeaders = new Set([
+  'host',
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'forwarded',
+  'x-request-id',
+]);
 const gatewayHeaderLengths = new Set([...gatewayHeaders].map((name) => name.length));
 
 export interface ForwardingInfo {
@@ -42,10 +49,12 @@ export function buildUpstreamHeaders(req: IncomingMessage, info: ForwardingInfo)
       if (gatewayHeaders.has(lower)) {
         if (lower === 'host') clientHost = value;
         else if (info.fromTrustedProxy) {
-          if (lower === 'x-forwarded-for') priorFor = priorFor === undefined ? value : `${priorFor}, ${value}`;
+          if (lower === 'x-forwarded-for')
+            priorFor = priorFor === undefined ? value : `${priorFor}, ${value}`;
           else if (lower === 'x-forwarded-proto') priorProto ??= value;
           else if (lower === 'x-forwarded-host') priorHost ??= value;
-          else if (lower === 'forwarded') priorForwarded = priorForwarded === undefined ? value : `${priorForwarded}, ${value}`;
+          else if (lower === 'forwarded')
+            priorForwarded = priorForwarded === undefined ? value : `${priorForwarded}, ${value}`;
         }
         continue;
       }

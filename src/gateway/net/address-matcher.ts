@@ -20,7 +20,8 @@ export function createAddressMatcher(entries: readonly string[]): AddressMatcher
     else {
       const prefix = Number(prefixText);
       const max = family === 'ipv4' ? 32 : 128;
-      if (!Number.isInteger(prefix) || prefix < 0 || prefix > max) throw new Error(`"${entry}" has an invalid prefix`);
+      if (!Number.isInteger(prefix) || prefix < 0 || prefix > max)
+        throw new Error(`"${entry}" has an invalid prefix`);
       list.addSubnet(address, prefix, family);
     }
   }
@@ -29,7 +30,8 @@ export function createAddressMatcher(entries: readonly string[]): AddressMatcher
     empty,
     has(address) {
       if (empty || address === undefined) return false;
-      if (address.startsWith('::ffff:') && isIPv4(address.slice(7))) return list.check(address.slice(7), 'ipv4');
+      if (address.startsWith('::ffff:') && isIPv4(address.slice(7)))
+        return list.check(address.slice(7), 'ipv4');
       return list.check(address, isIPv4(address) ? 'ipv4' : 'ipv6');
     },
   };

@@ -1,4 +1,4 @@
-import type { RouteConfig } from '../../config/schema.ts';
+import type { Config, RouteConfig } from '../../config/schema.ts';
 import type { RequestContext } from './request-context.ts';
 
 /**
@@ -21,7 +21,18 @@ export interface StageFactory {
   readonly phase: Phase;
   /** Only stages that need the request body may buffer it; everything else streams. */
   readonly needsBody: boolean;
-  create(route: RouteConfig): Stage | undefined;
+  create(route: RouteConfig, context: StageCompileContext): Stage | undefined;
+}
+
+/** What a stage factory may use at compile time besides the route's own config. */
+export interface StageCompileContext {
+  /** The whole config (top-level `auth`, `consumers`, `rateLimits`, `cors`, …). */
+  readonly config: Config;
+  /**
+   * State that must outlive a reload (rate-limit counters, JWKS caches), keyed by the factory; a factory
+   * reads its previous state here and returns it from `create` calls of the new table.
+   */
+  readonly shared: Map<string, unknown>;
 }
 
 /**

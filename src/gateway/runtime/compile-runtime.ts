@@ -2,7 +2,8 @@ import type { Config, RouteConfig, ServiceConfig } from '../../config/schema.ts'
 import { parseDurationMs, parseSizeBytes } from '../../config/units.ts';
 import type { RouteStatsTable } from '../../observability/route-stats.ts';
 import { createAddressMatcher, type AddressMatcher } from '../net/address-matcher.ts';
-import { composeStages } from '../pipeline/stage.ts';
+import { composeStages, sortByPhase, type Stage, type StageCompileContext } from '../pipeline/stage.ts';
+import { stageFactories } from '../stages/index.ts';
 import { createRouter, type Router } from '../router/router.ts';
 import { createProxyHandler, type ProxyObserver } from '../services/proxy.ts';
 import { createBalancer } from '../upstream/balancers/index.ts';
@@ -33,7 +34,11 @@ export interface CompileDependencies {
   /** The table being replaced: its instances (pools, health, registered ones) are carried over. */
   readonly previous?: Runtime | undefined;
   readonly onHealthTransition?: (instance: Instance, healthy: boolean) => void;
+  /** Stage state that outlives reloads (see StageCompileContext.shared). */
+  readonly stageState?: Map<string, unknown> | undefined;
 }
+
+const orderedFactories = sortByPhase(stageFactories);
 
 const keepAliveTimeoutMs = 4_000;
 
@@ -44,8 +49,13 @@ export function compileRuntime(config: Config, deps: CompileDependencies): Runti
   }
   const bodyLimitBytes = parseSizeBytes(config.limits.bodySize);
   const observer = deps.observer;
-  const routes = config.routes.map((route) => compileRoute(route, services, deps, bodyLimitBytes, observer));
-  const router = createRouter(routes.map((route) => ({ name: route.name, match: route.config.match, value: route })));
+  const stageContext: StageCompileContext = { config, shared: deps.stageState ?? new Map() };
+  const routes = config.routes.map((route) =>
+    compileRoute(route, services, deps, bodyLimitBytes, observer, stageContext),
+  );
+  const router = createRouter(
+    routes.map((route) => ({ name: route.name, match: route.config.match, value: route })),
+  );
   const healthCheckers: HealthChecker[] = [];
   for (const service of services.values()) {
     const check = service.config.healthCheck;
@@ -80,7 +90,8 @@ export function compileRuntime(config: Config, deps: CompileDependencies): Runti
 /** Instances of the old table that the new one no longer uses: close them once their requests end. */
 export function retiredInstances(previous: Runtime, next: Runtime): Instance[] {
   const kept = new Set<Instance>();
-  for (const service of next.services.values()) for (const instance of service.instances.all) kept.add(instance);
+  for (const service of next.services.values())
+    for (const instance of service.instances.all) kept.add(instance);
   const retired: Instance[] = [];
   for (const service of previous.services.values()) {
     for (const instance of service.instances.all) if (!kept.has(instance)) retired.push(instance);
@@ -88,7 +99,11 @@ export function retiredInstances(previous: Runtime, next: Runtime): Instance[] {
   return retired;
 }
 
-function compileService(name: string, config: ServiceConfig, previous: ServiceRuntime | undefined): ServiceRuntime {
+function compileService(
+  name: string,
+  config: ServiceConfig,
+  previous: ServiceRuntime | undefined,
+): ServiceRuntime {
   const connectTimeoutMs = parseDurationMs(config.timeouts?.connect ?? '2s');
   const requestTimeoutMs = parseDurationMs(config.timeouts?.request ?? '30s');
   const idle = config.timeouts?.idle;
@@ -122,7 +137,11 @@ function compileService(name: string, config: ServiceConfig, previous: ServiceRu
   return {
     name,
     config,
-    instances: new InstanceSet({ service: name, balancer: createBalancer<Instance>(config.loadBalancer), instances }),
+    instances: new InstanceSet({
+      service: name,
+      balancer: createBalancer<Instance>(config.loadBalancer),
+      instances,
+    }),
     hashKey: hashKeySource(config),
     connectTimeoutMs,
     requestTimeoutMs,
@@ -136,21 +155,32 @@ function compileRoute(
   deps: CompileDependencies,
   bodyLimitBytes: number,
   observer: ProxyObserver,
+  stageContext: StageCompileContext,
 ): CompiledRoute {
   const service = services.get(config.service);
-  if (service === undefined) throw new Error(`route "${config.name}" names unknown service "${config.service}"`);
+  if (service === undefined)
+    throw new Error(`route "${config.name}" names unknown service "${config.service}"`);
   const terminal = createProxyHandler(service, { bodyLimitBytes, observer });
   return {
     name: config.name,
     config,
     service,
-    handler: composeStages([], terminal),
+    handler: composeStages(createStages(config, stageContext), terminal),
     upstreamPath: createUpstreamPath(config),
     preserveHost: config.preserveHost,
     websocket: config.websocket,
     deadlineMs: config.timeout === undefined ? 0 : parseDurationMs(config.timeout),
     stats: deps.stats.for(config.name),
   };
+}
+
+function createStages(route: RouteConfig, context: StageCompileContext): Stage[] {
+  const stages: Stage[] = [];
+  for (const factory of orderedFactories) {
+    const stage = factory.create(route, context);
+    if (stage !== undefined) stages.push(stage);
+  }
+  return stages;
 }
 
 function hashKeySource(config: ServiceConfig): HashKeySource {

@@ -11,7 +11,8 @@ export function createBodyLimiter(limitBytes: number): Transform {
   return new Transform({
     transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback) {
       seen += chunk.length;
-      if (seen > limitBytes) callback(new PorticoError('payload_too_large', `body exceeds ${limitBytes} bytes`));
+      if (seen > limitBytes)
+        callback(new PorticoError('payload_too_large', `body exceeds ${limitBytes} bytes`));
       else callback(null, chunk);
     },
   });

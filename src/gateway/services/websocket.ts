@@ -16,7 +16,13 @@ import { randomUUID } from 'node:crypto';
  * the usual forwarding headers; on 101 the two sockets are piped together. Upgrades are rare next to plain
  * requests, so this path favours clarity over the proxy's allocation discipline.
  */
-export function proxyUpgrade(runtime: Runtime, req: IncomingMessage, socket: Duplex, head: Buffer, logger: Logger): void {
+export function proxyUpgrade(
+  runtime: Runtime,
+  req: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+  logger: Logger,
+): void {
   socket.on('error', () => socket.destroy());
   const target = normalizePath(req.url ?? '');
   if (target === undefined) return refuse(socket, 'bad_request');
@@ -27,7 +33,8 @@ export function proxyUpgrade(runtime: Runtime, req: IncomingMessage, socket: Dup
   const trusted = runtime.trustedProxies.has(peer);
   const clientIp = resolveClientIp(peer, trusted, req.headers['x-forwarded-for'], runtime.trustedProxies);
   const given = req.headers['x-request-id'];
-  const requestId = typeof given === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(given) ? given : randomUUID();
+  const requestId =
+    typeof given === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(given) ? given : randomUUID();
   const ctx = new RequestContext(
     req,
     undefined as never,
@@ -67,11 +74,14 @@ export function proxyUpgrade(runtime: Runtime, req: IncomingMessage, socket: Dup
       instance.inflight--;
     }
   };
-  upstreamReq.on('timeout', () => upstreamReq.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })));
+  upstreamReq.on('timeout', () =>
+    upstreamReq.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })),
+  );
   upstreamReq.on('upgrade', (res, upstreamSocket, upstreamHead) => {
     upstreamReq.setTimeout(0);
     let head101 = `HTTP/1.1 ${res.statusCode ?? 101} ${res.statusMessage ?? 'Switching Protocols'}\r\n`;
-    for (let i = 0; i < res.rawHeaders.length; i += 2) head101 += `${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}\r\n`;
+    for (let i = 0; i < res.rawHeaders.length; i += 2)
+      head101 += `${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}\r\n`;
     socket.write(`${head101}\r\n`);
     if (upstreamHead.length > 0) socket.write(upstreamHead);
     if (head.length > 0) upstreamSocket.write(head);

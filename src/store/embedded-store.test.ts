@@ -1,0 +1,120 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { createEmbeddedStore } from './embedded-store.ts';
+import type { RegistryChange, StoredInstance } from './registry-store.ts';
+
+function instance(id: string, expiresAt = 10_000): StoredInstance {
+  return {
+    service: 'orders',
+    id,
+    url: 'http://127.0.0.1:3001/',
+    version: '1.0.0',
+    metadata: {},
+    status: 'passing',
+    ttlMs: 1_000,
+    expiresAt,
+    registeredAt: 0,
+    updatedAt: 0,
+  };
+}
+
+test('numbers every change with a monotonic revision and delivers it to listeners before the write resolves', async (t) => {
+  const store = await createEmbeddedStore({ path: ':memory:' });
+  t.after(() => store.close());
+  const seen: RegistryChange[] = [];
+  store.onChange((change) => seen.push(change));
+  const first = await store.upsert(instance('a'), 'register');
+  const second = await store.upsert(instance('b'), 'register');
+  const removed = await store.remove('orders', 'a', 'deregister');
+  assert.deepEqual([first.revision, second.revision, removed?.revision], [1, 2, 3]);
+  assert.deepEqual(
+    seen.map((c) => [c.revision, c.kind, c.reason, c.id]),
+    [
+      [1, 'upsert', 'register', 'a'],
+      [2, 'upsert', 'register', 'b'],
+      [3, 'delete', 'deregister', 'a'],
+    ],
+  );
+  assert.equal(await store.remove('orders', 'a', 'deregister'), undefined);
+  assert.deepEqual((await store.snapshot()).revision, 3);
+});
+
+test('renewing moves the lease end without a change, and is false for an unknown instance', async (t) => {
+  const store = await createEmbeddedStore({ path: ':memory:' });
+  t.after(() => store.close());
+  await store.upsert(instance('a', 100), 'register');
+  assert.equal(await store.renew('orders', 'a', 500), true);
+  assert.equal(await store.renew('orders', 'zz', 500), false);
+  const snapshot = await store.snapshot();
+  assert.equal(snapshot.revision, 1);
+  assert.equal(snapshot.instances[0]?.expiresAt, 500);
+});
+
+test('expire removes exactly the instances whose lease ended before now', async (t) => {
+  const store = await createEmbeddedStore({ path: ':memory:' });
+  t.after(() => store.close());
+  await store.upsert(instance('a', 100), 'register');
+  await store.upsert(instance('b', 200), 'register');
+  assert.deepEqual(await store.expire(100), []);
+  const expired = await store.expire(150);
+  assert.deepEqual(
+    expired.map((c) => [c.kind, c.reason, c.id]),
+    [['delete', 'expire', 'a']],
+  );
+  assert.deepEqual(
+    (await store.snapshot()).instances.map((i) => i.id),
+    ['b'],
+  );
+});
+
+test('replays changes after a revision while the log holds them, and answers undefined once trimmed', async (t) => {
+  const store = await createEmbeddedStore({ path: ':memory:', changeLogSize: 3 });
+  t.after(() => store.close());
+  for (const id of ['a', 'b', 'c', 'd', 'e']) await store.upsert(instance(id), 'register');
+  assert.deepEqual(
+    (await store.changesSince(2))?.map((c) => c.revision),
+    [3, 4, 5],
+  );
+  assert.deepEqual(await store.changesSince(5), []);
+  assert.equal(await store.changesSince(1), undefined);
+  assert.equal(await store.changesSince(6), undefined, 'a revision from the future');
+});
+
+test('stores contracts by service and version with their sha256', async (t) => {
+  const store = await createEmbeddedStore({ path: ':memory:' });
+  t.after(() => store.close());
+  const hash = await store.putContract('orders', '1.0.0', '{"openapi":"3.1.0"}');
+  assert.match(hash, /^[0-9a-f]{64}$/);
+  assert.equal(await store.getContract('orders', '1.0.0'), '{"openapi":"3.1.0"}');
+  assert.equal(await store.getContract('orders', '2.0.0'), undefined);
+});
+
+test('keeps instances, revisions and contracts across a reopen, in WAL mode', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'portico-store-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const first = await createEmbeddedStore({ path: dir });
+  await first.upsert(instance('a'), 'register');
+  await first.putContract('orders', '1.0.0', '{}');
+  await first.close();
+  const second = await createEmbeddedStore({ path: dir });
+  t.after(() => second.close());
+  const snapshot = await second.snapshot();
+  assert.equal(snapshot.revision, 1);
+  assert.deepEqual(snapshot.instances, [instance('a')]);
+  assert.equal((await second.upsert(instance('b'), 'register')).revision, 2);
+  assert.equal(await second.getContract('orders', '1.0.0'), '{}');
+  const { DatabaseSync } = await import('node:sqlite');
+  const raw = new DatabaseSync(join(dir, 'portico.db'), { readOnly: true });
+  t.after(() => raw.close());
+  assert.deepEqual({ ...raw.prepare('PRAGMA journal_mode').get() }, { journal_mode: 'wal' });
+});
+
+test('rejects every operation once closed', async () => {
+  const store = await createEmbeddedStore({ path: ':memory:' });
+  await store.close();
+  await assert.rejects(store.upsert(instance('a'), 'register'), /closed/);
+  await assert.rejects(store.snapshot(), /closed/);
+});

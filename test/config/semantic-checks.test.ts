@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parseConfig } from '../../src/config/load.ts';
+import { isLoopbackHost, parseListenAddress } from '../../src/config/semantic-checks.ts';
+import { issuesOf, minimal } from './helpers.ts';
+
+function onlyIssue(text: string) {
+  const issues = issuesOf(text);
+  assert.equal(issues.length, 1, JSON.stringify(issues));
+  const [issue] = issues;
+  assert.ok(issue);
+  return issue;
+}
+
+test('route names must be unique', () => {
+  const issue = onlyIssue(`${minimal}  - name: users\n    match: { path: /other }\n    service: users\n`);
+  assert.equal(issue.path, 'routes[1].name');
+  assert.equal(issue.line, 9);
+  assert.match(issue.message, /duplicate name "users" \(already used by routes\[0\]\)/);
+});
+
+test('a route must name a declared service', () => {
+  const issue = onlyIssue(
+    'services: { users: {} }\nroutes:\n  - { name: a, match: { path: /a }, service: orders }\n',
+  );
+  assert.equal(issue.path, 'routes[0].service');
+  assert.equal(issue.message, 'unknown service "orders" (declared: users)');
+  assert.equal(issue.line, 3);
+});
+
+test('hashOn is refused with a balancer other than consistent-hash', () => {
+  const issue = onlyIssue('services:\n  carts: { hashOn: "header:x-user-id" }\n');
+  assert.equal(issue.path, 'services.carts.hashOn');
+  assert.match(issue.message, /only applies to loadBalancer "consistent-hash"/);
+});
+
+test('consistent-hash without hashOn is accepted (it hashes on the client address)', () => {
+  const config = parseConfig('services:\n  carts: { loadBalancer: consistent-hash }\n', 'p.yaml', {});
+  assert.equal(config.services.carts?.hashOn, undefined);
+});
+
+test('static instance URLs must parse and have a host', () => {
+  const issue = onlyIssue('services:\n  s:\n    instances:\n      - url: "http://[bad:80"\n');
+  assert.equal(issue.path, 'services.s.instances[0].url');
+  assert.match(issue.message, /expected a valid URL with host and port/);
+  assert.match(
+    onlyIssue('services:\n  s:\n    instances: [{ url: "http://h:99999" }]\n').message,
+    /valid URL/,
+  );
+  assert.match(
+    onlyIssue('services:\n  s:\n    instances: [{ url: "http://h:1/?q=1" }]\n').message,
+    /without query/,
+  );
+});
+
+test('a non-loopback admin listener requires a token', () => {
+  const issue = onlyIssue('admin: { listen: "0.0.0.0:8081" }\n');
+  assert.equal(issue.path, 'admin.listen');
+  assert.match(issue.message, /admin\.token is required/);
+  parseConfig('admin: { listen: "0.0.0.0:8081", token: "0123456789abcdef" }\n', 'p.yaml', {});
+  parseConfig('admin: { listen: "localhost:8081" }\n', 'p.yaml', {});
+});
+
+test('listen addresses must be host:port with a valid port', () => {
+  assert.equal(onlyIssue('listen: "127.0.0.1"\n').path, 'listen');
+  assert.match(onlyIssue('listen: "127.0.0.1:70000"\n').message, /port from 0 to 65535/);
+  assert.equal(onlyIssue('admin: { listen: "nowhere" }\n').path, 'admin.listen');
+  assert.match(onlyIssue('listen: "127.0.0.1:8081"\n').message, /must differ from listen/);
+  parseConfig('listen: "[::1]:0"\nadmin: { listen: "127.0.0.1:0" }\n', 'p.yaml', {});
+});
+
+test('parses listen addresses and recognises loopback hosts', () => {
+  assert.deepEqual(parseListenAddress('[::1]:8080'), { host: '::1', port: 8080 });
+  assert.equal(typeof parseListenAddress('[nope]:80'), 'string');
+  assert.ok(isLoopbackHost('127.0.0.2'));
+  assert.ok(isLoopbackHost('::1'));
+  assert.ok(isLoopbackHost('localhost'));
+  assert.ok(!isLoopbackHost('0.0.0.0'));
+  assert.ok(!isLoopbackHost('127.example.test'));
+});
+
+test('a version sunset earlier than its deprecation is an error', () => {
+  const issues = issuesOf(
+    'services:\n  s:\n    versions:\n      "1": { deprecated: "2026-06-01", sunset: "2026-01-01" }\n',
+  );
+  const issue = issues.find((i) => !i.message.includes('not supported yet'));
+  assert.equal(issue?.path, 'services.s.versions["1"].sunset');
+  assert.match(
+    issue?.message ?? '',
+    /sunset \(2026-01-01\) must not be earlier than deprecated \(2026-06-01\)/,
+  );
+});
+
+test('a redis store requires a url', () => {
+  const issues = issuesOf('store: { kind: redis }\n');
+  const issue = issues.find((i) => !i.message.includes('not supported yet'));
+  assert.equal(issue?.path, 'store');
+  assert.match(issue?.message ?? '', /store\.url is required/);
+});

@@ -1,0 +1,148 @@
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { test } from 'node:test';
+import { call, eventually, openWatch } from './admin-harness.ts';
+import { startRegistryApi } from './setup.ts';
+
+const body = (version = '1.0.0') => ({ url: 'http://127.0.0.1:3001', version, ttl: '30s' });
+
+test('without since, the watch starts with a snapshot and then streams changes in revision order', async (t) => {
+  const { base } = await startRegistryApi(t);
+  await call(base, 'PUT', '/v1/services/orders/instances/o-1', body());
+  const watcher = await openWatch(t, `${base}/v1/watch`);
+  assert.equal(watcher.status, 200);
+  assert.match(watcher.response.headers['content-type'] as string, /^text\/event-stream/);
+  await eventually(() => watcher.events.length === 1, 2_000, 'snapshot');
+  const [snapshot] = watcher.events;
+  assert.equal(snapshot?.event, 'snapshot');
+  assert.equal(snapshot?.id, '1');
+  assert.deepEqual(
+    snapshot?.data.instances.map((i: { id: string }) => i.id),
+    ['o-1'],
+  );
+  await call(base, 'PUT', '/v1/services/orders/instances/o-2', body());
+  await call(base, 'POST', '/v1/services/orders/instances/o-1/drain');
+  await call(base, 'DELETE', '/v1/services/orders/instances/o-2');
+  await eventually(() => watcher.events.length === 4, 2_000, 'three changes');
+  assert.deepEqual(
+    watcher.events.slice(1).map((e) => [e.id, e.event, e.data.reason, e.data.id]),
+    [
+      ['2', 'upsert', 'register', 'o-2'],
+      ['3', 'upsert', 'drain', 'o-1'],
+      ['4', 'delete', 'deregister', 'o-2'],
+    ],
+  );
+});
+
+test('resumes after Last-Event-ID, which wins over since', async (t) => {
+  const { base } = await startRegistryApi(t);
+  for (const id of ['o-1', 'o-2', 'o-3', 'o-4'])
+    await call(base, 'PUT', `/v1/services/orders/instances/${id}`, body());
+  const watcher = await openWatch(t, `${base}/v1/watch?since=0`, { 'last-event-id': '2' });
+  await eventually(() => watcher.events.length === 2, 2_000, 'replay');
+  assert.deepEqual(
+    watcher.events.map((e) => [e.id, e.data.id]),
+    [
+      ['3', 'o-3'],
+      ['4', 'o-4'],
+    ],
+  );
+  await call(base, 'PUT', '/v1/services/orders/instances/o-5', body());
+  await eventually(() => watcher.events.length === 3, 2_000, 'live change after replay');
+  assert.equal(watcher.events[2]?.id, '5');
+  const bySince = await openWatch(t, `${base}/v1/watch?since=4`);
+  await eventually(() => bySince.events.length === 1, 2_000, 'replay by since');
+  assert.equal(bySince.events[0]?.id, '5');
+});
+
+test('a revision older than the change log gets a snapshot, and so does one from the future', async (t) => {
+  const { base } = await startRegistryApi(t, { changeLogSize: 3 });
+  for (const id of ['o-1', 'o-2', 'o-3', 'o-4', 'o-5', 'o-6']) {
+    await call(base, 'PUT', `/v1/services/orders/instances/${id}`, body());
+  }
+  const replayable = await openWatch(t, `${base}/v1/watch?since=3`);
+  await eventually(() => replayable.events.length === 3, 2_000, 'replay of the kept log');
+  assert.deepEqual(
+    replayable.events.map((e) => e.event),
+    ['upsert', 'upsert', 'upsert'],
+  );
+  for (const since of ['2', '99']) {
+    const watcher = await openWatch(t, `${base}/v1/watch`, { 'last-event-id': since });
+    await eventually(() => watcher.events.length === 1, 2_000, 'snapshot');
+    assert.equal(watcher.events[0]?.event, 'snapshot');
+    assert.equal(watcher.events[0]?.id, '6');
+    assert.equal(watcher.events[0]?.data.instances.length, 6);
+  }
+});
+
+test('a watch filtered to one service sees only that service, and its subscribers are not woken by others', async (t) => {
+  const { base, registry } = await startRegistryApi(t);
+  let billingCalls = 0;
+  registry.subscribe(() => billingCalls++, { service: 'billing' });
+  const watcher = await openWatch(t, `${base}/v1/watch?service=orders`);
+  await eventually(() => watcher.events.length === 1, 2_000, 'snapshot');
+  await call(base, 'PUT', '/v1/services/billing/instances/b-1', body());
+  await call(base, 'PUT', '/v1/services/orders/instances/o-1', body());
+  await call(base, 'PUT', '/v1/services/billing/instances/b-2', body());
+  await call(base, 'PUT', '/v1/services/orders/instances/o-2', body());
+  await eventually(() => watcher.events.length === 3, 2_000, 'orders changes');
+  assert.deepEqual(
+    watcher.events.slice(1).map((e) => [e.id, e.data.service]),
+    [
+      ['2', 'orders'],
+      ['4', 'orders'],
+    ],
+  );
+  assert.equal(billingCalls, 2);
+  const resumed = await openWatch(t, `${base}/v1/watch?service=billing&since=2`);
+  await eventually(() => resumed.events.length === 1, 2_000, 'billing replay');
+  assert.deepEqual([resumed.events[0]?.id, resumed.events[0]?.data.id], ['3', 'b-2']);
+});
+
+test('an idle watch gets keep-alive comments, and a replay that skipped changes moves the client past them', async (t) => {
+  const { base } = await startRegistryApi(t, { routes: { keepAliveMs: 20 } });
+  await call(base, 'PUT', '/v1/services/billing/instances/b-1', body());
+  await call(base, 'PUT', '/v1/services/billing/instances/b-2', body());
+  const watcher = await openWatch(t, `${base}/v1/watch?service=orders&since=0`, { 'last-event-id': '1' });
+  await eventually(() => watcher.comments >= 2, 2_000, 'keep-alives');
+  assert.equal(watcher.events.length, 0);
+  assert.equal(watcher.lastId, '2');
+});
+
+test('refuses a since that is not a revision number', async (t) => {
+  const { base } = await startRegistryApi(t);
+  const answer = await call(base, 'GET', '/v1/watch?since=abc');
+  assert.equal(answer.status, 400);
+  assert.equal(answer.body.code, 'bad_request');
+});
+
+test('a watcher that stops reading is disconnected, while the registry and other watchers carry on', async (t) => {
+  const { base, registry } = await startRegistryApi(t, { routes: { maxBufferedBytes: 64 * 1024 } });
+  const fast = await openWatch(t, `${base}/v1/watch`);
+  const { port } = new URL(base);
+  const slow = connect(Number(port), '127.0.0.1');
+  t.after(() => slow.destroy());
+  let slowClosed = false;
+  let slowBytes = 0;
+  slow.on('close', () => (slowClosed = true));
+  slow.write('GET /v1/watch HTTP/1.1\r\nhost: admin\r\n\r\n');
+  await new Promise((resolve) => slow.once('data', resolve));
+  slow.pause();
+  // Each change carries ~16 KiB of metadata: 600 of them overflow any socket buffer on the way.
+  const metadata = Object.fromEntries(Array.from({ length: 32 }, (_, i) => [`k${i}`, 'x'.repeat(256)]));
+  const total = 600;
+  const started = Date.now();
+  for (let i = 0; i < total; i++) {
+    await registry.register('orders', `o-${i}`, { ...body(), metadata });
+    // Registrations arrive as separate requests, with I/O turns in between.
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  const elapsed = Date.now() - started;
+  await eventually(() => fast.events.length === total + 1, 10_000, 'every change at the fast watcher');
+  slow.on('data', (chunk: Buffer) => (slowBytes += chunk.length));
+  slow.resume();
+  await eventually(() => slowClosed, 5_000, 'the slow watcher to be cut');
+  assert.ok(slowBytes < total * 16 * 1024, `the slow watcher got ${slowBytes} bytes, not everything`);
+  assert.equal(fast.ended, false);
+  assert.ok(elapsed < 5_000, `600 registrations took ${elapsed}ms`);
+});
