@@ -33,7 +33,7 @@ export function createPlainProxyScenario(size: 'small' | 'large'): Scenario {
           rps: summarize(s.results.map((r) => r.rps)),
           p50: summarize(s.results.map((r) => r.p50Ms)),
           p99: summarize(s.results.map((r) => r.p99Ms)),
-          ...(c.process === undefined
+          ...(c.process === undefined || !c.process.alive()
             ? {}
             : { rss: summarize([(await treeMemoryBytes(c.process.pid, 'VmHWM')) / 2 ** 20]) }),
         };

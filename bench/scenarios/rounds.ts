@@ -30,7 +30,8 @@ async function measureOnce(
   notes: string[],
 ): Promise<LoadResult> {
   if (contender.process !== undefined && !contender.process.alive()) {
-    notes.push('process exited');
+    const last = contender.process.output().trim().split('\n').slice(-3).join(' | ');
+    notes.push(`process exited${last === '' ? '' : `: ${last.slice(0, 300)}`}`);
     return FAILED;
   }
   try {

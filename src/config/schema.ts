@@ -73,6 +73,30 @@ export const StoreSchema = Obj(
   {},
 );
 
+export const RegistrySchema = Obj(
+  {
+    allowLoopback: Type.Boolean({
+      default: true,
+      description: 'Accept instances on loopback addresses (local development); turn off in production.',
+    }),
+    allow: Type.Array(Type.String(), {
+      default: [],
+      description: 'When not empty, only instance addresses in these CIDR ranges are accepted.',
+    }),
+    deny: Type.Array(Type.String(), {
+      default: [],
+      description:
+        'Instance addresses in these CIDR ranges are always refused (link-local and metadata addresses are refused by default).',
+    }),
+    leaseGrace: Duration(
+      'After a restart on the embedded store, every lease lasts at least this long.',
+      '30s',
+    ),
+  },
+  'The service registry: which instance addresses may register.',
+  {},
+);
+
 export const LimitsSchema = Obj(
   {
     bodySize: Size('Largest accepted request body; larger ones get 413 payload_too_large.', '10mb'),
@@ -504,6 +528,7 @@ export const ConfigSchema = Obj(
     listen: HostPort('Address of the gateway listener for client traffic (host:port).', '127.0.0.1:8080'),
     admin: AdminSchema,
     store: StoreSchema,
+    registry: RegistrySchema,
     trustedProxies: Type.Array(Type.String(), {
       default: [],
       description:

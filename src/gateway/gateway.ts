@@ -1,7 +1,7 @@
 import { watch, type FSWatcher } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { basename, dirname } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { createAdminServer } from '../admin/admin-server.ts';
 import type { AdminRoute } from '../admin/admin-route.ts';
 import { createCoreAdminRoutes } from '../admin/core-routes.ts';
@@ -12,7 +12,14 @@ import { parseDurationMs, parseSizeBytes } from '../config/units.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { GatewayMetrics } from '../observability/metrics.ts';
 import { RouteStatsTable } from '../observability/route-stats.ts';
+import { createAddressPolicy, createGuardedLookup } from '../registry/address-policy.ts';
+import { createRegistry, type Registry } from '../registry/registry.ts';
+import { createRegistryRoutes } from '../registry/http-api.ts';
+import { createEmbeddedStore } from '../store/embedded-store.ts';
+import { createRedisStore } from '../store/redis-store.ts';
+import type { RegistryStore } from '../store/registry-store.ts';
 import { compileRuntime, retiredInstances, type Runtime } from './runtime/compile-runtime.ts';
+import { RegisteredInstances } from './upstream/registered-instances.ts';
 import { createGatewayServer, type GatewayServer } from './server.ts';
 
 export interface GatewayOptions {
@@ -37,6 +44,7 @@ export interface Gateway {
   readonly address: AddressInfo;
   readonly adminAddress: AddressInfo;
   readonly logger: Logger;
+  readonly registry: Registry;
   runtime(): Runtime;
   /** Validates the file in full, then swaps the runtime; an invalid file keeps the running config. */
   reload(): Promise<ReloadResult>;
@@ -68,8 +76,35 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     );
   };
   const stageState = new Map<string, unknown>();
+  const addressPolicy = createAddressPolicy({
+    allowLoopback: config.registry.allowLoopback,
+    allow: config.registry.allow,
+    deny: config.registry.deny,
+  });
+  const registered = new RegisteredInstances(() => current, createGuardedLookup(addressPolicy), logger);
   const compile = (next: Config, previous: Runtime | undefined) =>
-    compileRuntime(next, { stats, observer, previous, onHealthTransition, stageState });
+    compileRuntime(next, {
+      stats,
+      observer,
+      previous,
+      onHealthTransition,
+      stageState,
+      registered: (service) => registered.forService(service),
+    });
+
+  const store = await openStore(config, options.configFile);
+  const registry = createRegistry({
+    store,
+    addressPolicy,
+    leaseGraceMs: parseDurationMs(config.registry.leaseGrace),
+    onError: (err) => logger.warn({ err }, 'registry background work failed'),
+  });
+  await registry.start();
+  // Snapshot and subscription in one tick: the registry calls listeners synchronously after its own copy
+  // changes, so no change can fall between the two.
+  registered.load(registry.snapshot().instances);
+  const unsubscribe = registry.subscribe((change) => registered.apply(change));
+  const unsubscribeResync = store.onResync?.((snapshot) => registered.load(snapshot.instances));
 
   current = compile(config, undefined);
   for (const checker of current.healthCheckers) checker.start();
@@ -129,6 +164,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       metrics,
     }),
   );
+  adminRoutes.push(...createRegistryRoutes(registry));
   const adminServer = createAdminServer({
     routes: () => adminRoutes,
     token: () => current?.config.admin.token,
@@ -162,6 +198,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     address: gatewayServer.server.address() as AddressInfo,
     adminAddress: adminServer.address() as AddressInfo,
     logger,
+    registry,
     runtime: () => current as Runtime,
     reload,
     addAdminRoutes(routes) {
@@ -191,11 +228,26 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         );
         adminServer.closeAllConnections();
         await new Promise<void>((resolve) => adminServer.close(() => resolve()));
+        unsubscribe();
+        unsubscribeResync?.();
+        await registry.close();
+        await store.close();
         logger.info('portico stopped');
       })();
       return shuttingDown;
     },
   };
+}
+
+/** The embedded store's folder is relative to the config file's folder, so a node finds its data wherever it starts. */
+async function openStore(config: Config, configFile: string): Promise<RegistryStore> {
+  if (config.store.kind === 'redis') {
+    return createRedisStore({
+      url: config.store.url ?? 'redis://127.0.0.1:6379',
+      prefix: config.store.prefix,
+    });
+  }
+  return createEmbeddedStore({ path: resolve(dirname(configFile), config.store.path) });
 }
 
 function listen(server: Server, address: string): Promise<void> {

@@ -16,6 +16,8 @@ export interface SendOptions {
   /** Written as one chunk; with `chunked` the body goes out with Transfer-Encoding: chunked. */
   readonly body?: string | Buffer;
   readonly chunked?: boolean;
+  /** Request target sent exactly as written (fetch and `new URL` would resolve dot segments). */
+  readonly rawPath?: string;
 }
 
 /**
@@ -24,12 +26,16 @@ export interface SendOptions {
  */
 export function send(url: string, options: SendOptions = {}): Promise<SimpleResponse> {
   return new Promise((resolve, reject) => {
+    const parsed = new URL(url);
     let headers = options.headers;
     // node:http adds no Host to a raw header list.
     if (Array.isArray(headers) && !headers.some((h, i) => i % 2 === 0 && h.toLowerCase() === 'host')) {
-      headers = ['Host', new URL(url).host, ...headers];
+      headers = ['Host', parsed.host, ...headers];
     }
-    const req = request(url, {
+    const req = request({
+      hostname: parsed.hostname,
+      port: parsed.port,
+      path: options.rawPath ?? parsed.pathname + parsed.search,
       method: options.method ?? 'GET',
       agent: false,
       headers: headers as OutgoingHttpHeaders,

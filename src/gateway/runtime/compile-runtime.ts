@@ -34,6 +34,8 @@ export interface CompileDependencies {
   /** The table being replaced: its instances (pools, health, registered ones) are carried over. */
   readonly previous?: Runtime | undefined;
   readonly onHealthTransition?: (instance: Instance, healthy: boolean) => void;
+  /** Registered instances of a service (from the registry), added to its static ones. */
+  readonly registered?: ((service: string) => readonly Instance[]) | undefined;
   /** Stage state that outlives reloads (see StageCompileContext.shared). */
   readonly stageState?: Map<string, unknown> | undefined;
 }
@@ -45,7 +47,10 @@ const keepAliveTimeoutMs = 4_000;
 export function compileRuntime(config: Config, deps: CompileDependencies): Runtime {
   const services = new Map<string, ServiceRuntime>();
   for (const [name, serviceConfig] of Object.entries(config.services)) {
-    services.set(name, compileService(name, serviceConfig, deps.previous?.services.get(name)));
+    services.set(
+      name,
+      compileService(name, serviceConfig, deps.previous?.services.get(name), deps.registered?.(name) ?? []),
+    );
   }
   const bodyLimitBytes = parseSizeBytes(config.limits.bodySize);
   const observer = deps.observer;
@@ -103,6 +108,7 @@ function compileService(
   name: string,
   config: ServiceConfig,
   previous: ServiceRuntime | undefined,
+  registered: readonly Instance[],
 ): ServiceRuntime {
   const connectTimeoutMs = parseDurationMs(config.timeouts?.connect ?? '2s');
   const requestTimeoutMs = parseDurationMs(config.timeouts?.request ?? '30s');
@@ -133,7 +139,8 @@ function compileService(
     }
   }
   // Registered instances belong to the registry, not to the file: a reload keeps them.
-  for (const old of previous?.instances.all ?? []) if (old.source === 'registry') instances.push(old);
+  const staticIds = new Set(instances.map((instance) => instance.id));
+  for (const instance of registered) if (!staticIds.has(instance.id)) instances.push(instance);
   return {
     name,
     config,

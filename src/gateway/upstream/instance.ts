@@ -1,4 +1,5 @@
 import { Pool } from 'undici';
+import type { GuardedLookup } from '../../registry/address-policy.ts';
 
 export type InstanceStatus = 'passing' | 'critical' | 'draining';
 
@@ -17,6 +18,8 @@ export interface PoolOptions {
   /** Keep-alive time of idle upstream sockets. */
   keepAliveTimeoutMs: number;
   connections?: number | undefined;
+  /** DNS lookup that re-checks resolved addresses against the registry's allow-list (DNS rebinding). */
+  lookup?: GuardedLookup | undefined;
 }
 
 /**
@@ -55,7 +58,7 @@ export class Instance {
 
   /** Whether the instance may take new requests. */
   get available(): boolean {
-    return this.healthy && this.status !== 'draining';
+    return this.healthy && this.status === 'passing';
   }
 
   get pool(): Pool {
@@ -65,6 +68,7 @@ export class Instance {
       keepAliveTimeout: this.#poolOptions.keepAliveTimeoutMs,
       keepAliveMaxTimeout: this.#poolOptions.keepAliveTimeoutMs,
       pipelining: 1,
+      ...(this.#poolOptions.lookup === undefined ? {} : { connect: { lookup: this.#poolOptions.lookup } }),
     });
     return this.#pool;
   }
