@@ -3,46 +3,25 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { nginxArgs, nginxAvailable, writeProxyConfig } from '../lib/nginx.ts';
 import { PATHS } from '../lib/payloads.ts';
-import type { CpuList, ManagedProcess, ProcessGroup } from '../lib/processes.ts';
-import type { Upstream } from '../lib/upstream.ts';
+import type { ManagedProcess } from '../lib/processes.ts';
 import { freePort, getStatus, waitUntil } from '../lib/wait.ts';
+import { ContenderStartError } from './contender.ts';
+import type { ContenderSpec, RunningContender } from './contender.ts';
 import { porticoConfigYaml } from './portico-config.ts';
 
-/** Everything a contender needs to start. */
-export interface ContenderContext {
-  group: ProcessGroup;
-  tmpDir: string;
-  upstream: Upstream;
-  cpus: CpuList;
-  repoRoot: string;
-}
-
-/** A contender that answers on `origin`; `process` is absent for `direct`. */
-export interface RunningContender {
-  label: string;
-  origin: string;
-  process: ManagedProcess | undefined;
-  stop(): Promise<void>;
-}
-
-/** How to start one contender. `label` names it in tables (e.g. two Portico configs in one scenario). */
-export interface ContenderSpec {
-  label: string;
-  start(ctx: ContenderContext): Promise<RunningContender>;
-}
-
-/** Thrown when a contender does not become ready; the message carries the tail of its output. */
-export class ContenderStartError extends Error {
-  constructor(label: string, detail: string) {
-    super(`${label}: failed to start${detail === '' ? '' : ` (${detail})`}`);
-    this.name = 'ContenderStartError';
-  }
-}
+/** The CLI entry, relative to the repository root; PORTICO_BENCH_ENTRY=dist/cli/main.js measures a build. */
+const PORTICO_ENTRY = process.env.PORTICO_BENCH_ENTRY ?? 'src/cli/main.ts';
 
 const here = (file: string): string => fileURLToPath(new URL(file, import.meta.url));
 
-function lastLines(text: string, count = 4): string {
-  return text.trim().split('\n').slice(-count).join(' | ').slice(0, 400);
+/** The most telling line of a dead process's output: its first error line, else its last lines. */
+function failureSummary(text: string): string {
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
+  const error = lines.find((l) => /\b[A-Za-z]*Error\b|\berror\b/.test(l));
+  return (error ?? lines.slice(-3).join(' | ')).slice(0, 300);
 }
 
 async function awaitReady(
@@ -55,7 +34,7 @@ async function awaitReady(
   if (!ok || !proc.alive()) {
     const why = proc.alive() ? `not ready after ${timeoutMs} ms` : `exited ${await proc.exited}`;
     await proc.stop(500);
-    throw new ContenderStartError(label, `${why}; ${lastLines(proc.output())}`);
+    throw new ContenderStartError(label, `${why}; ${failureSummary(proc.output())}`);
   }
 }
 
@@ -132,7 +111,7 @@ export function portico(label = 'portico', extraRoutes = 0): ContenderSpec {
           extraRoutes,
         }),
       );
-      const proc = ctx.group.spawn(label, process.execPath, ['src/cli/main.ts', 'start', '-c', configFile], {
+      const proc = ctx.group.spawn(label, process.execPath, [PORTICO_ENTRY, 'start', '-c', configFile], {
         cpus: ctx.cpus,
         cwd: ctx.repoRoot,
       });

@@ -33,7 +33,8 @@ function responseHeaders(headers: Record<string, string | string[] | undefined>)
 }
 
 const server = createServer((req, res) => {
-  const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
+  const hasBody =
+    req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
   pool.stream(
     {
       path: req.url ?? '/',

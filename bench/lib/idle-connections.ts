@@ -3,7 +3,8 @@ import type { Socket } from 'node:net';
 
 /** Sockets held open after one request each, to be closed with `close()`. */
 export interface IdleConnections {
-  opened: number;
+  /** Connections still open now (a contender may close idle ones on its own). */
+  open(): number;
   failed: number;
   close(): void;
 }
@@ -75,7 +76,7 @@ export async function openIdleConnections(
   }
   await Promise.all(Array.from({ length: Math.min(concurrency, count) }, () => worker()));
   return {
-    opened: sockets.filter((s) => !s.destroyed).length,
+    open: () => sockets.filter((s) => !s.destroyed).length,
     failed,
     close() {
       for (const s of sockets) s.destroy();

@@ -46,7 +46,14 @@ function hasCommand(command: string): boolean {
   }
 }
 
-async function collect(group: ProcessGroup, name: string, file: string, args: string[], cpus: CpuList, timeoutMs: number) {
+async function collect(
+  group: ProcessGroup,
+  name: string,
+  file: string,
+  args: string[],
+  cpus: CpuList,
+  timeoutMs: number,
+) {
   const proc = group.spawn(name, file, args, { cpus });
   let stdout = '';
   proc.child.stdout?.on('data', (chunk: Buffer) => {
@@ -97,7 +104,14 @@ function createAutocannon(group: ProcessGroup, cpus: CpuList): LoadGenerator {
     version: `autocannon ${version}`,
     async run({ url, connections, durationS }) {
       const args = [cli, '-c', String(connections), '-d', String(durationS), '--json', url];
-      const { stdout, output } = await collect(group, 'autocannon', process.execPath, args, cpus, (durationS + 20) * 1000);
+      const { stdout, output } = await collect(
+        group,
+        'autocannon',
+        process.execPath,
+        args,
+        cpus,
+        (durationS + 20) * 1000,
+      );
       const start = stdout.indexOf('{');
       if (start < 0) throw new Error(`autocannon produced no result: ${output.slice(-500)}`);
       const raw = JSON.parse(stdout.slice(start)) as {

@@ -21,12 +21,18 @@ export function parseOptions(argv: string[]): BenchOptions {
   if (values.help) {
     console.log(`node bench/run.ts [--quick] [--rounds N] [--duration S] [--warmup S] [--idle N]
   [--only plain-small,plain-large,added-latency,route-table,idle-connections]
-  [--contenders direct,node-floor,...] [--load-generator wrk|autocannon] [--docs | --no-docs]`);
+  [--contenders direct,node-floor,...] [--load-generator wrk|autocannon] [--docs | --no-docs]
+Environment: PORTICO_BENCH_ENTRY=dist/cli/main.js runs a build instead of src/cli/main.ts.`);
     process.exit(0);
   }
   const quick = values.quick;
   const list = (v: string | undefined): string[] | undefined =>
-    v === undefined ? undefined : v.split(',').map((s) => s.trim()).filter((s) => s !== '');
+    v === undefined
+      ? undefined
+      : v
+          .split(',')
+          .map((s) => s.trim())
+          .filter((s) => s !== '');
   const generator = values['load-generator'];
   if (generator !== undefined && generator !== 'wrk' && generator !== 'autocannon') {
     throw new Error(`--load-generator must be wrk or autocannon, not ${generator}`);
@@ -36,7 +42,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     rounds: Number(values.rounds ?? (quick ? 1 : 5)),
     durationS: Number(values.duration ?? (quick ? 5 : 10)),
     warmupS: Number(values.warmup ?? (quick ? 1 : 2)),
-    idleConnections: Number(values.idle ?? 10_000),
+    idleConnections: Number(values.idle ?? (quick ? 5000 : 10_000)),
     only: list(values.only),
     contenders: list(values.contenders),
     loadGenerator: generator,

@@ -32,7 +32,9 @@ export function createAddedLatencyScenario(): Scenario {
       const rows: ResultRow[] = [];
       for (const c of started) {
         const s = samples.get(c.label)!;
-        const added = s.results.map((r, round) => (r.p50Ms - (directResults[round]?.p50Ms ?? Number.NaN)) * 1000);
+        const added = s.results.map(
+          (r, round) => (r.p50Ms - (directResults[round]?.p50Ms ?? Number.NaN)) * 1000,
+        );
         rows.push({
           label: c.label,
           status: 'ok',

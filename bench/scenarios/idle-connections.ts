@@ -6,7 +6,7 @@ import { treeMemoryBytes } from '../lib/rss.ts';
 import { summarize } from '../lib/stats.ts';
 import type { ResultRow, Scenario } from './scenario.ts';
 
-const SETTLE_MS = 1500;
+const SETTLE_MS = 1000;
 const MB = 2 ** 20;
 
 /**
@@ -18,21 +18,26 @@ export function createIdleConnectionsScenario(): Scenario {
   return {
     name: 'idle-connections',
     title: 'Idle keep-alive client connections: memory',
-    description: `Each connection sends one GET ${PATHS.small}, then stays open; RSS (VmRSS) is read ${SETTLE_MS} ms after the last one.`,
+    description: `After a 1 s warm-up load, RSS (VmRSS) is read; then each connection sends one GET ${PATHS.small} and stays open, and RSS is read again ${SETTLE_MS} ms after the last one.`,
     contenders,
-    estimateS: () => contenders.length * 8 + 5,
+    estimateS: (o) => contenders.length * (4 + o.idleConnections / 2000) + 5,
     async run(ctx, started) {
       const count = ctx.options.idleConnections;
       const rows: ResultRow[] = [];
       for (const c of started) {
         const pid = c.process?.pid ?? -1;
         const url = new URL(c.origin);
+        // A short load first, so "before" already includes the code and pools that serving requests warms up.
+        await ctx.load
+          .run({ url: c.origin + PATHS.small, connections: 50, durationS: 1 })
+          .catch(() => undefined);
+        await sleep(SETTLE_MS);
         const before = (await treeMemoryBytes(pid, 'VmRSS')) / MB;
         ctx.log(`  ${c.label}: opening ${count} connections`);
         const idle = await openIdleConnections(url.hostname, Number(url.port), PATHS.small, count);
         await sleep(SETTLE_MS);
         const after = (await treeMemoryBytes(pid, 'VmRSS')) / MB;
-        const open = idle.opened;
+        const open = idle.open();
         idle.close();
         const notes = idle.failed > 0 || open < count ? [`${open}/${count} connections held`] : [];
         ctx.log(`  ${c.label}: RSS ${before.toFixed(1)} → ${after.toFixed(1)} MB with ${open} open`);

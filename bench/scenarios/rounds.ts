@@ -1,4 +1,4 @@
-import type { RunningContender } from '../contenders/catalog.ts';
+import type { RunningContender } from '../contenders/contender.ts';
 import type { LoadResult } from '../lib/load-generator.ts';
 import type { BenchContext } from './scenario.ts';
 
@@ -35,7 +35,11 @@ async function measureOnce(
     return FAILED;
   }
   try {
-    const result = await ctx.load.run({ url: contender.origin + plan.path, connections: plan.connections, durationS });
+    const result = await ctx.load.run({
+      url: contender.origin + plan.path,
+      connections: plan.connections,
+      durationS,
+    });
     if (result.requests === 0 || result.errors > result.requests * ERROR_BUDGET) {
       notes.push(`${result.errors} errors in ${result.requests} requests`);
       return FAILED;

@@ -1,4 +1,4 @@
-import type { ContenderContext, ContenderSpec, RunningContender } from '../contenders/catalog.ts';
+import type { ContenderContext, ContenderSpec, RunningContender } from '../contenders/contender.ts';
 import type { LoadGenerator } from '../lib/load-generator.ts';
 import type { CpuList } from '../lib/processes.ts';
 import type { Summary } from '../lib/stats.ts';

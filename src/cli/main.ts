@@ -1,8 +1,4 @@
 #!/usr/bin/env node
-import { runDemo } from './commands/demo.ts';
-import { runRoutes, runServices } from './commands/inspect.ts';
-import { runStart } from './commands/start.ts';
-import { runValidate } from './commands/validate.ts';
 
 const usage = `portico — API gateway, service registry and versioned contracts
 
@@ -12,17 +8,22 @@ Commands:
   start     [-c portico.yaml]         run the gateway and admin API
   demo                                run the gateway with sample services
   validate  -c FILE                   check a config file (exit 1 with precise errors)
+  contract  diff OLD NEW [--json]     breaking changes between two OpenAPI documents (exit 1 when breaking)
   routes    [--admin URL] [--token T] list routes of a running node
   services  [--admin URL] [--token T] list services of a running node
 
 Run "portico <command> --help" for a command's options.`;
 
-const commands: Record<string, (args: string[]) => Promise<number>> = {
-  start: runStart,
-  demo: runDemo,
-  validate: runValidate,
-  routes: runRoutes,
-  services: runServices,
+type Command = (args: string[]) => Promise<number>;
+
+// Each command loads its own module on demand: `validate` or `--help` should not pay for loading the gateway.
+const commands: Record<string, () => Promise<Command>> = {
+  start: async () => (await import('./commands/start.ts')).runStart,
+  demo: async () => (await import('./commands/demo.ts')).runDemo,
+  validate: async () => (await import('./commands/validate.ts')).runValidate,
+  contract: async () => (await import('./commands/contract.ts')).runContract,
+  routes: async () => (await import('./commands/inspect.ts')).runRoutes,
+  services: async () => (await import('./commands/inspect.ts')).runServices,
 };
 
 async function main(argv: string[]): Promise<number> {
@@ -31,11 +32,12 @@ async function main(argv: string[]): Promise<number> {
     console.log(usage);
     return name === undefined ? 1 : 0;
   }
-  const command = commands[name];
-  if (command === undefined) {
+  const load = Object.hasOwn(commands, name) ? commands[name] : undefined;
+  if (load === undefined) {
     console.error(`portico: unknown command "${name}"\n\n${usage}`);
     return 1;
   }
+  const command = await load();
   return command(rest);
 }
 

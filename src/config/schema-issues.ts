@@ -35,6 +35,13 @@ export const patternPhrases: Readonly<Record<string, string>> = {
   '^[A-Za-z_][A-Za-z0-9_]*$': 'an identifier of letters, digits and "_", not starting with a digit',
   '^sha256:[0-9a-fA-F]{64}$': '"sha256:" followed by 64 hexadecimal digits',
   '^[a-z0-9][a-z0-9-]{0,62}$': 'a name of lower-case letters, digits and "-", at most 63 characters',
+  '^[A-Za-z0-9-]+$': 'a header name of letters, digits and "-"',
+  '^[A-Za-z0-9_.:-]{1,64}$': 'a claim name of letters, digits, "_", ".", ":" or "-", at most 64 characters',
+  '^[A-Za-z0-9_.-]+$': 'a query parameter name of letters, digits, "_", "." or "-"',
+  '^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$':
+    'letters, digits, ".", "_", ":", "@" or "-", starting with a letter or digit, at most 128 characters',
+  '^[\\x21-\\x7e]+$': 'visible ASCII characters without spaces',
+  '^(\\*|https?://[^/\\s]+)$': 'an origin such as https://shop.example.test (no path), or "*"',
 };
 
 /** The parts of a JSON Schema the translation looks at. */

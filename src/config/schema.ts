@@ -205,17 +205,37 @@ export const RetriesSchema = Obj(
       description: 'Retries after the first try, each on another instance.',
     }),
     on: Type.Array(
-      Type.Union([Type.Literal('connect-failure'), Type.Integer({ minimum: 500, maximum: 599 })]),
+      Type.Union([
+        Type.Literal('connect-failure'),
+        Type.Literal('timeout'),
+        Type.Integer({ minimum: 500, maximum: 599 }),
+      ]),
       {
         description:
-          'Conditions that allow a retry: connect-failure (includes a reset before any byte) or a status.',
+          'Conditions that allow a retry: connect-failure (includes a reset before any response byte), timeout (a try that got no response head in time) or a status.',
       },
     ),
-    budget: Type.Optional(
-      Type.Number({ minimum: 0, maximum: 1, description: 'Largest share of requests that may be retries.' }),
+    methods: Type.Optional(
+      Type.Array(HttpMethod, {
+        minItems: 1,
+        description:
+          'Methods that may be retried; the idempotent ones (GET, HEAD, OPTIONS, TRACE, PUT, DELETE) when absent. List POST or PATCH only when the service makes them idempotent.',
+      }),
     ),
+    budget: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        maximum: 1,
+        description:
+          'Largest share of requests that may be retries, over 10 s (default 0.2); 10 retries per 10 s are always allowed.',
+      }),
+    ),
+    backoff: Type.Optional(
+      Duration('Delay before the first retry; it doubles for each further retry, half of it random.', '25ms'),
+    ),
+    maxBackoff: Type.Optional(Duration('Longest delay between two tries.', '1s')),
   },
-  'Retries of failed tries (resilience issue).',
+  'Retries of failed tries: only bodiless requests (nothing to replay) of the listed methods, each on another instance.',
 );
 
 export const CircuitBreakerSchema = Obj(
@@ -231,6 +251,14 @@ export const CircuitBreakerSchema = Obj(
     }),
     window: Duration('Sliding window over which the failure rate is measured.'),
     openFor: Duration('How long an open breaker refuses traffic before letting probes through.'),
+    halfOpenProbes: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 100,
+        description:
+          'Probe requests let through at once when half-open; that many successes close it (default 1).',
+      }),
+    ),
   },
   'Circuit breaker per instance and per service (resilience issue).',
 );
@@ -263,6 +291,33 @@ export const VersionPolicySchema = Obj(
   'Lifecycle of one major version (versions issue).',
 );
 
+export const OutlierDetectionSchema = Obj(
+  {
+    enabled: Type.Boolean({ default: true, description: 'Eject instances that fail real traffic.' }),
+    consecutiveFailures: Type.Integer({
+      minimum: 1,
+      maximum: 1000,
+      default: 5,
+      description:
+        'Consecutive failed tries (connect failure, reset, timeout or 5xx) that eject an instance.',
+    }),
+    baseEjectionTime: Duration(
+      'How long the first ejection lasts; each repeated ejection lasts twice as long as the one before.',
+      '30s',
+    ),
+    maxEjectionTime: Duration('Longest ejection, however often an instance was ejected.', '5m'),
+    maxEjectionPercent: Type.Integer({
+      minimum: 0,
+      maximum: 100,
+      default: 50,
+      description:
+        "Largest share of a service's instances ejected at once (above 0, one may always be ejected; 0 never ejects).",
+    }),
+  },
+  'Passive health checks: instances that fail real traffic are taken out of rotation for a while.',
+  {},
+);
+
 export const LoadBalancerSchema = Type.Union(
   [
     Type.Literal('round-robin'),
@@ -288,6 +343,14 @@ export const ServiceSchema = Obj(
       }),
     ),
     healthCheck: Type.Optional(HealthCheckSchema),
+    outlierDetection: OutlierDetectionSchema,
+    panicThreshold: Type.Number({
+      minimum: 0,
+      maximum: 1,
+      default: 0.5,
+      description:
+        'When fewer than this share of the non-draining instances are available, balance across all of them (0 turns panic mode off).',
+    }),
     timeouts: Type.Optional(TimeoutsSchema),
     retries: Type.Optional(RetriesSchema),
     circuitBreaker: Type.Optional(CircuitBreakerSchema),
@@ -308,16 +371,17 @@ const RateLimitInline = Obj(
     window: Duration('Length of the window.'),
     by: Type.String({
       pattern: '^(global|consumer|ip|route|header:[A-Za-z0-9-]+)$',
-      description: 'What shares one budget: global, consumer, ip, route or header:NAME.',
+      description:
+        'What shares one budget: global, consumer (the client address for anonymous calls), ip, route or header:NAME.',
     }),
     onStoreFailure: Type.Optional(
       Type.Union([Type.Literal('open'), Type.Literal('closed')], {
         description:
-          'When the shared store is unreachable: let requests through (open) or refuse them (closed).',
+          'When the shared store (Redis) is unreachable: let requests through (open, the default) or refuse them with 503 (closed).',
       }),
     ),
   },
-  'A rate limit (security issue).',
+  'A rate limit: `limit` requests per `window`, enforced with GCRA (see docs/security.md).',
 );
 const RateLimitRef = Type.Union([
   Type.String({ description: 'Name of a limit under top-level rateLimits.' }),
@@ -407,17 +471,17 @@ export const RouteSchema = Obj(
     auth: Type.Optional(
       Type.Array(Type.Union([Type.Literal('jwt'), Type.Literal('apiKey')]), {
         minItems: 1,
-        description: 'Accepted authentication methods; any one suffices (security issue).',
+        description: 'Accepted authentication methods; any one suffices.',
       }),
     ),
     scopes: Type.Optional(
       Type.Union([Type.Array(Type.String()), Type.Record(Type.String(), Type.Array(Type.String()))], {
-        description: 'Scopes required, for all methods or per method with "*" as the rest (security issue).',
+        description: 'Scopes required (all of them), for every method or per method with "*" as the rest.',
       }),
     ),
     rateLimit: Type.Optional(
       Type.Union([RateLimitRef, Type.Array(RateLimitRef)], {
-        description: 'Rate limits applied: a route-own limit, a named one, or a list (security issue).',
+        description: 'Rate limits applied: a route-own limit, the name of a shared one, or a list of both.',
       }),
     ),
     validate: Type.Optional(
@@ -467,60 +531,142 @@ export const AggregateSchema = Obj(
   'A composite route that merges the answers of several services (resilience issue).',
 );
 
+const JwtAlgorithm = Type.Union(
+  [
+    'HS256',
+    'HS384',
+    'HS512',
+    'RS256',
+    'RS384',
+    'RS512',
+    'PS256',
+    'PS384',
+    'PS512',
+    'ES256',
+    'ES384',
+    'ES512',
+    'EdDSA',
+    'Ed25519',
+  ].map((alg) => Type.Literal(alg)),
+  { description: 'A JWS algorithm; `none` is never accepted.' },
+);
+
 export const AuthSchema = Obj(
   {
     jwt: Type.Optional(
       Obj(
         {
           issuer: Type.Optional(Type.String({ description: 'Required `iss` claim.' })),
-          audience: Type.Optional(Type.String({ description: 'Required `aud` claim.' })),
-          secret: Type.Optional(Type.String({ description: 'HMAC secret for HS* algorithms.' })),
-          jwks: Type.Optional(Type.String({ description: 'URL of a JWKS document.' })),
-          algorithms: Type.Array(Type.String(), { description: 'Accepted algorithms.' }),
-          clockSkew: Type.Optional(Duration('Tolerance on exp and nbf.')),
-          consumerClaim: Type.Optional(
-            Type.String({ description: 'Claim naming the consumer; `sub` when absent.' }),
+          audience: Type.Optional(
+            Type.String({ description: "Required `aud` claim (one of the token's audiences)." }),
           ),
+          secret: Type.Optional(
+            Type.String({ minLength: 1, description: 'HMAC secret for the HS* algorithms.' }),
+          ),
+          jwks: Type.Optional(
+            Type.String({
+              pattern: '^https?://',
+              description: 'URL of a JWKS document with the public keys (RS/PS/ES/EdDSA).',
+            }),
+          ),
+          keys: Type.Optional(
+            Type.Array(Type.Record(Type.String(), Type.Unknown()), {
+              minItems: 1,
+              description:
+                'Inline public keys as JWK objects (RS/PS/ES/EdDSA), instead of or besides `jwks`.',
+            }),
+          ),
+          algorithms: Type.Array(JwtAlgorithm, {
+            minItems: 1,
+            description: 'Accepted algorithms; a token signed with any other is refused.',
+          }),
+          clockSkew: Duration('Tolerance on `exp` and `nbf` for clocks that disagree.', '30s'),
+          consumerClaim: Type.String({
+            default: 'sub',
+            pattern: '^[A-Za-z0-9_.:-]{1,64}$',
+            description: 'Claim naming the consumer (sent upstream as X-Consumer-Id).',
+          }),
+          jwksCacheTtl: Duration('How long fetched JWKS keys are used before they are fetched again.', '10m'),
+          jwksCooldown: Duration(
+            'Shortest time between two JWKS fetches triggered by tokens with an unknown `kid`.',
+            '30s',
+          ),
+          cacheSize: Type.Integer({
+            minimum: 0,
+            default: 10000,
+            description:
+              'Verified tokens remembered (by hash, until they expire) to skip verifying them again; 0 disables.',
+          }),
         },
-        'JWT verification.',
+        'JWT bearer tokens (Authorization: Bearer).',
       ),
     ),
     apiKeys: Type.Optional(
       Obj(
         {
-          header: Type.Optional(Type.String({ description: 'Header carrying the key.' })),
+          header: Type.String({
+            default: 'x-api-key',
+            pattern: '^[A-Za-z0-9-]+$',
+            description: 'Header carrying the key.',
+          }),
           query: Type.Optional(
-            Type.String({ description: 'Query parameter carrying the key (removed before proxying).' }),
+            Type.String({
+              pattern: '^[A-Za-z0-9_.-]+$',
+              description: 'Query parameter that may carry the key instead; it is removed before proxying.',
+            }),
           ),
         },
-        'API keys.',
+        'API keys, matched against the hashed keys of `consumers`.',
       ),
     ),
   },
-  'Authentication methods (security issue).',
+  'Authentication methods that routes name in `auth`.',
 );
 
 export const ConsumerSchema = Obj(
   {
-    id: Type.String({ description: 'Consumer id, sent upstream as X-Consumer-Id.' }),
+    id: Type.String({
+      pattern: '^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$',
+      description: 'Consumer id, sent upstream as X-Consumer-Id.',
+    }),
     apiKeys: Type.Optional(
-      Type.Array(Type.String({ pattern: '^sha256:[0-9a-fA-F]{64}$' }), { description: 'Hashed keys.' }),
+      Type.Array(Type.String({ pattern: '^sha256:[0-9a-fA-F]{64}$' }), {
+        description: "SHA-256 hashes of the consumer's API keys, as `sha256:` and 64 hex digits.",
+      }),
     ),
-    scopes: Type.Optional(Type.Array(Type.String(), { description: 'Scopes granted.' })),
+    scopes: Type.Optional(
+      Type.Array(Type.String({ pattern: '^[\\x21-\\x7e]+$' }), { description: 'Scopes granted.' }),
+    ),
     rateLimit: Type.Optional(RateLimitInline),
   },
-  'A known API consumer (security issue).',
+  'A known API consumer.',
 );
 
 export const CorsSchema = Obj(
   {
-    origins: Type.Array(Type.String(), { description: 'Allowed origins.' }),
-    methods: Type.Optional(Type.Array(HttpMethod, { description: 'Allowed methods.' })),
-    headers: Type.Optional(Type.Array(Type.String(), { description: 'Allowed request headers.' })),
-    maxAge: Type.Optional(Duration('How long a preflight answer may be cached.')),
-    credentials: Type.Optional(Type.Boolean({ description: 'Allow credentials.' })),
+    origins: Type.Array(Type.String({ pattern: '^(\\*|https?://[^/\\s]+)$' }), {
+      minItems: 1,
+      description: 'Allowed origins (scheme://host[:port]), or "*" for any origin.',
+    }),
+    methods: Type.Array(HttpMethod, {
+      default: ['GET', 'HEAD', 'POST'],
+      description: 'Methods a cross-origin request may use.',
+    }),
+    headers: Type.Array(Type.String({ pattern: '^[A-Za-z0-9-]+$' }), {
+      default: [],
+      description: 'Request headers a cross-origin request may send (case-insensitive).',
+    }),
+    exposeHeaders: Type.Array(Type.String({ pattern: '^[A-Za-z0-9-]+$' }), {
+      default: [],
+      description: 'Response headers scripts of an allowed origin may read.',
+    }),
+    maxAge: Type.Optional(Duration('How long a browser may cache a preflight answer.')),
+    credentials: Type.Boolean({
+      default: false,
+      description: 'Allow credentials (cookies, Authorization) on cross-origin requests.',
+    }),
   },
-  'CORS policy (security issue).',
+  'CORS policy, applied by the gateway on every route; preflights are answered without reaching a service.',
 );
 
 export const ConfigSchema = Obj(
@@ -548,7 +694,10 @@ export const ConfigSchema = Obj(
     auth: Type.Optional(AuthSchema),
     consumers: Type.Optional(Type.Array(ConsumerSchema, { description: 'Known consumers.' })),
     rateLimits: Type.Optional(
-      Type.Record(Type.String(), RateLimitInline, { description: 'Named, shared limits.' }),
+      Type.Record(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' }), RateLimitInline, {
+        additionalProperties: false,
+        description: 'Named limits: one budget shared by every route that names it.',
+      }),
     ),
     cors: Type.Optional(CorsSchema),
   },
@@ -559,6 +708,13 @@ export type Config = Static<typeof ConfigSchema>;
 export type ServiceConfig = Static<typeof ServiceSchema>;
 export type RouteConfig = Static<typeof RouteSchema>;
 export type RouteMatchConfig = Static<typeof RouteMatchSchema>;
+export type AggregateConfig = Static<typeof AggregateSchema>;
 export type HealthCheckConfig = Static<typeof HealthCheckSchema>;
+export type OutlierDetectionConfig = Static<typeof OutlierDetectionSchema>;
 export type StaticInstanceConfig = Static<typeof StaticInstanceSchema>;
 export type LoadBalancerName = Static<typeof LoadBalancerSchema>;
+export type AuthConfig = Static<typeof AuthSchema>;
+export type JwtConfig = NonNullable<AuthConfig['jwt']>;
+export type ConsumerConfig = Static<typeof ConsumerSchema>;
+export type RateLimitConfig = Static<typeof RateLimitInline>;
+export type CorsConfig = Static<typeof CorsSchema>;

@@ -1,4 +1,6 @@
 import { isIP } from 'node:net';
+import { checkSecurityConfig } from '../security/check-security-config.ts';
+import { checkVersionConfig } from '../versions/check-version-config.ts';
 import type { Config } from './schema.ts';
 
 /** A rule broken across fields, found after the schema passed. */
@@ -119,6 +121,8 @@ export function checkSemantics(config: Config): SemanticIssue[] {
       }
     }
   });
+  issues.push(...checkSecurityConfig(config));
+  issues.push(...checkVersionConfig(config));
   return issues;
 }
 

@@ -15,23 +15,7 @@ export interface UnsupportedFeature {
  * its rows when it brings the behaviour, so keep this a plain table.
  */
 export const unsupportedFeatures: readonly UnsupportedFeature[] = [
-  { path: 'store.kind', value: 'redis', feature: 'registry', issue: 3 },
-  { path: 'auth', feature: 'security', issue: 5 },
-  { path: 'consumers', feature: 'security', issue: 5 },
-  { path: 'rateLimits', feature: 'security', issue: 5 },
-  { path: 'cors', feature: 'security', issue: 5 },
-  { path: 'routes[].auth', feature: 'security', issue: 5 },
-  { path: 'routes[].scopes', feature: 'security', issue: 5 },
-  { path: 'routes[].rateLimit', feature: 'security', issue: 5 },
-  { path: 'routes[].version', feature: 'versions', issue: 6 },
-  { path: 'routes[].split', feature: 'versions', issue: 6 },
   { path: 'routes[].validate', feature: 'versions', issue: 6 },
-  { path: 'services.*.versions', feature: 'versions', issue: 6 },
-  { path: 'aggregates', feature: 'resilience', issue: 7 },
-  { path: 'routes[].fallback', feature: 'resilience', issue: 7 },
-  { path: 'services.*.retries', feature: 'resilience', issue: 7 },
-  { path: 'services.*.circuitBreaker', feature: 'resilience', issue: 7 },
-  { path: 'services.*.bulkhead', feature: 'resilience', issue: 7 },
 ];
 
 /** One place where a document uses an unsupported feature. */

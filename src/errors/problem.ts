@@ -39,6 +39,8 @@ export function sendProblem(
 }
 
 export function sendError(res: ServerResponse, err: unknown, headers?: Record<string, string>): void {
-  if (err instanceof PorticoError) sendProblem(res, err.code, err.detail, err.extra, headers);
-  else sendProblem(res, 'internal_error', undefined, undefined, headers);
+  if (err instanceof PorticoError) {
+    const all = err.headers === undefined ? headers : { ...headers, ...err.headers };
+    sendProblem(res, err.code, err.detail, err.extra, all);
+  } else sendProblem(res, 'internal_error', undefined, undefined, headers);
 }

@@ -2,11 +2,14 @@ import { watch, type FSWatcher } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { basename, dirname, resolve } from 'node:path';
+import { Gauge } from 'prom-client';
 import { createAdminServer } from '../admin/admin-server.ts';
 import type { AdminRoute } from '../admin/admin-route.ts';
 import { createCoreAdminRoutes } from '../admin/core-routes.ts';
 import { ConfigError } from '../config/config-error.ts';
 import { loadConfig } from '../config/load.ts';
+import { createRegistrationGate } from '../contracts/registration-gate.ts';
+import { createVersionAdminRoutes, registerVersionMetrics } from '../versions/admin-routes.ts';
 import type { Config } from '../config/schema.ts';
 import { parseDurationMs, parseSizeBytes } from '../config/units.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
@@ -20,6 +23,10 @@ import { createRedisStore } from '../store/redis-store.ts';
 import type { RegistryStore } from '../store/registry-store.ts';
 import { compileRuntime, retiredInstances, type Runtime } from './runtime/compile-runtime.ts';
 import { RegisteredInstances } from './upstream/registered-instances.ts';
+import { createRegisteredHealthChecks } from './upstream/registered-health.ts';
+import { createOutlierDetector, outlierSettingsOf } from './upstream/outlier-detector.ts';
+import type { InstanceChange } from './upstream/instance-set.ts';
+import type { ProxyObserver } from './services/proxy.ts';
 import { createGatewayServer, type GatewayServer } from './server.ts';
 
 export interface GatewayOptions {
@@ -61,10 +68,53 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const stats = new RouteStatsTable();
   let current: Runtime | undefined;
   const metrics = new GatewayMetrics(stats, () => current);
-  const observer = {
-    upstreamError(service: string, _instance: unknown, kind: Parameters<GatewayMetrics['upstreamError']>[1]) {
-      metrics.upstreamError(service, kind);
+  // Passive health: node-local ejection of instances that fail real traffic (see docs/registry.md).
+  const outliers = createOutlierDetector({
+    target(name) {
+      const service = current?.services.get(name);
+      const settings = service?.config.outlierDetection;
+      if (service === undefined || settings === undefined) return undefined;
+      return { instances: service.instances, settings: outlierSettingsOf(settings) };
     },
+    onEject(instance, durationMs, ejections) {
+      logger.warn(
+        { service: instance.service, instance: instance.id, url: instance.origin, durationMs, ejections },
+        'instance ejected after consecutive failures',
+      );
+    },
+    onRestore(instance) {
+      logger.info({ service: instance.service, instance: instance.id }, 'ejected instance back in rotation');
+    },
+  });
+  const observer: ProxyObserver = {
+    upstreamError(service, instance, kind) {
+      metrics.upstreamError(service, kind);
+      if (kind !== 'client_abort') outliers.failure(instance);
+    },
+    upstreamResponse(_service, instance, statusCode) {
+      if (statusCode >= 500) outliers.failure(instance);
+      else outliers.success(instance);
+    },
+  };
+  new Gauge({
+    name: 'portico_upstream_panic_mode',
+    help: 'Whether a service is in panic mode (1): too few instances available, so traffic goes to all of them.',
+    labelNames: ['service'],
+    registers: [metrics.registry],
+    collect() {
+      this.reset();
+      for (const service of current?.services.values() ?? []) {
+        this.set({ service: service.name }, service.instances.panic ? 1 : 0);
+      }
+    },
+  });
+  const onPanicChange = (change: InstanceChange): void => {
+    if (change.type !== 'panic') return;
+    const { set } = change;
+    const fields = { service: set.service, available: set.available.length, total: set.size };
+    if (set.panic)
+      logger.warn(fields, 'service entered panic mode: balancing across all non-draining instances');
+    else logger.warn(fields, 'service left panic mode');
   };
   const onHealthTransition = (
     instance: { service: string; id: string; origin: string },
@@ -81,9 +131,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     allow: config.registry.allow,
     deny: config.registry.deny,
   });
-  const registered = new RegisteredInstances(() => current, createGuardedLookup(addressPolicy), logger);
-  const compile = (next: Config, previous: Runtime | undefined) =>
-    compileRuntime(next, {
+  const guardedLookup = createGuardedLookup(addressPolicy);
+  const registered = new RegisteredInstances(() => current, guardedLookup, logger);
+  const compile = (next: Config, previous: Runtime | undefined) => {
+    const table = compileRuntime(next, {
       stats,
       observer,
       previous,
@@ -91,6 +142,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       stageState,
       registered: (service) => registered.forService(service),
     });
+    for (const service of table.services.values()) {
+      service.instances.onChange(onPanicChange);
+      service.instances.setPanicThreshold(service.config.panicThreshold ?? 0.5);
+    }
+    return table;
+  };
 
   const store = await openStore(config, options.configFile);
   const registry = createRegistry({
@@ -98,13 +155,27 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     addressPolicy,
     leaseGraceMs: parseDurationMs(config.registry.leaseGrace),
     onError: (err) => logger.warn({ err }, 'registry background work failed'),
+    contractGate: createRegistrationGate({ logger }),
   });
   await registry.start();
   // Snapshot and subscription in one tick: the registry calls listeners synchronously after its own copy
   // changes, so no change can fall between the two.
   registered.load(registry.snapshot().instances);
   const unsubscribe = registry.subscribe((change) => registered.apply(change));
-  const unsubscribeResync = store.onResync?.((snapshot) => registered.load(snapshot.instances));
+  const unsubscribeResync = registry.onResync((snapshot) => registered.load(snapshot.instances));
+  const registeredHealth = createRegisteredHealthChecks({
+    registry,
+    lease: store.checkLease,
+    lookup: guardedLookup,
+    onTransition(instance, status) {
+      logger.warn(
+        { service: instance.service, instance: instance.id, url: instance.url, status },
+        'registered instance health changed',
+      );
+    },
+    onError: (err) => logger.debug({ err }, 'registered health check could not reach the store'),
+  });
+  registeredHealth.start();
 
   current = compile(config, undefined);
   for (const checker of current.healthCheckers) checker.start();
@@ -165,6 +236,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     }),
   );
   adminRoutes.push(...createRegistryRoutes(registry));
+  adminRoutes.push(...createVersionAdminRoutes(stageState));
+  registerVersionMetrics(metrics.registry, stageState);
   const adminServer = createAdminServer({
     routes: () => adminRoutes,
     token: () => current?.config.admin.token,
@@ -228,8 +301,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         );
         adminServer.closeAllConnections();
         await new Promise<void>((resolve) => adminServer.close(() => resolve()));
+        outliers.close();
+        await registeredHealth.stop();
         unsubscribe();
-        unsubscribeResync?.();
+        unsubscribeResync();
         await registry.close();
         await store.close();
         logger.info('portico stopped');

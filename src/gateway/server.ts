@@ -6,6 +6,7 @@ import { PorticoError } from '../errors/portico-error.ts';
 import { resolveClientIp } from './forwarding/upstream-headers.ts';
 import { RequestContext } from './pipeline/request-context.ts';
 import { normalizePath } from './router/normalize-path.ts';
+import { checkFraming } from '../security/framing.ts';
 import type { Runtime } from './runtime/compile-runtime.ts';
 import { proxyUpgrade } from './services/websocket.ts';
 
@@ -81,13 +82,25 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
       sendProblem(res, 'headers_too_large', `more than ${runtime.headerCountLimit} header lines`);
       return;
     }
+    const framingProblem = checkFraming(req);
+    if (framingProblem !== undefined) {
+      res.once('close', onUntrackedClose);
+      res.shouldKeepAlive = false;
+      sendProblem(res, 'bad_request', framingProblem);
+      return;
+    }
     const target = normalizePath(req.url ?? '');
     if (target === undefined) {
       res.once('close', onUntrackedClose);
       sendProblem(res, 'bad_request', 'the request target is not a valid path');
       return;
     }
-    const match = runtime.router.find(req.method ?? 'GET', req.headers.host, target.path, req.headers);
+    const match = runtime.router.find(
+      routingMethod(req, runtime),
+      req.headers.host,
+      target.path,
+      req.headers,
+    );
     if (match === undefined) {
       res.once('close', onUntrackedClose);
       sendProblem(res, 'route_not_found', `no route for ${req.method} ${target.path}`);
@@ -147,4 +160,15 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
     socket.end(`HTTP/1.1 ${status} ${reason}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
   });
   return { server, inflight: () => inflight };
+}
+
+/**
+ * A CORS preflight is routed by the method it asks about, so the route's CORS stage answers it even when the
+ * route does not accept OPTIONS itself.
+ */
+function routingMethod(req: IncomingMessage, runtime: Runtime): string {
+  const method = req.method ?? 'GET';
+  if (method !== 'OPTIONS' || runtime.config.cors === undefined) return method;
+  const asked = req.headers['access-control-request-method'];
+  return typeof asked === 'string' ? asked : method;
 }

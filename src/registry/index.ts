@@ -15,6 +15,7 @@ export {
   type Registry,
   type RegistryOptions,
   type RegistryTimers,
+  type ResyncListener,
   type ServiceSummary,
 } from './registry.ts';
 export {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { PorticoError } from '../errors/portico-error.ts';
 import { createEmbeddedStore } from '../store/embedded-store.ts';
-import type { RegistryChange } from '../store/registry-store.ts';
+import type { RegistryChange, RegistrySnapshot, RegistryStore } from '../store/registry-store.ts';
 import { createAddressPolicy } from './address-policy.ts';
 import { createRegistry } from './registry.ts';
 
@@ -89,4 +89,48 @@ test('a subscriber for one service is only called for that service; unsubscribe 
     registry.snapshot().instances.map((i) => i.id),
     ['b-1', 'o-1', 'o-2'],
   );
+});
+
+test('a store resync replaces the copy, lowers the revision when data was lost, and notifies resync listeners', async (t) => {
+  const inner = await createEmbeddedStore({ path: ':memory:' });
+  let fire: ((snapshot: RegistrySnapshot) => void) | undefined;
+  const store: RegistryStore = {
+    kind: 'redis',
+    snapshot: () => inner.snapshot(),
+    upsert: (instance, reason) => inner.upsert(instance, reason),
+    renew: (service, id, expiresAt) => inner.renew(service, id, expiresAt),
+    remove: (service, id, reason) => inner.remove(service, id, reason),
+    expire: (now) => inner.expire(now),
+    changesSince: (revision) => inner.changesSince(revision),
+    putContract: (service, version, document) => inner.putContract(service, version, document),
+    getContract: (service, version) => inner.getContract(service, version),
+    onChange: (listener) => inner.onChange(listener),
+    onResync(listener) {
+      fire = listener;
+      return () => (fire = undefined);
+    },
+    close: () => inner.close(),
+  };
+  const registry = createRegistry({ store, addressPolicy: createAddressPolicy() });
+  await registry.start();
+  t.after(async () => {
+    await registry.close();
+    await inner.close();
+  });
+  await registry.register('a', 'a1', body);
+  await registry.register('a', 'a2', body);
+  assert.equal(registry.revision, 2);
+  const kept = registry.getInstance('a', 'a2');
+  assert.ok(kept);
+  const seen: number[] = [];
+  registry.onResync((snapshot) => seen.push(snapshot.revision));
+  fire?.({ revision: 1, instances: [kept] });
+  assert.deepEqual(seen, [1]);
+  assert.equal(registry.revision, 1);
+  assert.deepEqual(
+    registry.listInstances('a').map((i) => i.id),
+    ['a2'],
+  );
+  await registry.close();
+  assert.equal(fire, undefined, 'close detaches from the store');
 });

@@ -8,7 +8,7 @@ import type {
   StoredInstance,
 } from '../store/registry-store.ts';
 import type { AddressPolicy } from './address-policy.ts';
-import { validateRegistration } from './validate-registration.ts';
+import { validateRegistration, type RegistrationInput } from './validate-registration.ts';
 
 /** Timer functions, injectable so tests drive the expiry sweep themselves. */
 export interface RegistryTimers {
@@ -27,6 +27,11 @@ export interface RegistryOptions {
   /** Period of the expiry sweep. Default 1000. */
   readonly expirySweepMs?: number;
   readonly timers?: RegistryTimers;
+  /**
+   * Checks a registration that carries a contract before it is stored (breaking-change check, see
+   * src/contracts/registration-gate.ts); throws a PorticoError to refuse it.
+   */
+  readonly contractGate?: ContractGate;
   /** Failures that have no caller to answer: a sweep that could not reach the store, a throwing listener. */
   readonly onError?: (err: unknown) => void;
 }
@@ -46,6 +51,12 @@ export interface InstanceFilter {
 }
 
 export type ChangeListener = (change: RegistryChange) => void;
+
+/** See {@link RegistryOptions.contractGate}. */
+export type ContractGate = (registration: RegistrationInput, registry: Registry) => Promise<void>;
+
+/** Receives the whole registry after a resync; the listener replaces its copy with it. */
+export type ResyncListener = (snapshot: RegistrySnapshot) => void;
 
 /** The registry: checks and applies registrations, keeps an in-memory copy of the store and fans out its changes. */
 export interface Registry {
@@ -79,6 +90,12 @@ export interface Registry {
    * only changes of that service reach it. Returns the unsubscribe function.
    */
   subscribe(listener: ChangeListener, options?: { service?: string | undefined }): () => void;
+  /**
+   * Calls `listener` synchronously after the in-memory copy was replaced by a store snapshot (the Redis feed could
+   * not continue: a trimmed feed, or Redis came back without its data). The revision may have gone down. Changes
+   * delivered to {@link Registry.subscribe} afterwards follow that snapshot. Returns the unsubscribe function.
+   */
+  onResync(listener: ResyncListener): () => void;
   /** Runs one expiry pass now (also run every `expirySweepMs`). */
   sweep(): Promise<RegistryChange[]>;
   /** Stops the sweep and detaches from the store; the store stays open (its owner closes it). */
@@ -111,14 +128,19 @@ class ServiceRegistry implements Registry {
   readonly #sweepMs: number;
   readonly #timers: RegistryTimers;
   readonly #onError: (err: unknown) => void;
+  readonly #contractGate: ContractGate | undefined;
   /** service → id → instance. */
   readonly #services = new Map<string, Map<string, StoredInstance>>();
   readonly #allListeners = new Set<ChangeListener>();
   readonly #serviceListeners = new Map<string, Set<ChangeListener>>();
+  readonly #resyncListeners = new Set<ResyncListener>();
   #waiters: { revision: number; resolve: () => void }[] = [];
   #revision = 0;
   #pending: RegistryChange[] | undefined;
   #detach: (() => void) | undefined;
+  #detachResync: (() => void) | undefined;
+  /** A resync that arrived while the first snapshot was loading; it wins over that snapshot. */
+  #pendingResync: RegistrySnapshot | undefined;
   #sweepHandle: unknown;
   #sweeping: Promise<RegistryChange[]> | undefined;
   /** Until then (after a restart on the embedded store) leases are judged by the in-memory grace, not the store. */
@@ -131,6 +153,7 @@ class ServiceRegistry implements Registry {
     this.#leaseGraceMs = options.leaseGraceMs ?? 0;
     this.#sweepMs = options.expirySweepMs ?? 1_000;
     this.#timers = options.timers ?? defaultTimers;
+    this.#contractGate = options.contractGate;
     this.#onError = options.onError ?? ((err) => process.emitWarning(String(err), 'PorticoRegistryWarning'));
   }
 
@@ -142,6 +165,7 @@ class ServiceRegistry implements Registry {
     // Changes that land while the snapshot loads are held and applied after it, so none is lost.
     this.#pending = [];
     this.#detach = this.#store.onChange((change) => this.#receive(change));
+    this.#detachResync = this.#store.onResync?.((snapshot) => this.#resync(snapshot));
     const snapshot = await this.#store.snapshot();
     const now = this.#clock();
     const restartGrace = this.#store.kind === 'embedded';
@@ -158,6 +182,9 @@ class ServiceRegistry implements Registry {
     this.#revision = snapshot.revision;
     const pending = this.#pending;
     this.#pending = undefined;
+    const resync = this.#pendingResync;
+    this.#pendingResync = undefined;
+    if (resync !== undefined) this.#resync(resync);
     for (const change of pending) this.#apply(change);
     this.#sweepHandle = this.#timers.setInterval(() => {
       this.sweep().catch(this.#onError);
@@ -174,6 +201,8 @@ class ServiceRegistry implements Registry {
     if (!decision.allowed) {
       throw new PorticoError('invalid_registration', `url refused: ${decision.reason}`, { field: 'url' });
     }
+    if (input.contract !== undefined && this.#contractGate !== undefined)
+      await this.#contractGate(input, this);
     const contractHash =
       input.contract === undefined
         ? undefined
@@ -300,6 +329,11 @@ class ServiceRegistry implements Registry {
     };
   }
 
+  onResync(listener: ResyncListener): () => void {
+    this.#resyncListeners.add(listener);
+    return () => this.#resyncListeners.delete(listener);
+  }
+
   sweep(): Promise<RegistryChange[]> {
     // One pass at a time: a slow store must not pile up overlapping sweeps.
     this.#sweeping ??= this.#runSweep().finally(() => {
@@ -313,6 +347,8 @@ class ServiceRegistry implements Registry {
     this.#sweepHandle = undefined;
     this.#detach?.();
     this.#detach = undefined;
+    this.#detachResync?.();
+    this.#detachResync = undefined;
     for (const waiter of this.#waiters) waiter.resolve();
     this.#waiters = [];
     await this.#sweeping;
@@ -350,6 +386,31 @@ class ServiceRegistry implements Registry {
   #receive(change: RegistryChange): void {
     if (this.#pending !== undefined) this.#pending.push(change);
     else this.#apply(change);
+  }
+
+  /** Replaces the copy with the store's snapshot; the store delivers later changes only after this returns. */
+  #resync(snapshot: RegistrySnapshot): void {
+    if (this.#pending !== undefined) {
+      // Changes held so far are older than this snapshot.
+      this.#pending = [];
+      this.#pendingResync = snapshot;
+      return;
+    }
+    this.#services.clear();
+    for (const instance of snapshot.instances) this.#put(instance);
+    this.#revision = snapshot.revision;
+    this.#graceUntil = 0;
+    // A write waiting for its revision either is in the snapshot or was lost with the store's data.
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const waiter of waiters) waiter.resolve();
+    for (const listener of this.#resyncListeners) {
+      try {
+        listener(snapshot);
+      } catch (err) {
+        this.#onError(err);
+      }
+    }
   }
 
   #apply(change: RegistryChange): void {

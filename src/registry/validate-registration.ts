@@ -31,9 +31,11 @@ export interface RegistrationInput {
   readonly metadata: Readonly<Record<string, string>>;
   readonly healthCheck?: InstanceHealthCheck | undefined;
   readonly contract?: string | undefined;
+  /** Register even when the contract breaks the previous version of the same major (logged). */
+  readonly force: boolean;
 }
 
-const BODY_FIELDS = new Set(['url', 'version', 'ttl', 'metadata', 'healthCheck', 'contract']);
+const BODY_FIELDS = new Set(['url', 'version', 'ttl', 'metadata', 'healthCheck', 'contract', 'force']);
 const HEALTH_FIELDS = new Set(['path', 'interval', 'timeout', 'unhealthyThreshold', 'healthyThreshold']);
 const DURATION = /^([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)$/;
 const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
@@ -79,7 +81,14 @@ export function validateRegistration(service: string, id: string, body: unknown)
     metadata: checkMetadata(record.metadata),
     healthCheck: record.healthCheck === undefined ? undefined : checkHealthCheck(record.healthCheck),
     contract: record.contract === undefined ? undefined : checkContract(record.contract),
+    force: checkForce(record.force),
   };
+}
+
+function checkForce(value: unknown): boolean {
+  if (value === undefined) return false;
+  if (typeof value !== 'boolean') fail('force', 'force must be true or false');
+  return value;
 }
 
 /** Parses `500ms`, `15s`, `2m`, `1h` into milliseconds; undefined when malformed. */

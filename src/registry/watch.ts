@@ -57,6 +57,8 @@ export function createWatchHandler(
     let closed = false;
     /** A large snapshot may sit in the buffer without making the watcher slow; forgotten once it drains. */
     let snapshotAllowance = 0;
+    /** A resync happened during the replay: the replay is void and a snapshot follows it. */
+    let resynced = false;
 
     const write = (frame: string): void => {
       if (closed) return;
@@ -87,6 +89,17 @@ export function createWatchHandler(
       },
       { service },
     );
+    // After a resync the registry's copy was replaced (and its revision may have gone down): every watcher starts
+    // over from a snapshot, whatever it had announced before.
+    const unsubscribeResync = registry.onResync(() => {
+      if (held !== undefined) {
+        held = [];
+        resynced = true;
+        return;
+      }
+      cursor = 0;
+      sendSnapshot();
+    });
     const keepAlive = setInterval(() => {
       // An `id:` line without data moves the client's Last-Event-ID past changes it filtered out, without an event.
       const frame = cursor > announced ? `: keep-alive\nid: ${cursor}\n\n` : ': keep-alive\n\n';
@@ -99,6 +112,7 @@ export function createWatchHandler(
       held = undefined;
       clearInterval(keepAlive);
       unsubscribe();
+      unsubscribeResync();
     };
     const cut = (): void => {
       stop();
@@ -134,6 +148,7 @@ export function createWatchHandler(
       }
     }
     if (closed) return;
+    if (resynced) sendSnapshot();
     const pending = held;
     held = undefined;
     for (const change of pending ?? []) send(change);

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { defineRedisScript, toStoreError } from './redis-connection.ts';
+import type { CheckLease } from './registry-store.ts';
 
 /** Takes a free lease, or extends it when this node already holds it. Keys 1 lease; ARGV 1 node id, 2 ttl ms. */
 const acquireScript = defineRedisScript(`
@@ -34,12 +35,7 @@ export interface RedisCheckLeaseOptions {
  * const lease = createRedisCheckLease({ redis, prefix: 'portico:' });
  * if (await lease.tryAcquire('orders\na1', nodeId, 3 * intervalMs)) await probe(instance);
  */
-export interface RedisCheckLease {
-  /** True when `nodeId` now holds the lease on `key` for `ttlMs` (newly taken or extended). */
-  tryAcquire(key: string, nodeId: string, ttlMs: number): Promise<boolean>;
-  /** Gives the lease up early (when the instance is gone or the node shuts down); false when not held. */
-  release(key: string, nodeId: string): Promise<boolean>;
-}
+export type RedisCheckLease = CheckLease;
 
 /** Creates a {@link RedisCheckLease} on an open connection (see `createRedisConnection`). */
 export function createRedisCheckLease(options: RedisCheckLeaseOptions): RedisCheckLease {

@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { createRedisCheckLease } from './redis-check-lease.ts';
 import { createRedisConnection, toStoreError } from './redis-connection.ts';
 import {
   expireScript,
@@ -11,6 +12,7 @@ import {
 } from './redis-store-scripts.ts';
 import type {
   ChangeReason,
+  CheckLease,
   RegistryChange,
   RegistrySnapshot,
   RegistryStore,
@@ -97,6 +99,7 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Regi
 
 class RedisStore implements RegistryStore {
   readonly kind = 'redis';
+  readonly checkLease: CheckLease;
   readonly #redis: Redis;
   readonly #blocking: Redis;
   readonly #keys: {
@@ -127,6 +130,7 @@ class RedisStore implements RegistryStore {
     this.#redis = redis;
     this.#blocking = blocking;
     const p = options.prefix;
+    this.checkLease = createRedisCheckLease({ redis, prefix: p });
     this.#keys = {
       instances: `${p}instances`,
       leases: `${p}leases`,

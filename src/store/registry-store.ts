@@ -49,6 +49,17 @@ export interface RegistrySnapshot {
   readonly instances: readonly StoredInstance[];
 }
 
+/**
+ * Decides which node runs the active health check of an instance when several nodes share the store, so each
+ * instance is probed by one node at a time (see `createRedisCheckLease`).
+ */
+export interface CheckLease {
+  /** True when `nodeId` now holds the lease on `key` for `ttlMs` (newly taken or extended). */
+  tryAcquire(key: string, nodeId: string, ttlMs: number): Promise<boolean>;
+  /** Gives the lease up early; false when not held. */
+  release(key: string, nodeId: string): Promise<boolean>;
+}
+
 export interface RegistryStore {
   readonly kind: 'embedded' | 'redis';
   /** Everything current, with the revision it reflects. */
@@ -74,5 +85,7 @@ export interface RegistryStore {
    * its state with it and its revision with `snapshot.revision` (which may be lower than before after data loss).
    */
   onResync?(listener: (snapshot: RegistrySnapshot) => void): () => void;
+  /** Present when several nodes share the store (Redis): who checks which instance. */
+  readonly checkLease?: CheckLease | undefined;
   close(): Promise<void>;
 }

@@ -57,7 +57,8 @@ export function send(url: string, options: SendOptions = {}): Promise<SimpleResp
     });
     if (options.body !== undefined) {
       if (options.chunked === true) req.setHeader('transfer-encoding', 'chunked');
-      else if (!req.hasHeader('content-length') && !req.hasHeader('transfer-encoding')) req.setHeader('content-length', Buffer.byteLength(options.body));
+      else if (!req.hasHeader('content-length') && !req.hasHeader('transfer-encoding'))
+        req.setHeader('content-length', Buffer.byteLength(options.body));
       req.end(options.body);
     } else {
       req.end();

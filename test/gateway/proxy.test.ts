@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { Readable } from 'node:stream';
@@ -12,6 +11,7 @@ import { assertProblem, residentBytes, send } from './client.ts';
 const MB = 1024 * 1024;
 const chunk = Buffer.alloc(64 * 1024, 'x');
 const bigSize = 50 * MB;
+const hugeSize = 200 * MB;
 
 interface EchoBody {
   upstream: string;
@@ -21,7 +21,7 @@ interface EchoBody {
 }
 
 function* bodyOf(size: number, onChunk?: (sent: number) => void): Generator<Buffer> {
-  for (let sent = 0; sent < size; ) {
+  for (let sent = 0; sent < size;) {
     sent += chunk.length;
     onChunk?.(sent);
     yield chunk;
@@ -109,9 +109,13 @@ describe('proxying through an untrusted edge', () => {
   const hungSockets: Socket[] = [];
 
   before(async () => {
-    [echo, bulk, slow, hanging, cut] = await Promise.all(
-      ['echo', 'bulk', 'slow', 'hanging', 'cut'].map((name) => startUpstream(name)),
-    );
+    [echo, bulk, slow, hanging, cut] = await Promise.all([
+      startUpstream('echo'),
+      startUpstream('bulk'),
+      startUpstream('slow'),
+      startUpstream('hanging'),
+      startUpstream('cut'),
+    ]);
     hanging.handler = (req) => {
       hungSockets.push(req.socket);
     };
@@ -180,44 +184,45 @@ routes:
     }
   });
 
+  // Loopback sockets here autotune their buffers up to 32 MB each, so the kernel alone may hold tens of MB in
+  // flight; a transfer of 200 MB tells backpressure (stalls well short of it) from buffering (takes it all).
   test('an upstream that stops reading stops the client upload (backpressure)', async () => {
-    let paused: { req: IncomingMessage; res: ServerResponse } | undefined;
-    bulk.handler = (req, res) => {
+    bulk.handler = (req) => {
       req.pause();
-      paused = { req, res };
     };
     let sent = 0;
+    const controller = new AbortController();
     try {
       const pending = request(`${portico.url}/bulk/slow-reader`, {
         method: 'POST',
-        headers: { 'content-length': String(bigSize) },
-        body: Readable.from(bodyOf(bigSize, (n) => (sent = n))),
+        headers: { 'content-length': String(hugeSize) },
+        body: Readable.from(bodyOf(hugeSize, (n) => (sent = n))),
+        signal: controller.signal,
       });
+      pending.catch(() => {});
       const stalledAt = await settled(() => sent);
-      assert.ok(stalledAt < 25 * MB, `the client pushed ${(stalledAt / MB).toFixed(1)} MB into a stalled upload`);
-      const { req, res } = paused as NonNullable<typeof paused>;
-      req.once('end', () => res.end('done'));
-      req.resume();
-      const answer = await pending;
-      assert.equal(answer.statusCode, 200);
-      assert.equal(await answer.body.text(), 'done');
-      assert.equal(sent, bigSize);
+      assert.ok(
+        stalledAt < hugeSize / 2,
+        `the client pushed ${(stalledAt / MB).toFixed(1)} MB into a stalled upload`,
+      );
     } finally {
+      controller.abort();
       bulk.handler = undefined;
     }
   });
 
   test('a client that stops reading stops the upstream download (backpressure)', async () => {
     let written = 0;
-    bulk.handler = serveBytes(bigSize, (n) => (written = n));
+    bulk.handler = serveBytes(hugeSize, (n) => (written = n));
     try {
       const res = await request(`${portico.url}/bulk/slow-client`);
       assert.equal(res.statusCode, 200);
       const stalledAt = await settled(() => written);
-      assert.ok(stalledAt < 25 * MB, `the upstream pushed ${(stalledAt / MB).toFixed(1)} MB to a stalled client`);
-      let received = 0;
-      for await (const part of res.body) received += (part as Buffer).length;
-      assert.equal(received, bigSize);
+      assert.ok(
+        stalledAt < hugeSize / 2,
+        `the upstream pushed ${(stalledAt / MB).toFixed(1)} MB to a stalled client`,
+      );
+      res.body.destroy();
     } finally {
       bulk.handler = undefined;
     }
@@ -254,7 +259,11 @@ routes:
 
   test('ignores X-Forwarded-For and Forwarded from a client that is not a trusted proxy', async () => {
     const res = await send(`${portico.url}/echo/xff`, {
-      headers: { 'x-forwarded-for': '203.0.113.9', forwarded: 'for=203.0.113.9', 'x-forwarded-proto': 'https' },
+      headers: {
+        'x-forwarded-for': '203.0.113.9',
+        forwarded: 'for=203.0.113.9',
+        'x-forwarded-proto': 'https',
+      },
     });
     const seen = res.json<EchoBody>().headers;
     assert.equal(seen['x-forwarded-for'], '127.0.0.1');
@@ -274,7 +283,9 @@ routes:
     assert.ok((id as string).length >= 8);
     assert.equal(generated.json<EchoBody>().headers['x-request-id'], id);
 
-    const invalid = await send(`${portico.url}/echo/id`, { headers: { 'x-request-id': 'bad id with spaces' } });
+    const invalid = await send(`${portico.url}/echo/id`, {
+      headers: { 'x-request-id': 'bad id with spaces' },
+    });
     assert.notEqual(invalid.headers['x-request-id'], 'bad id with spaces');
     assert.equal(invalid.json<EchoBody>().headers['x-request-id'], invalid.headers['x-request-id']);
   });
@@ -295,7 +306,14 @@ routes:
     });
     assert.equal(res.status, 200);
     const seen = res.json<EchoBody>().headers;
-    for (const name of ['te', 'keep-alive', 'upgrade', 'proxy-connection', 'proxy-authorization', 'trailer']) {
+    for (const name of [
+      'te',
+      'keep-alive',
+      'upgrade',
+      'proxy-connection',
+      'proxy-authorization',
+      'trailer',
+    ]) {
       assert.equal(seen[name], undefined, `${name} reached the upstream`);
     }
     // The gateway frames the body itself: the client's Transfer-Encoding (with its gzip coding) is not relayed.
@@ -307,7 +325,8 @@ routes:
     const started = Date.now();
     const res = await send(`${portico.url}/slow/x`);
     assertProblem(res, 504, 'upstream_timeout');
-    assert.ok(Date.now() - started < 3000, 'the timeout fired late');
+    const elapsed = Date.now() - started;
+    assert.ok(elapsed >= 190 && elapsed < 800, `a 200ms timeout fired after ${elapsed}ms`);
   });
 
   test('an instance that refuses connections gets 502 upstream_unavailable', async () => {
@@ -365,7 +384,10 @@ routes:
   });
 
   test('refuses a body over limits.bodySize with Content-Length before contacting the instance', async () => {
-    const res = await send(`${portico.url}/limited/upload`, { method: 'POST', body: Buffer.alloc(2048, 'a') });
+    const res = await send(`${portico.url}/limited/upload`, {
+      method: 'POST',
+      body: Buffer.alloc(2048, 'a'),
+    });
     assertProblem(res, 413, 'payload_too_large');
     const ok = await send(`${portico.url}/limited/upload`, { method: 'POST', body: Buffer.alloc(512, 'a') });
     assert.equal(ok.status, 200);

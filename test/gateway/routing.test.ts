@@ -122,19 +122,30 @@ routes:
     assert.deepEqual(await via('/%61dmin/q'), { upstream: 'admin', url: '/admin/q' });
     assert.equal(pub.requests.length, before, 'a disguised admin path reached the public upstream');
     assert.ok(admin.requests.length >= 6);
-    assert.deepEqual(await via('/public/%252e%252e/admin'), { upstream: 'public', url: '/public/%252e%252e/admin' });
+    assert.deepEqual(await via('/public/%252e%252e/admin'), {
+      upstream: 'public',
+      url: '/public/%252e%252e/admin',
+    });
   });
 
   test('an encoded slash or backslash, or an invalid escape, is refused with 400', async () => {
     const adminBefore = (upstreams.get('admin') as TestUpstream).requests.length;
-    for (const path of ['/public/..%2Fadmin/x', '/admin%2fx', '/public/%5C..%5Cadmin', '/public/%zz', '/public/%00']) {
+    for (const path of [
+      '/public/..%2Fadmin/x',
+      '/admin%2fx',
+      '/public/%5C..%5Cadmin',
+      '/public/%zz',
+      '/public/%00',
+    ]) {
       assertProblem(await send(`${portico.url}/`, { rawPath: path }), 400, 'bad_request');
     }
     assert.equal((upstreams.get('admin') as TestUpstream).requests.length, adminBefore);
   });
 
   test('GET /v1/routes/match explains the winner and why every other route lost', async () => {
-    const res = await fetch(`${portico.adminUrl}/v1/routes/match?method=GET&path=${encodeURIComponent('/p/17')}`);
+    const res = await fetch(
+      `${portico.adminUrl}/v1/routes/match?method=GET&path=${encodeURIComponent('/p/17')}`,
+    );
     assert.equal(res.status, 200);
     const body = (await res.json()) as {
       matched?: { name: string; params: Record<string, string> };

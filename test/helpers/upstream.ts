@@ -15,7 +15,9 @@ export type Fault =
   | { readonly kind: 'delay'; readonly ms: number }
   | { readonly kind: 'hang' }
   | { readonly kind: 'reset' }
-  | { readonly kind: 'cut-body' };
+  | { readonly kind: 'cut-body' }
+  /** Writes bytes that are not HTTP and closes the connection. */
+  | { readonly kind: 'garbage' };
 
 export interface TestUpstream {
   readonly url: string;
@@ -33,7 +35,10 @@ export interface TestUpstream {
  * A real HTTP upstream for integration tests: echoes what it received as JSON, records every request, and
  * injects faults (status, delay, hang, connection reset, body cut after the headers) on demand.
  */
-export async function startUpstream(name = 'upstream'): Promise<TestUpstream> {
+export async function startUpstream(
+  name = 'upstream',
+  options: { port?: number } = {},
+): Promise<TestUpstream> {
   const sockets = new Set<Socket>();
   const upstream: TestUpstream = {
     url: '',
@@ -44,10 +49,12 @@ export async function startUpstream(name = 'upstream'): Promise<TestUpstream> {
     handler: undefined,
     close: async () => {},
   };
+  const ended = new WeakSet<IncomingMessage>();
   const server: Server = createServer((req, res) => {
     let bodyBytes = 0;
     req.on('data', (chunk: Buffer) => (bodyBytes += chunk.length));
     req.on('end', () => {
+      ended.add(req);
       upstream.requests.push({
         method: req.method ?? '',
         url: req.url ?? '',
@@ -62,6 +69,9 @@ export async function startUpstream(name = 'upstream'): Promise<TestUpstream> {
         return;
       case 'reset':
         req.socket.destroy();
+        return;
+      case 'garbage':
+        req.socket.end('this is not HTTP at all\r\n\r\n');
         return;
       case 'status':
         res.writeHead(fault.status, { 'content-type': 'application/json' });
@@ -81,18 +91,21 @@ export async function startUpstream(name = 'upstream'): Promise<TestUpstream> {
   });
   function answer(req: IncomingMessage, res: ServerResponse): void {
     if (upstream.handler !== undefined) return upstream.handler(req, res);
-    req.on('end', () => {
+    const reply = () => {
       const body = JSON.stringify({ upstream: name, method: req.method, url: req.url, headers: req.headers });
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
       res.end(body);
-    });
+    };
+    // After a delay the body may already be read: answer at once instead of waiting for an 'end' that passed.
+    if (ended.has(req) || req.readableEnded) reply();
+    else req.on('end', reply);
     req.resume();
   }
   server.on('connection', (socket: Socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return Object.assign(upstream, {
     url: `http://127.0.0.1:${port}`,

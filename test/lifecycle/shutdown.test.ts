@@ -22,6 +22,11 @@ test('SIGTERM lets an in-flight request finish, refuses new connections and exit
   const slow = await startUpstream('slow');
   t.after(() => slow.close());
   slow.fault = { kind: 'delay', ms: 1000 };
+  // The helper's echo waits for the request's 'end', which has already fired when a delay is over; answer directly.
+  slow.handler = (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ upstream: 'slow' }));
+  };
   const portico = await startPortico(
     ({ port, adminPort }) => `
 listen: 127.0.0.1:${port}

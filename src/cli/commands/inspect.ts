@@ -42,6 +42,20 @@ export async function runRoutes(args: string[]): Promise<number> {
   return 0;
 }
 
+interface ServiceListing {
+  revision: number;
+  services: {
+    name: string;
+    versions: string[];
+    instances: { total: number; passing: number; critical: number; draining: number };
+  }[];
+}
+
+interface InstanceListing {
+  revision: number;
+  instances: { id: string; status: string; version: string; url: string; expiresAt: number }[];
+}
+
 /** `portico services [show NAME]`: services of a running node, read from its registry API. */
 export async function runServices(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args, options, allowPositionals: true });
@@ -50,15 +64,37 @@ export async function runServices(args: string[]): Promise<number> {
     return 0;
   }
   if (positionals[0] === 'show' && positionals[1] !== undefined) {
-    const body = await fetchAdmin(
+    const body = (await fetchAdmin(
       values.admin,
       values.token,
       `/v1/services/${encodeURIComponent(positionals[1])}/instances`,
-    );
-    console.log(JSON.stringify(body, null, 2));
+    )) as InstanceListing;
+    if (values.json === true) console.log(JSON.stringify(body, null, 2));
+    else if (body.instances.length === 0) console.log(`no registered instance of ${positionals[1]}`);
+    else {
+      const now = Date.now();
+      for (const i of body.instances) {
+        const left = Math.max(0, Math.round((i.expiresAt - now) / 1000));
+        console.log(
+          `${i.id.padEnd(24)} ${i.status.padEnd(9)} ${i.version.padEnd(12)} ${i.url.padEnd(32)} lease ${left}s`,
+        );
+      }
+    }
     return 0;
   }
-  const body = await fetchAdmin(values.admin, values.token, '/v1/services');
-  console.log(JSON.stringify(body, null, 2));
+  const body = (await fetchAdmin(values.admin, values.token, '/v1/services')) as ServiceListing;
+  if (values.json === true) console.log(JSON.stringify(body, null, 2));
+  else if (body.services.length === 0) console.log('no registered service');
+  else {
+    for (const service of body.services) {
+      const { total, passing, critical, draining } = service.instances;
+      const extra = [critical > 0 ? `${critical} critical` : '', draining > 0 ? `${draining} draining` : '']
+        .filter((part) => part !== '')
+        .join(', ');
+      console.log(
+        `${service.name.padEnd(24)} ${service.versions.join(',').padEnd(20)} ${passing}/${total} passing${extra === '' ? '' : ` (${extra})`}`,
+      );
+    }
+  }
   return 0;
 }

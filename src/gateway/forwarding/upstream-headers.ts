@@ -10,6 +10,10 @@ const gatewayHeaders = new Set([
   'x-forwarded-host',
   'forwarded',
   'x-request-id',
+  // Identity headers: only the gateway's authentication stages may set them (security/identity.ts).
+  'x-consumer-id',
+  'x-consumer-scopes',
+  'x-consumer-subject',
 ]);
 const gatewayHeaderLengths = new Set([...gatewayHeaders].map((name) => name.length));
 
@@ -22,13 +26,15 @@ export interface ForwardingInfo {
   readonly upstreamHost: string;
   /** Declared request body length (already validated by Node), or -1 when none / chunked. */
   readonly contentLength: number;
+  /** Verified headers added by stages (identity), as a flat [name, value, …] list. */
+  readonly extra?: readonly string[] | undefined;
 }
 
 /**
  * Builds the flat [name, value, …] header list sent upstream: hop-by-hop headers and every header named in
  * Connection are removed (after which the gateway's own headers are added, so `Connection: X-Forwarded-For`
- * cannot strip them), header names containing `_` are dropped (an upstream that maps `_` to `-` would
- * otherwise see an alias of a header the gateway controls), and the forwarding headers are rebuilt:
+ * cannot strip them), header names containing `_` or `.` are dropped (an upstream that maps them to `-`
+ * would otherwise see an alias of a header the gateway controls), and the forwarding headers are rebuilt:
  * client-sent values are kept only from trusted proxies.
  */
 export function buildUpstreamHeaders(req: IncomingMessage, info: ForwardingInfo): string[] {
@@ -43,7 +49,7 @@ export function buildUpstreamHeaders(req: IncomingMessage, info: ForwardingInfo)
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string;
     const value = raw[i + 1] as string;
-    if (isHopByHop(name) || name.includes('_')) continue;
+    if (isHopByHop(name) || name.includes('_') || name.includes('.')) continue;
     if (gatewayHeaderLengths.has(name.length)) {
       const lower = name.toLowerCase();
       if (gatewayHeaders.has(lower)) {
@@ -81,6 +87,8 @@ export function buildUpstreamHeaders(req: IncomingMessage, info: ForwardingInfo)
   );
   if (host !== '') out.push('x-forwarded-host', host);
   if (info.contentLength >= 0) out.push('content-length', String(info.contentLength));
+  const extra = info.extra;
+  if (extra !== undefined) for (let i = 0; i < extra.length; i++) out.push(extra[i] as string);
   return out;
 }
 

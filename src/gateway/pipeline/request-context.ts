@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CompiledRoute } from '../runtime/compiled-route.ts';
+import type { InstanceSet } from '../upstream/instance-set.ts';
 
 /**
  * Per-request state shared by the stages and the terminal service. One object per request, with every
@@ -12,8 +13,8 @@ export class RequestContext {
   readonly params: Readonly<Record<string, string>>;
   /** The normalised request path (see router/normalize-path.ts). */
   readonly path: string;
-  /** The raw query string without `?` ('' when absent). */
-  readonly query: string;
+  /** The raw query string without `?` ('' when absent); a stage may remove a parameter (an API key). */
+  query: string;
   /** The client address: the peer, or the first untrusted hop of X-Forwarded-For behind a trusted proxy. */
   readonly clientIp: string;
   /** Whether the peer is a trusted proxy (its forwarding headers are honoured). */
@@ -25,6 +26,20 @@ export class RequestContext {
   upstream: string | undefined = undefined;
   /** Consumer id set by authentication stages. */
   consumer: string | undefined = undefined;
+  /** Scopes of the authenticated consumer (authentication stages). */
+  scopes: ReadonlySet<string> | undefined = undefined;
+  /**
+   * Verified identity headers as a flat [name, value, …] list, appended to the upstream request; a client's
+   * copies of these names are always dropped (forwarding/upstream-headers.ts).
+   */
+  upstreamHeaders: readonly string[] | undefined = undefined;
+  /**
+   * The instances to pick from when a stage narrowed them (version selection, canary split); the route's
+   * service instances otherwise.
+   */
+  instances: InstanceSet | undefined = undefined;
+  /** Whether the answer carries `Portico-Version` with the version of the instance that served it. */
+  versioned = false;
   /** The upstream exchange in progress, told when the client goes away so it aborts the upstream request. */
   exchange: { clientGone(): void } | undefined = undefined;
 

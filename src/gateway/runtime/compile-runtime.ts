@@ -1,11 +1,15 @@
-import type { Config, RouteConfig, ServiceConfig } from '../../config/schema.ts';
+import type { AggregateConfig, Config, RouteConfig, ServiceConfig } from '../../config/schema.ts';
 import { parseDurationMs, parseSizeBytes } from '../../config/units.ts';
 import type { RouteStatsTable } from '../../observability/route-stats.ts';
 import { createAddressMatcher, type AddressMatcher } from '../net/address-matcher.ts';
 import { composeStages, sortByPhase, type Stage, type StageCompileContext } from '../pipeline/stage.ts';
 import { stageFactories } from '../stages/index.ts';
+import { VERSION_PARAM } from '../../versions/requested-version.ts';
 import { createRouter, type Router } from '../router/router.ts';
+import { createAggregateHandler } from '../services/aggregate.ts';
+import { createFallbackAnswer } from '../services/fallback.ts';
 import { createProxyHandler, type ProxyObserver } from '../services/proxy.ts';
+import { resilienceFor, type BreakerListener } from '../services/service-resilience.ts';
 import { createBalancer } from '../upstream/balancers/index.ts';
 import { createHealthChecker, type HealthChecker } from '../upstream/health-checker.ts';
 import { Instance, type PoolOptions } from '../upstream/instance.ts';
@@ -38,6 +42,8 @@ export interface CompileDependencies {
   readonly registered?: ((service: string) => readonly Instance[]) | undefined;
   /** Stage state that outlives reloads (see StageCompileContext.shared). */
   readonly stageState?: Map<string, unknown> | undefined;
+  /** Told when a circuit breaker changes state (logs). */
+  readonly onBreakerTransition?: BreakerListener | undefined;
 }
 
 const orderedFactories = sortByPhase(stageFactories);
@@ -46,20 +52,34 @@ const keepAliveTimeoutMs = 4_000;
 
 export function compileRuntime(config: Config, deps: CompileDependencies): Runtime {
   const services = new Map<string, ServiceRuntime>();
+  const shared = deps.stageState ?? new Map<string, unknown>();
   for (const [name, serviceConfig] of Object.entries(config.services)) {
-    services.set(
+    const service = compileService(
       name,
-      compileService(name, serviceConfig, deps.previous?.services.get(name), deps.registered?.(name) ?? []),
+      serviceConfig,
+      deps.previous?.services.get(name),
+      deps.registered?.(name) ?? [],
     );
+    // Breaker states, bulkhead slots and retry budgets outlive a reload that keeps their config.
+    const resilience = resilienceFor(shared, name, serviceConfig, {
+      onBreakerTransition: deps.onBreakerTransition,
+    });
+    services.set(name, { ...service, resilience });
   }
   const bodyLimitBytes = parseSizeBytes(config.limits.bodySize);
   const observer = deps.observer;
-  const stageContext: StageCompileContext = { config, shared: deps.stageState ?? new Map() };
+  const stageContext: StageCompileContext = { config, shared };
   const routes = config.routes.map((route) =>
     compileRoute(route, services, deps, bodyLimitBytes, observer, stageContext),
   );
+  for (const aggregate of config.aggregates ?? []) {
+    routes.push(compileAggregate(aggregate, services, deps, observer, stageContext));
+  }
   const router = createRouter(
-    routes.map((route) => ({ name: route.name, match: route.config.match, value: route })),
+    routes.flatMap((route) => [
+      { name: route.name, match: route.config.match, value: route },
+      ...versionPrefixEntries(route),
+    ]),
   );
   const healthCheckers: HealthChecker[] = [];
   for (const service of services.values()) {
@@ -109,7 +129,7 @@ function compileService(
   config: ServiceConfig,
   previous: ServiceRuntime | undefined,
   registered: readonly Instance[],
-): ServiceRuntime {
+): Omit<ServiceRuntime, 'resilience'> {
   const connectTimeoutMs = parseDurationMs(config.timeouts?.connect ?? '2s');
   const requestTimeoutMs = parseDurationMs(config.timeouts?.request ?? '30s');
   const idle = config.timeouts?.idle;
@@ -167,7 +187,13 @@ function compileRoute(
   const service = services.get(config.service);
   if (service === undefined)
     throw new Error(`route "${config.name}" names unknown service "${config.service}"`);
-  const terminal = createProxyHandler(service, { bodyLimitBytes, observer });
+  const deadlineMs = config.timeout === undefined ? 0 : parseDurationMs(config.timeout);
+  const terminal = createProxyHandler(service, {
+    bodyLimitBytes,
+    observer,
+    deadlineMs,
+    fallback: createFallbackAnswer(config.fallback),
+  });
   return {
     name: config.name,
     config,
@@ -176,8 +202,46 @@ function compileRoute(
     upstreamPath: createUpstreamPath(config),
     preserveHost: config.preserveHost,
     websocket: config.websocket,
-    deadlineMs: config.timeout === undefined ? 0 : parseDurationMs(config.timeout),
+    deadlineMs,
     stats: deps.stats.for(config.name),
+  };
+}
+
+/**
+ * An aggregate is a route whose terminal service runs its calls; it gets the same stages (authentication
+ * and the rest) as a route with the same settings.
+ */
+function compileAggregate(
+  aggregate: AggregateConfig,
+  services: ReadonlyMap<string, ServiceRuntime>,
+  deps: CompileDependencies,
+  observer: ProxyObserver,
+  stageContext: StageCompileContext,
+): CompiledRoute {
+  const first = Object.values(aggregate.calls)[0];
+  const service = first === undefined ? undefined : services.get(first.service);
+  if (service === undefined) throw new Error(`aggregate "${aggregate.name}" has no call to a known service`);
+  const config: RouteConfig = {
+    name: aggregate.name,
+    match: aggregate.match,
+    service: service.name,
+    preserveHost: false,
+    websocket: false,
+    ...(aggregate.auth === undefined ? {} : { auth: aggregate.auth }),
+  };
+  return {
+    name: aggregate.name,
+    config,
+    service,
+    handler: composeStages(
+      createStages(config, stageContext),
+      createAggregateHandler(aggregate, services, observer),
+    ),
+    upstreamPath: (path) => path,
+    preserveHost: false,
+    websocket: false,
+    deadlineMs: 0,
+    stats: deps.stats.for(aggregate.name),
   };
 }
 
@@ -196,6 +260,30 @@ function hashKeySource(config: ServiceConfig): HashKeySource {
   if (on === 'ip') return { kind: 'ip' };
   if (on.startsWith('header:')) return { kind: 'header', name: on.slice(7).toLowerCase() };
   return { kind: 'cookie', name: on.slice(7) };
+}
+
+/**
+ * A route that reads the version from the path also answers `/{version}/<its pattern>`; the prefix is a route
+ * parameter the version stage checks (`v2`, `v2.1`) and is stripped before the upstream path is built.
+ */
+function versionPrefixEntries(route: CompiledRoute) {
+  if (route.config.version?.from.includes('path') !== true) return [];
+  const inner = route.upstreamPath;
+  const variant: CompiledRoute = {
+    ...route,
+    upstreamPath: function stripVersionPrefix(path, params) {
+      const slash = path.indexOf('/', 1);
+      return inner(slash < 0 ? '/' : path.slice(slash), params);
+    },
+  };
+  const pattern = route.config.match.path === '/' ? '' : route.config.match.path;
+  return [
+    {
+      name: `${route.name}#version-prefix`,
+      match: { ...route.config.match, path: `/{${VERSION_PARAM}}${pattern}` },
+      value: variant,
+    },
+  ];
 }
 
 /** `host:port` of the URL: a stable id for a static instance without one. */

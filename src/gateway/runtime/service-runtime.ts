@@ -1,4 +1,5 @@
 import type { ServiceConfig } from '../../config/schema.ts';
+import type { ServiceResilience } from '../services/service-resilience.ts';
 import type { InstanceSet } from '../upstream/instance-set.ts';
 
 /** How the consistent-hash key of a request is found. */
@@ -19,4 +20,6 @@ export interface ServiceRuntime {
   readonly requestTimeoutMs: number;
   /** Longest pause between response body chunks (0 = same as requestTimeoutMs). */
   readonly idleTimeoutMs: number;
+  /** Retries, breakers and bulkhead; undefined when the service configures none (the plain proxy path). */
+  readonly resilience: ServiceResilience | undefined;
 }

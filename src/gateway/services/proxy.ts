@@ -1,26 +1,37 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Dispatcher } from 'undici';
+import { errors as undiciErrors, type Dispatcher } from 'undici';
 import { sendProblem } from '../../errors/problem.ts';
 import { PorticoError } from '../../errors/portico-error.ts';
 import type { ErrorCode } from '../../errors/catalog.ts';
+import type { CircuitBreaker } from '../../resilience/circuit-breaker.ts';
+import type { TryFailure } from '../../resilience/retry-policy.ts';
 import { buildUpstreamHeaders } from '../forwarding/upstream-headers.ts';
 import { toClientHeaders } from '../forwarding/response-headers.ts';
 import type { RequestContext } from '../pipeline/request-context.ts';
 import type { Handler } from '../pipeline/stage.ts';
 import type { ServiceRuntime } from '../runtime/service-runtime.ts';
 import type { Instance } from '../upstream/instance.ts';
+import type { InstanceSet } from '../upstream/instance-set.ts';
 import { createBodyLimiter } from './body-limit.ts';
+import type { FallbackAnswer } from './fallback.ts';
 import { hashKeyOf } from './hash-key.ts';
+import type { ServiceResilience } from './service-resilience.ts';
 
 /** Reports upstream failures (metrics, passive health); set once by the gateway. */
 export interface ProxyObserver {
   upstreamError(service: string, instance: Instance, kind: UpstreamErrorKind): void;
+  /** A try got its response head (status 200 or more): passive health counts 5xx and clears failure streaks. */
+  upstreamResponse?(service: string, instance: Instance, statusCode: number): void;
 }
 export type UpstreamErrorKind = 'connect' | 'timeout' | 'reset' | 'bad_response' | 'client_abort';
 
 export interface ProxyOptions {
   readonly bodyLimitBytes: number;
   readonly observer: ProxyObserver;
+  /** The route's overall deadline in ms, all tries included (0 or absent = none). */
+  readonly deadlineMs?: number | undefined;
+  /** The route's static answer when no instance can take the request. */
+  readonly fallback?: FallbackAnswer | undefined;
 }
 
 const kExchange = Symbol('portico.exchange');
@@ -30,16 +41,109 @@ type ResponseWithExchange = ServerResponse & { [kExchange]?: ProxyExchange };
  * The terminal service of a proxied route: picks an instance, streams the request to it through the
  * instance's undici pool and streams the answer back. It uses undici's low-level `dispatch` with one handler
  * object per request (no Readable wrappers, no per-request closures), and raw header lists both ways.
+ *
+ * A service with retries, breakers or a bulkhead, or a route with a deadline, gets the guarded handler,
+ * chosen here once: routes without them pay nothing for them.
  */
 export function createProxyHandler(service: ServiceRuntime, options: ProxyOptions): Handler {
+  const deadlineMs = options.deadlineMs ?? 0;
+  const resilience = service.resilience;
+  if (resilience !== undefined || deadlineMs > 0) {
+    return function proxyWithPolicies(ctx: RequestContext) {
+      new ProxyExchange(ctx, service, options, resilience, deadlineMs).begin();
+    };
+  }
   return function proxyToService(ctx: RequestContext) {
-    const instance = service.instances.pick(hashKeyOf(service.hashKey, ctx));
-    if (instance === undefined) {
-      throw new PorticoError(
-        service.instances.all.length === 0 ? 'service_not_found' : 'no_healthy_instance',
-        `service "${service.name}" has no available instance`,
-      );
-    }
+    const instances = ctx.instances ?? service.instances;
+    const instance = instances.pick(hashKeyOf(service.hashKey, ctx));
+    if (instance === undefined) return answerWithoutInstance(ctx, instances, service, options.fallback, false);
+    new ProxyExchange(ctx, service, options, undefined, 0).dispatch(instance);
+  };
+}
+
+/** No instance can take the request: the route's fallback, or 503. */
+function answerWithoutInstance(
+  ctx: RequestContext,
+  instances: InstanceSet,
+  service: ServiceRuntime,
+  fallback: FallbackAnswer | undefined,
+  breakersOpen: boolean,
+): void {
+  if (fallback !== undefined) return fallback.send(ctx.res, ctx.requestId);
+  if (breakersOpen) throw new PorticoError('circuit_open', `the circuit breaker of "${service.name}" is open`);
+  throw new PorticoError(
+    instances.all.length === 0 ? 'service_not_found' : 'no_healthy_instance',
+    `service "${service.name}" has no available instance`,
+  );
+}
+
+/**
+ * undici times response headers with its coarse fast timers (about 1 s resolution), so `request: 200ms`
+ * would fire after about a second; below this bound the exchange keeps its own exact timer as well.
+ */
+const coarseTimerBoundMs = 3_000;
+
+function onTryTimeout(exchange: ProxyExchange): void {
+  exchange.tryTimedOut();
+}
+
+function onDeadline(exchange: ProxyExchange): void {
+  exchange.deadlinePassed();
+}
+
+function onBackoffEnd(exchange: ProxyExchange): void {
+  exchange.retryNow();
+}
+
+function onClientResponseDrain(this: ResponseWithExchange): void {
+  this[kExchange]?.resumeUpstream();
+}
+
+/**
+ * One proxied request: undici's (legacy, unwrapped and therefore fastest) dispatch handler. Without
+ * resilience it makes exactly one try. With it, the same object makes every try in turn: a try that fails
+ * before anything reached the client (connect failure, reset before the answer, a retryable status, whose
+ * body is read and dropped) is tried again on another instance after a backoff, while the retry budget,
+ * the attempts and the route's deadline allow.
+ */
+class ProxyExchange implements Dispatcher.DispatchHandler {
+  readonly #ctx: RequestContext;
+  readonly #res: ResponseWithExchange;
+  readonly #service: ServiceRuntime;
+  readonly #options: ProxyOptions;
+  readonly #observer: ProxyObserver;
+  readonly #resilience: ServiceResilience | undefined;
+  readonly #body: Dispatcher.DispatchOptions['body'];
+  readonly #contentLength: number;
+  #instance: Instance | undefined = undefined;
+  #abort: ((err?: Error) => void) | undefined = undefined;
+  #resume: (() => void) | undefined = undefined;
+  #done = false;
+  #clientGone = false;
+  #tryTimer: NodeJS.Timeout | undefined = undefined;
+  // Resilience state, untouched on the plain path.
+  #deadlineMs: number;
+  #deadlineAt = 0;
+  #deadlineTimer: NodeJS.Timeout | undefined = undefined;
+  #backoffTimer: NodeJS.Timeout | undefined = undefined;
+  #retries = 0;
+  /** The status of the current try, 0 before its head arrived. */
+  #status = 0;
+  /** The current try's answer is being read and dropped because it will be retried. */
+  #discarding = false;
+  #tryBreaker: CircuitBreaker | undefined = undefined;
+  #holdsServiceBreaker = false;
+  #holdsBulkhead = false;
+  #queued = false;
+  #lastFailure: ErrorCode = 'upstream_unavailable';
+
+  constructor(
+    ctx: RequestContext,
+    service: ServiceRuntime,
+    options: ProxyOptions,
+    resilience: ServiceResilience | undefined,
+    deadlineMs: number,
+  ) {
     const req = ctx.req;
     const declared = req.headers['content-length'];
     const contentLength = declared === undefined ? -1 : Number(declared);
@@ -47,11 +151,66 @@ export function createProxyHandler(service: ServiceRuntime, options: ProxyOption
       throw new PorticoError('payload_too_large', `body exceeds ${options.bodyLimitBytes} bytes`);
     }
     const chunked = req.headers['transfer-encoding'] !== undefined;
-    const exchange = new ProxyExchange(ctx, instance, service, options.observer);
+    this.#ctx = ctx;
+    this.#res = ctx.res;
+    this.#service = service;
+    this.#options = options;
+    this.#observer = options.observer;
+    this.#resilience = resilience;
+    this.#deadlineMs = deadlineMs;
+    this.#contentLength = chunked ? -1 : contentLength;
+    if (chunked) this.#body = req.pipe(createBodyLimiter(options.bodyLimitBytes));
+    else if (contentLength > 0) this.#body = req;
+    else this.#body = null;
+    this.#res[kExchange] = this;
+    ctx.exchange = this;
+  }
+
+  /** The guarded path: deadline, service breaker and bulkhead first, then the first try. */
+  begin(): void {
+    if (this.#deadlineMs > 0) {
+      this.#deadlineAt = Date.now() + this.#deadlineMs;
+      this.#deadlineTimer = setTimeout(onDeadline, this.#deadlineMs, this);
+    }
+    const resilience = this.#resilience;
+    if (resilience !== undefined) {
+      const breaker = resilience.breaker;
+      if (breaker !== undefined) {
+        if (!breaker.tryAcquire()) return this.#refuse(true);
+        this.#holdsServiceBreaker = true;
+      }
+      const bulkhead = resilience.bulkhead;
+      if (bulkhead !== undefined) {
+        if (!bulkhead.tryAcquire()) {
+          if (!bulkhead.enqueue(this)) {
+            return this.#fail('overloaded', `"${this.#service.name}" is at its concurrency limit`);
+          }
+          this.#queued = true;
+          return;
+        }
+        this.#holdsBulkhead = true;
+      }
+      resilience.retry?.recordCall();
+    }
+    this.#tryNext();
+  }
+
+  /** A bulkhead slot freed up for this queued request. */
+  granted(): void {
+    this.#queued = false;
+    this.#holdsBulkhead = true;
+    if (this.#done) return this.#resilience?.bulkhead?.release();
+    this.#resilience?.retry?.recordCall();
+    this.#tryNext();
+  }
+
+  /** Sends one try to `instance`. */
+  dispatch(instance: Instance): void {
+    const ctx = this.#ctx;
+    const req = ctx.req;
+    this.#instance = instance;
+    this.#status = 0;
     ctx.upstream = instance.id;
-    let body: Dispatcher.DispatchOptions['body'] = null;
-    if (chunked) body = req.pipe(createBodyLimiter(options.bodyLimitBytes));
-    else if (contentLength > 0) body = req;
     const basePath = instance.url.pathname;
     const path = ctx.route.upstreamPath(ctx.path, ctx.params);
     const fullPath = basePath === '/' ? path : basePath.replace(/\/$/, '') + path;
@@ -65,76 +224,85 @@ export function createProxyHandler(service: ServiceRuntime, options: ProxyOption
           fromTrustedProxy: ctx.fromTrustedProxy,
           requestId: ctx.requestId,
           upstreamHost: ctx.route.preserveHost ? (req.headers.host ?? instance.url.host) : instance.url.host,
-          contentLength: chunked ? -1 : contentLength,
+          contentLength: this.#contentLength,
+          extra: ctx.upstreamHeaders,
         }),
-        body,
-        headersTimeout: service.requestTimeoutMs,
-        bodyTimeout: service.idleTimeoutMs,
+        body: this.#body,
+        headersTimeout: this.#service.requestTimeoutMs,
+        bodyTimeout: this.#service.idleTimeoutMs,
         reset: false,
       },
-      exchange,
+      this,
     );
-  };
-}
-
-function onClientResponseDrain(this: ResponseWithExchange): void {
-  this[kExchange]?.resumeUpstream();
-}
-
-/** One proxied request: undici's (legacy, unwrapped and therefore fastest) dispatch handler. */
-class ProxyExchange implements Dispatcher.DispatchHandler {
-  readonly #ctx: RequestContext;
-  readonly #res: ResponseWithExchange;
-  readonly #instance: Instance;
-  readonly #service: ServiceRuntime;
-  readonly #observer: ProxyObserver;
-  #abort: ((err?: Error) => void) | undefined = undefined;
-  #resume: (() => void) | undefined = undefined;
-  #done = false;
-  #clientGone = false;
-
-  constructor(ctx: RequestContext, instance: Instance, service: ServiceRuntime, observer: ProxyObserver) {
-    this.#ctx = ctx;
-    this.#res = ctx.res;
-    this.#instance = instance;
-    this.#service = service;
-    this.#observer = observer;
-    this.#res[kExchange] = this;
-    ctx.exchange = this;
   }
 
   onConnect(abort: (err?: Error) => void): void {
     this.#abort = abort;
-    if (this.#clientGone) abort(new PorticoError('bad_request', 'client closed the connection'));
+    if (this.#clientGone) return abort(new PorticoError('bad_request', 'client closed the connection'));
+    const timeoutMs = this.#service.requestTimeoutMs;
+    if (timeoutMs > 0 && timeoutMs < coarseTimerBoundMs)
+      this.#tryTimer = setTimeout(onTryTimeout, timeoutMs, this);
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
     // 1xx answers (100 Continue, 103 Early Hints) are consumed here; Node answers Expect itself.
     if (statusCode < 200) return true;
+    const instance = this.#instance as Instance;
+    this.#observer.upstreamResponse?.(this.#service.name, instance, statusCode);
+    if (this.#tryTimer !== undefined) this.#clearTryTimer();
     this.#resume = resume;
-    this.#res.writeHead(statusCode, statusText, toClientHeaders(rawHeaders, this.#ctx.requestId));
+    this.#status = statusCode;
+    if (this.#resilience?.retry !== undefined && this.#mayRetry('status', statusCode)) {
+      // The answer is read to its end and dropped, which keeps the connection reusable.
+      this.#discarding = true;
+      return true;
+    }
+    const headers = toClientHeaders(rawHeaders, this.#ctx.requestId);
+    if (this.#ctx.versioned && instance.version !== undefined) headers.push('portico-version', instance.version);
+    this.#res.writeHead(statusCode, statusText, headers);
     return true;
   }
 
   onData(chunk: Buffer): boolean {
+    if (this.#discarding) return true;
     if (this.#res.write(chunk)) return true;
     this.#res.once('drain', onClientResponseDrain);
     return false;
   }
 
   onComplete(): void {
-    this.#finish();
+    if (this.#discarding) {
+      this.#discarding = false;
+      this.#endTry(false);
+      return this.#backoff();
+    }
+    this.#endTry(this.#status < 500);
+    this.#finish(this.#status < 500);
     this.#res.end();
   }
 
   onError(err: Error): void {
-    this.#finish();
     if (this.#clientGone) {
-      this.#observer.upstreamError(this.#service.name, this.#instance, 'client_abort');
+      this.#endTry(undefined);
+      this.#finish(undefined);
+      this.#observer.upstreamError(this.#service.name, this.#instance as Instance, 'client_abort');
       return;
     }
-    const { code, kind } = classify(err);
-    if (kind !== undefined) this.#observer.upstreamError(this.#service.name, this.#instance, kind);
+    const { code, kind } = classifyUpstreamError(err);
+    this.#endTry(kind === undefined ? undefined : false);
+    if (kind !== undefined) this.#observer.upstreamError(this.#service.name, this.#instance as Instance, kind);
+    if (this.#discarding) {
+      // The dropped answer failed while being read; the retry it was dropped for still goes ahead.
+      this.#discarding = false;
+      return this.#backoff();
+    }
+    if (this.#resilience?.retry !== undefined && !this.#res.headersSent) {
+      this.#lastFailure = code;
+      const failure: TryFailure =
+        kind === 'connect' || kind === 'reset' ? 'connect' : kind === 'timeout' ? 'timeout' : 'other';
+      if (kind !== undefined && this.#mayRetry(failure, 0)) return this.#backoff();
+    }
+    this.#finish(kind === undefined ? undefined : false);
     if (code === 'bad_request' || code === 'payload_too_large') this.#closeAfterAnswer();
     sendProblem(this.#res, code, describe(code, this.#service.name));
   }
@@ -142,19 +310,139 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
   clientGone(): void {
     if (this.#done) return;
     this.#clientGone = true;
-    this.#abort?.(new PorticoError('bad_request', 'client closed the connection'));
+    if (this.#abort !== undefined) return this.#abort(new PorticoError('bad_request', 'client closed the connection'));
+    // Between tries or queued: no upstream request to abort.
+    if (this.#backoffTimer !== undefined || this.#queued) this.#finish(undefined);
+  }
+
+  tryTimedOut(): void {
+    this.#tryTimer = undefined;
+    if (!this.#done) this.#abort?.(new undiciErrors.HeadersTimeoutError());
+  }
+
+  deadlinePassed(): void {
+    this.#deadlineTimer = undefined;
+    if (this.#done) return;
+    const error = new PorticoError('deadline_exceeded', `no answer within the route's ${this.#deadlineMs}ms deadline`);
+    if (this.#abort !== undefined) return this.#abort(error);
+    this.#fail('deadline_exceeded', error.detail as string);
   }
 
   resumeUpstream(): void {
     this.#resume?.();
   }
 
-  #finish(): void {
+  retryNow(): void {
+    this.#backoffTimer = undefined;
+    if (this.#done) return;
+    this.#retries++;
+    this.#tryNext();
+  }
+
+  /** Picks an instance (another one than the last try's when there is one) and dispatches to it. */
+  #tryNext(): void {
+    const ctx = this.#ctx;
+    const service = this.#service;
+    const instances = ctx.instances ?? service.instances;
+    const key = hashKeyOf(service.hashKey, ctx);
+    const avoid = this.#instance;
+    const resilience = this.#resilience;
+    const instance = resilience === undefined ? instances.pick(key, avoid) : resilience.pick(instances, key, avoid);
+    if (instance === undefined || instance === null) {
+      if (this.#retries > 0) return this.#fail(this.#lastFailure, describe(this.#lastFailure, service.name));
+      return this.#refuse(instance === null, instances);
+    }
+    this.#tryBreaker = resilience?.breakerOf(instance);
+    this.dispatch(instance);
+  }
+
+  /** Whether the failed try may be retried now; takes the retry from the budget when it says yes. */
+  #mayRetry(failure: TryFailure, status: number): boolean {
+    const policy = this.#resilience?.retry;
+    if (policy === undefined || this.#clientGone) return false;
+    // Only a request with nothing to replay can be sent again: a streamed body is gone.
+    if (this.#body !== null || !policy.allowsMethod(this.#ctx.req.method ?? 'GET')) return false;
+    if (failure === 'status' && !policy.retriesStatus(status)) return false;
+    if (this.#retries >= policy.attempts) return false;
+    if (this.#deadlineAt !== 0 && Date.now() + policy.delayMs(this.#retries) >= this.#deadlineAt) return false;
+    return policy.shouldRetry(this.#retries, failure, status);
+  }
+
+  #backoff(): void {
+    const delay = (this.#resilience?.retry as NonNullable<ServiceResilience['retry']>).delayMs(this.#retries);
+    this.#backoffTimer = setTimeout(onBackoffEnd, delay, this);
+  }
+
+  /** Ends one try: its timer, its share of the instance's load, its breaker verdict (undefined = none). */
+  #endTry(success: boolean | undefined): void {
+    if (this.#tryTimer !== undefined) this.#clearTryTimer();
+    this.#abort = undefined;
+    this.#resume = undefined;
+    const instance = this.#instance;
+    if (instance !== undefined) instance.inflight--;
+    const breaker = this.#tryBreaker;
+    if (breaker !== undefined) {
+      this.#tryBreaker = undefined;
+      if (success === undefined) breaker.release();
+      else breaker.record(success);
+    }
+  }
+
+  /** Ends the request: releases what it held; `success` feeds the service breaker (undefined = no verdict). */
+  #finish(success: boolean | undefined): void {
     if (this.#done) return;
     this.#done = true;
-    this.#instance.inflight--;
     this.#res[kExchange] = undefined;
     this.#ctx.exchange = undefined;
+    if (this.#resilience === undefined && this.#deadlineTimer === undefined) return;
+    if (this.#deadlineTimer !== undefined) clearTimeout(this.#deadlineTimer);
+    if (this.#backoffTimer !== undefined) clearTimeout(this.#backoffTimer);
+    this.#deadlineTimer = undefined;
+    this.#backoffTimer = undefined;
+    const resilience = this.#resilience;
+    if (resilience === undefined) return;
+    if (this.#queued) {
+      this.#queued = false;
+      resilience.bulkhead?.cancel(this);
+    }
+    if (this.#holdsBulkhead) {
+      this.#holdsBulkhead = false;
+      resilience.bulkhead?.release();
+    }
+    if (this.#holdsServiceBreaker) {
+      this.#holdsServiceBreaker = false;
+      const breaker = resilience.breaker as CircuitBreaker;
+      if (success === undefined) breaker.release();
+      else breaker.record(success);
+    }
+  }
+
+  /** No try can be made: the fallback, or 503 (circuit_open when breakers refused, else no instance). */
+  #refuse(breakersOpen: boolean, instances?: InstanceSet): void {
+    const ctx = this.#ctx;
+    const fallback = this.#options.fallback;
+    if (fallback !== undefined) {
+      this.#finish(undefined);
+      return fallback.send(ctx.res, ctx.requestId);
+    }
+    if (breakersOpen) {
+      return this.#fail('circuit_open', `the circuit breaker of "${this.#service.name}" is open`);
+    }
+    const set = instances ?? ctx.instances ?? this.#service.instances;
+    const code: ErrorCode = set.all.length === 0 ? 'service_not_found' : 'no_healthy_instance';
+    this.#fail(code, `service "${this.#service.name}" has no available instance`);
+  }
+
+  /** Answers a problem the gateway decided itself (no try in flight). */
+  #fail(code: ErrorCode, detail: string): void {
+    this.#finish(undefined);
+    if (this.#body !== null) this.#closeAfterAnswer();
+    sendProblem(this.#res, code, detail, undefined, { 'x-request-id': this.#ctx.requestId });
+  }
+
+  #clearTryTimer(): void {
+    clearTimeout(this.#tryTimer);
+    this.#tryTimer = undefined;
   }
 
   /** The rest of an unread request body would be taken as the next request: close instead. */
@@ -165,14 +453,16 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
   }
 }
 
-function classify(err: Error): { code: ErrorCode; kind: UpstreamErrorKind | undefined } {
+/** Maps an undici / socket error of a try to the problem code answered and the kind counted in metrics. */
+export function classifyUpstreamError(err: Error): { code: ErrorCode; kind: UpstreamErrorKind | undefined } {
   if (err instanceof PorticoError) return { code: err.code, kind: undefined };
   switch ((err as { code?: string }).code) {
     case 'UND_ERR_CONNECT_TIMEOUT':
-      return { code: 'upstream_timeout', kind: 'connect' };
+      return { code: 'upstream_connect_timeout', kind: 'connect' };
     case 'UND_ERR_HEADERS_TIMEOUT':
-    case 'UND_ERR_BODY_TIMEOUT':
       return { code: 'upstream_timeout', kind: 'timeout' };
+    case 'UND_ERR_BODY_TIMEOUT':
+      return { code: 'upstream_idle_timeout', kind: 'timeout' };
     case 'ECONNREFUSED':
     case 'ENOTFOUND':
     case 'EHOSTUNREACH':
@@ -195,6 +485,10 @@ function describe(code: ErrorCode, service: string): string {
   switch (code) {
     case 'upstream_timeout':
       return `an instance of "${service}" did not answer in time`;
+    case 'upstream_connect_timeout':
+      return `no connection to an instance of "${service}" could be opened in time`;
+    case 'upstream_idle_timeout':
+      return `an instance of "${service}" stopped sending its answer`;
     case 'upstream_unavailable':
       return `an instance of "${service}" could not be reached`;
     case 'upstream_bad_response':

@@ -1,7 +1,18 @@
 import type { StageFactory } from '../pipeline/stage.ts';
+import { authStage } from './auth-stage.ts';
+import { corsStage } from './cors-stage.ts';
+import { rateLimitStage } from './rate-limit-stage.ts';
+import { scopesStage } from './scopes-stage.ts';
+import { versionStageFactory } from './version-stage.ts';
 
 /**
  * Every stage Portico knows, in registration order; `sortByPhase` orders them by phase when a route is
  * compiled. A policy issue adds its factory here.
  */
-export const stageFactories: readonly StageFactory[] = [];
+export const stageFactories: readonly StageFactory[] = [
+  corsStage,
+  authStage,
+  scopesStage,
+  rateLimitStage,
+  versionStageFactory,
+];

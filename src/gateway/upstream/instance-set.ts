@@ -1,8 +1,8 @@
 import type { Balancer } from './balancers/balancer.ts';
 import type { Instance, InstanceStatus } from './instance.ts';
 
-/** Why an instance set changed. */
-export type InstanceChangeType = 'added' | 'removed' | 'health' | 'status';
+/** Why an instance set changed; `panic` is emitted when panic mode starts or ends (see `panic`). */
+export type InstanceChangeType = 'added' | 'removed' | 'health' | 'status' | 'panic';
 
 /** One change of an instance set, given to `onChange` listeners after the new snapshot is live. */
 export interface InstanceChange {
@@ -42,6 +42,8 @@ export class InstanceSet {
   readonly #listeners = new Set<InstanceChangeListener>();
   #all: readonly Instance[] = EMPTY;
   #available: readonly Instance[] = EMPTY;
+  #panicThreshold = 0;
+  #panic = false;
 
   constructor(options: InstanceSetOptions) {
     this.service = options.service;
@@ -58,6 +60,22 @@ export class InstanceSet {
   /** Instances that may take traffic (healthy and not draining); a frozen snapshot. */
   get available(): readonly Instance[] {
     return this.#available;
+  }
+
+  /**
+   * Whether the set is in panic mode: some, but fewer than `panicThreshold`, of its non-draining instances are available, so
+   * the balancer spreads traffic over all of them rather than overloading the few (as Envoy and Nacos do).
+   */
+  get panic(): boolean {
+    return this.#panic;
+  }
+
+  /** Sets the panic threshold (a share in [0, 1]; 0, the default, turns panic mode off). */
+  setPanicThreshold(share: number): void {
+    if (share === this.#panicThreshold) return;
+    this.#panicThreshold = share;
+    const flipped = this.#rebuild();
+    if (flipped) this.#emit('panic', this.#all[0] as Instance);
   }
 
   get size(): number {
@@ -81,9 +99,10 @@ export class InstanceSet {
     const previous = this.#byId.get(instance.id);
     if (previous === instance) return undefined;
     this.#byId.set(instance.id, instance);
-    this.#rebuild();
+    const flipped = this.#rebuild();
     if (previous !== undefined) this.#emit('removed', previous);
     this.#emit('added', instance);
+    if (flipped) this.#emit('panic', instance);
     return previous;
   }
 
@@ -92,8 +111,9 @@ export class InstanceSet {
     const instance = this.#byId.get(id);
     if (instance === undefined) return undefined;
     this.#byId.delete(id);
-    this.#rebuild();
+    const flipped = this.#rebuild();
     this.#emit('removed', instance);
+    if (flipped) this.#emit('panic', instance);
     return instance;
   }
 
@@ -107,8 +127,9 @@ export class InstanceSet {
     if (instance.healthy === healthy) return false;
     instance.healthy = healthy;
     if (this.#byId.get(instance.id) !== instance) return false;
-    this.#rebuild();
+    const flipped = this.#rebuild();
     this.#emit('health', instance);
+    if (flipped) this.#emit('panic', instance);
     return true;
   }
 
@@ -117,8 +138,9 @@ export class InstanceSet {
     if (instance.status === status) return false;
     instance.status = status;
     if (this.#byId.get(instance.id) !== instance) return false;
-    this.#rebuild();
+    const flipped = this.#rebuild();
     this.#emit('status', instance);
+    if (flipped) this.#emit('panic', instance);
     return true;
   }
 
@@ -130,12 +152,26 @@ export class InstanceSet {
     };
   }
 
-  #rebuild(): void {
+  /** Returns whether panic mode started or ended. */
+  #rebuild(): boolean {
     const all = Object.freeze([...this.#byId.values()]);
     const available = Object.freeze(all.filter((instance) => instance.available));
     this.#all = all;
     this.#available = available;
-    this.#balancer.setTargets(available);
+    const wasPanic = this.#panic;
+    let targets = available;
+    if (this.#panicThreshold > 0 && available.length < all.length) {
+      // A draining instance is leaving on purpose: it neither counts towards the share nor takes panic traffic.
+      const candidates = all.filter((instance) => instance.status !== 'draining');
+      // With no instance available at all the answer is 503 no_healthy_instance (and a route's fallback), not
+      // traffic to instances every check calls dead: panic protects the few healthy ones from overload.
+      this.#panic = available.length > 0 && available.length < this.#panicThreshold * candidates.length;
+      if (this.#panic) targets = Object.freeze(candidates);
+    } else {
+      this.#panic = false;
+    }
+    this.#balancer.setTargets(targets);
+    return this.#panic !== wasPanic;
   }
 
   #emit(type: InstanceChangeType, instance: Instance): void {

@@ -1,0 +1,151 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { resolve as resolvePath } from 'node:path';
+import $RefParser from '@apidevtools/json-schema-ref-parser';
+import { parse as parseYaml } from 'yaml';
+import { ContractError } from './contract-error.ts';
+
+/** A JSON value as found in an OpenAPI document. */
+export type JsonObject = Record<string, unknown>;
+
+/** The HTTP methods an OpenAPI path item may describe. */
+export const operationMethods = [
+  'get',
+  'put',
+  'post',
+  'delete',
+  'options',
+  'head',
+  'patch',
+  'trace',
+] as const;
+export type OperationMethod = (typeof operationMethods)[number];
+
+/**
+ * A checked OpenAPI 3.0 or 3.1 document. `document` is the text as published (refs intact, for ajv and the
+ * catalogue); `resolved` has every `$ref` replaced by its target (cycles stay as shared objects), for the diff.
+ */
+export interface Contract {
+  readonly openapi: '3.0' | '3.1';
+  readonly document: JsonObject;
+  readonly resolved: JsonObject;
+  /** sha256 of the canonical JSON text: the cache key of compiled validators. */
+  readonly hash: string;
+}
+
+/**
+ * Checks and resolves an OpenAPI document given as an object or as JSON/YAML text. Only `#/...` references are
+ * followed unless `baseFile` is given, in which case relative files are read too (never URLs: a contract must not
+ * make the gateway fetch anything).
+ *
+ * @throws ContractError naming the place in the document that is wrong.
+ * @example
+ * const contract = await parseContract({ openapi: '3.1.0', info: { title: 'users', version: '1.0.0' }, paths: {} });
+ */
+export async function parseContract(input: unknown, options: { baseFile?: string } = {}): Promise<Contract> {
+  const document = typeof input === 'string' ? parseText(input) : input;
+  if (document === null || typeof document !== 'object' || Array.isArray(document))
+    throw new ContractError('the contract must be an OpenAPI document (a JSON object)', '');
+  const doc = document as JsonObject;
+  const version =
+    typeof doc.openapi === 'string' || typeof doc.openapi === 'number' ? String(doc.openapi) : undefined;
+  if (version === undefined)
+    throw new ContractError(
+      '"openapi" is missing: only OpenAPI 3.0 and 3.1 documents are accepted',
+      'openapi',
+    );
+  const major = /^3\.(0|1)\.\d+/.exec(version);
+  if (major === null)
+    throw new ContractError(
+      `"openapi" is "${version}": only OpenAPI 3.0.x and 3.1.x are accepted`,
+      'openapi',
+    );
+  checkShape(doc);
+  if (options.baseFile === undefined) refuseExternalRefs(doc, '');
+  let resolved: JsonObject;
+  try {
+    resolved = (await $RefParser.dereference(
+      options.baseFile ?? resolvePath('contract.json'),
+      structuredClone(doc),
+      {
+        resolve: { external: options.baseFile !== undefined, http: false },
+        dereference: { circular: true },
+      },
+    )) as JsonObject;
+  } catch (err) {
+    throw new ContractError(`a $ref cannot be resolved: ${(err as Error).message}`, refLocation(err));
+  }
+  const canonical = JSON.stringify(doc);
+  return {
+    openapi: major[1] === '0' ? '3.0' : '3.1',
+    document: doc,
+    resolved,
+    hash: createHash('sha256').update(canonical).digest('hex'),
+  };
+}
+
+/** Reads and checks a contract file (JSON or YAML); relative `$ref` files next to it are followed. */
+export async function loadContractFile(file: string): Promise<Contract> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new ContractError(`cannot read ${file}: ${(err as Error).message}`, '');
+  }
+  return parseContract(parseText(text), { baseFile: resolvePath(file) });
+}
+
+function parseText(text: string): unknown {
+  try {
+    return text.trimStart().startsWith('{') ? JSON.parse(text) : parseYaml(text);
+  } catch (err) {
+    throw new ContractError(`the contract is not valid JSON or YAML: ${(err as Error).message}`, '');
+  }
+}
+
+/** The few structural rules the gateway relies on; a full meta-schema check would refuse documents in use. */
+function checkShape(doc: JsonObject): void {
+  const info = doc.info;
+  if (info === null || typeof info !== 'object')
+    throw new ContractError('"info" must be an object with "title" and "version"', 'info');
+  const paths = doc.paths ?? {};
+  if (paths === null || typeof paths !== 'object' || Array.isArray(paths))
+    throw new ContractError('"paths" must be an object', 'paths');
+  for (const [path, item] of Object.entries(paths as JsonObject)) {
+    if (!path.startsWith('/')) throw new ContractError(`path "${path}" must start with "/"`, `paths.${path}`);
+    if (item === null || typeof item !== 'object' || Array.isArray(item))
+      throw new ContractError(`path "${path}" must be an object`, `paths.${path}`);
+    for (const method of operationMethods) {
+      const op = (item as JsonObject)[method];
+      if (op === undefined) continue;
+      const at = `paths.${path}.${method}`;
+      if (op === null || typeof op !== 'object' || Array.isArray(op))
+        throw new ContractError('an operation must be an object', at);
+      const params = (op as JsonObject).parameters;
+      if (params !== undefined && !Array.isArray(params))
+        throw new ContractError('"parameters" must be a list', `${at}.parameters`);
+      const responses = (op as JsonObject).responses;
+      if (responses !== undefined && (responses === null || typeof responses !== 'object'))
+        throw new ContractError('"responses" must be an object', `${at}.responses`);
+    }
+  }
+}
+
+function refuseExternalRefs(node: unknown, at: string): void {
+  if (node === null || typeof node !== 'object') return;
+  if (Array.isArray(node)) {
+    for (let i = 0; i < node.length; i++) refuseExternalRefs(node[i], `${at}.${i}`);
+    return;
+  }
+  for (const [key, value] of Object.entries(node)) {
+    const here = at === '' ? key : `${at}.${key}`;
+    if (key === '$ref' && typeof value === 'string' && !value.startsWith('#'))
+      throw new ContractError(`external $ref "${value}" is not allowed in a published contract`, here);
+    refuseExternalRefs(value, here);
+  }
+}
+
+function refLocation(err: unknown): string {
+  const path = (err as { path?: unknown }).path;
+  return Array.isArray(path) ? path.join('.') : '';
+}

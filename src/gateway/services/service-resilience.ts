@@ -1,0 +1,208 @@
+import type { ServiceConfig } from '../../config/schema.ts';
+import { parseDurationMs } from '../../config/units.ts';
+import { Bulkhead } from '../../resilience/bulkhead.ts';
+import { CircuitBreaker, type BreakerSnapshot, type BreakerState } from '../../resilience/circuit-breaker.ts';
+import type { Clock, Random } from '../../resilience/clock.ts';
+import { RetryBudget } from '../../resilience/retry-budget.ts';
+import { RetryPolicy } from '../../resilience/retry-policy.ts';
+import type { Instance } from '../upstream/instance.ts';
+import type { InstanceSet } from '../upstream/instance-set.ts';
+
+/** Retries always allowed per budget window, so a quiet service can still retry (Finagle uses 10 per second). */
+const minRetriesPerWindow = 10;
+const budgetWindowMs = 10_000;
+const defaultBudgetRatio = 0.2;
+
+/** Reports breaker transitions (logs); set once by the gateway. */
+export type BreakerListener = (service: string, instance: string | undefined, from: BreakerState, to: BreakerState) => void;
+
+export interface ServiceResilienceOptions {
+  readonly clock?: Clock | undefined;
+  readonly random?: Random | undefined;
+  readonly onBreakerTransition?: BreakerListener | undefined;
+}
+
+/** What the admin API shows of a service's breakers, bulkhead and retry budget. */
+export interface ServiceResilienceSnapshot {
+  readonly service: string;
+  readonly breaker: BreakerSnapshot | undefined;
+  readonly instances: Readonly<Record<string, BreakerSnapshot>>;
+  readonly bulkhead: { readonly active: number; readonly queued: number; readonly maxConcurrent: number } | undefined;
+  readonly retryBudget: { readonly calls: number; readonly retries: number } | undefined;
+}
+
+/**
+ * The resilience state of one service: its retry policy and budget, its bulkhead, a breaker for the
+ * service as a whole and one per instance (created on first use, keyed by instance id). It outlives
+ * reloads that leave the service's resilience config unchanged, so an open breaker stays open.
+ */
+export class ServiceResilience {
+  readonly service: string;
+  readonly retry: RetryPolicy | undefined;
+  readonly retryBudget: RetryBudget | undefined;
+  readonly bulkhead: Bulkhead | undefined;
+  /** Judged on whole requests (after retries); open means the service answers nothing useful. */
+  readonly breaker: CircuitBreaker | undefined;
+  readonly #breakerConfig: ServiceConfig['circuitBreaker'];
+  readonly #instanceBreakers = new Map<string, CircuitBreaker>();
+  readonly #options: ServiceResilienceOptions;
+
+  constructor(service: string, config: ServiceConfig, options: ServiceResilienceOptions = {}) {
+    this.service = service;
+    this.#options = options;
+    const retries = config.retries;
+    if (retries !== undefined && retries.attempts > 0) {
+      this.retryBudget = new RetryBudget({
+        ratio: retries.budget ?? defaultBudgetRatio,
+        minRetries: minRetriesPerWindow,
+        windowMs: budgetWindowMs,
+        clock: options.clock,
+      });
+      this.retry = new RetryPolicy({
+        attempts: retries.attempts,
+        onConnectFailure: retries.on.includes('connect-failure'),
+        onTimeout: retries.on.includes('timeout'),
+        statuses: retries.on.filter((on): on is number => typeof on === 'number'),
+        methods: retries.methods,
+        backoff: {
+          baseMs: parseDurationMs(retries.backoff ?? '25ms'),
+          maxMs: parseDurationMs(retries.maxBackoff ?? '1s'),
+        },
+        budget: this.retryBudget,
+        random: options.random,
+      });
+    }
+    if (config.bulkhead !== undefined) {
+      this.bulkhead = new Bulkhead({ maxConcurrent: config.bulkhead.maxConcurrent, queue: config.bulkhead.queue });
+    }
+    this.#breakerConfig = config.circuitBreaker;
+    if (config.circuitBreaker !== undefined) this.breaker = this.#createBreaker(undefined);
+  }
+
+  /** The breaker of one instance, or undefined when the service has none configured. */
+  breakerOf(instance: Instance): CircuitBreaker | undefined {
+    if (this.#breakerConfig === undefined) return undefined;
+    let breaker = this.#instanceBreakers.get(instance.id);
+    if (breaker === undefined) {
+      breaker = this.#createBreaker(instance.id);
+      this.#instanceBreakers.set(instance.id, breaker);
+    }
+    return breaker;
+  }
+
+  /**
+   * Picks an instance whose breaker lets a call through (taking a half-open probe slot when it is one).
+   * A retry (`avoid` set) also passes over instances known to be unhealthy, which the balancer still offers
+   * in panic mode, unless nothing else is left. Returns undefined when no instance is available, `null`
+   * when instances are available but every breaker refuses.
+   */
+  pick(instances: InstanceSet, key: string | undefined, avoid: Instance | undefined): Instance | undefined | null {
+    const breakers = this.#breakerConfig !== undefined;
+    if (!breakers && avoid === undefined) return instances.pick(key, avoid);
+    const tries = instances.all.length + 1;
+    let skip = avoid;
+    let refused = false;
+    let unhealthy: Instance | undefined;
+    for (let i = 0; i < tries; i++) {
+      const instance = instances.pick(key, skip);
+      if (instance === undefined) break;
+      skip = instance;
+      if (avoid !== undefined && !instance.available && instance !== avoid) {
+        unhealthy ??= instance;
+        continue;
+      }
+      if (!breakers || (this.breakerOf(instance) as CircuitBreaker).tryAcquire()) return instance;
+      refused = true;
+    }
+    if (unhealthy !== undefined && (!breakers || (this.breakerOf(unhealthy) as CircuitBreaker).tryAcquire())) {
+      return unhealthy;
+    }
+    return refused ? null : undefined;
+  }
+
+  /** Forgets breakers of instances that left the service. */
+  prune(keep: ReadonlySet<string>): void {
+    for (const id of this.#instanceBreakers.keys()) if (!keep.has(id)) this.#instanceBreakers.delete(id);
+  }
+
+  snapshot(): ServiceResilienceSnapshot {
+    const instances: Record<string, BreakerSnapshot> = {};
+    for (const [id, breaker] of this.#instanceBreakers) instances[id] = breaker.snapshot();
+    const bulkhead = this.bulkhead;
+    return {
+      service: this.service,
+      breaker: this.breaker?.snapshot(),
+      instances,
+      bulkhead:
+        bulkhead === undefined
+          ? undefined
+          : { active: bulkhead.active, queued: bulkhead.queued, maxConcurrent: bulkhead.maxConcurrent },
+      retryBudget: this.retryBudget?.snapshot(),
+    };
+  }
+
+  /** Instance breakers with their ids (metrics). */
+  instanceBreakers(): IterableIterator<[string, CircuitBreaker]> {
+    return this.#instanceBreakers.entries();
+  }
+
+  #createBreaker(instance: string | undefined): CircuitBreaker {
+    const config = this.#breakerConfig as NonNullable<ServiceConfig['circuitBreaker']>;
+    const listener = this.#options.onBreakerTransition;
+    const service = this.service;
+    return new CircuitBreaker({
+      failureRate: config.failureRate,
+      minRequests: config.minRequests,
+      windowMs: parseDurationMs(config.window),
+      openForMs: parseDurationMs(config.openFor),
+      halfOpenProbes: config.halfOpenProbes,
+      clock: this.#options.clock,
+      onTransition:
+        listener === undefined ? undefined : (from, to) => listener(service, instance, from, to),
+    });
+  }
+}
+
+/** Whether a service needs the resilient proxy path at all (decided once at compile time). */
+export function hasResilience(config: ServiceConfig): boolean {
+  return (
+    (config.retries !== undefined && config.retries.attempts > 0) ||
+    config.circuitBreaker !== undefined ||
+    config.bulkhead !== undefined
+  );
+}
+
+const stateKey = 'portico.resilience';
+
+interface StoredResilience {
+  readonly fingerprint: string;
+  readonly resilience: ServiceResilience;
+}
+
+/**
+ * The ServiceResilience of a service, reused from the previous table when its resilience config did not
+ * change (breaker states, bulkhead slots in use and the retry budget survive a reload). `shared` is the
+ * compile context's long-lived map.
+ */
+export function resilienceFor(
+  shared: Map<string, unknown>,
+  service: string,
+  config: ServiceConfig,
+  options: ServiceResilienceOptions = {},
+): ServiceResilience | undefined {
+  let table = shared.get(stateKey) as Map<string, StoredResilience> | undefined;
+  if (table === undefined) {
+    table = new Map();
+    shared.set(stateKey, table);
+  }
+  if (!hasResilience(config)) {
+    table.delete(service);
+    return undefined;
+  }
+  const fingerprint = JSON.stringify([config.retries, config.circuitBreaker, config.bulkhead]);
+  const stored = table.get(service);
+  if (stored !== undefined && stored.fingerprint === fingerprint) return stored.resilience;
+  const resilience = new ServiceResilience(service, config, options);
+  table.set(service, { fingerprint, resilience });
+  return resilience;
+}

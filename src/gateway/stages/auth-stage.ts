@@ -1,0 +1,108 @@
+import { PorticoError } from '../../errors/portico-error.ts';
+import type { Identity } from '../../security/identity.ts';
+import { JwtRejection } from '../../security/jwt-verifier.ts';
+import type { RequestContext } from '../pipeline/request-context.ts';
+import type { StageFactory } from '../pipeline/stage.ts';
+import { securityRuntime, type SecurityRuntime } from './security-runtime.ts';
+
+const bearer = /^bearer[ \t]+([A-Za-z0-9._~+/-]+=*)[ \t]*$/i;
+
+/**
+ * Authentication (authenticate phase) on routes with `auth`: each listed method is tried in order and the
+ * first that proves an identity wins. No credential at all → 401 with a challenge per method; a credential
+ * that fails (and no other that succeeds) → 401 saying why. A route with `apiKey` and `auth.apiKeys.query`
+ * loses the query parameter before proxying, whoever authenticated.
+ */
+export const authStage: StageFactory = {
+  name: 'auth',
+  phase: 'authenticate',
+  needsBody: false,
+  create(route, context) {
+    const methods = route.auth;
+    if (methods === undefined) return undefined;
+    const security = securityRuntime(context);
+    const useJwt = methods.includes('jwt');
+    const useApiKey = methods.includes('apiKey');
+    const jwtFirst = methods.indexOf('jwt') < methods.indexOf('apiKey') || !useApiKey;
+    const challenges: string[] = [];
+    for (const method of methods) {
+      if (method === 'jwt') challenges.push('Bearer realm="portico"');
+      else challenges.push(`ApiKey realm="portico", header="${security.apiKeyHeader}"`);
+    }
+    const missing = new PorticoError('unauthorized', 'credentials are missing', undefined, {
+      headers: { 'www-authenticate': challenges.join(', ') },
+    });
+    const invalidHeaders = {
+      'www-authenticate': challenges
+        .map((c) => (c.startsWith('Bearer') ? `${c}, error="invalid_token"` : c))
+        .join(', '),
+    };
+
+    return async function authenticate(ctx, next) {
+      let failure: string | undefined;
+      let identity: Identity | undefined;
+      const key = useApiKey ? apiKeyOf(ctx, security) : undefined;
+      if (useJwt && jwtFirst) ({ identity, failure } = await tryJwt(ctx, security, failure));
+      if (identity === undefined && key !== undefined) {
+        identity = security.consumers.byApiKey(key)?.identity;
+        if (identity === undefined) failure ??= 'the API key is not valid';
+      }
+      if (identity === undefined && useJwt && !jwtFirst)
+        ({ identity, failure } = await tryJwt(ctx, security, failure));
+      if (identity === undefined) {
+        if (failure === undefined) throw missing;
+        throw new PorticoError('unauthorized', failure, undefined, { headers: invalidHeaders });
+      }
+      ctx.consumer = identity.consumer;
+      ctx.scopes = identity.scopes;
+      ctx.upstreamHeaders = identity.upstreamHeaders;
+      return next(ctx);
+    };
+  },
+};
+
+async function tryJwt(
+  ctx: RequestContext,
+  security: SecurityRuntime,
+  failure: string | undefined,
+): Promise<{ identity: Identity | undefined; failure: string | undefined }> {
+  const header = ctx.req.headers.authorization;
+  if (header === undefined || security.jwt === undefined) return { identity: undefined, failure };
+  const m = bearer.exec(header);
+  if (m === null) {
+    const scheme = header.trimStart().slice(0, 7).toLowerCase();
+    return { identity: undefined, failure: scheme === 'bearer ' ? 'the token is malformed' : failure };
+  }
+  try {
+    return { identity: await security.jwt.verify(m[1] as string), failure };
+  } catch (err) {
+    if (!(err instanceof JwtRejection)) throw err;
+    return { identity: undefined, failure: failure ?? err.message };
+  }
+}
+
+/** The API key from the header, else from the query parameter; the parameter is removed from the query. */
+function apiKeyOf(ctx: RequestContext, security: SecurityRuntime): string | undefined {
+  const header = ctx.req.headers[security.apiKeyHeader];
+  let key = typeof header === 'string' && header !== '' ? header : undefined;
+  const param = security.apiKeyQuery;
+  if (param !== undefined && ctx.query !== '' && ctx.query.includes(param)) {
+    const kept: string[] = [];
+    for (const pair of ctx.query.split('&')) {
+      const eq = pair.indexOf('=');
+      const name = eq < 0 ? pair : pair.slice(0, eq);
+      if (safeDecode(name) !== param) kept.push(pair);
+      else if (key === undefined && eq >= 0) key = safeDecode(pair.slice(eq + 1));
+    }
+    ctx.query = kept.join('&');
+  }
+  return key;
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text.replaceAll('+', ' '));
+  } catch {
+    return text;
+  }
+}

@@ -1,0 +1,133 @@
+import type { RouteConfig } from '../../config/schema.ts';
+import { PorticoError } from '../../errors/portico-error.ts';
+import { createCanarySplit } from '../../versions/canary-split.ts';
+import { compileLifecycles, type VersionLifecycle } from '../../versions/lifecycle.ts';
+import { requestedRange, type VersionSource } from '../../versions/requested-version.ts';
+import { UsageTable } from '../../versions/usage-table.ts';
+import { VersionIndex, type VersionView } from '../../versions/version-index.ts';
+import type { RequestContext } from '../pipeline/request-context.ts';
+import type { Stage, StageCompileContext, StageFactory } from '../pipeline/stage.ts';
+import type { ServiceRuntime } from '../runtime/service-runtime.ts';
+import type { InstanceSet } from '../upstream/instance-set.ts';
+
+/** Key of the usage table in {@link StageCompileContext.shared}; the admin API reads the same table. */
+export const USAGE_KEY = 'versions.usage';
+const INDEX_KEY = 'versions.index';
+
+export interface VersionStageOptions {
+  /** Epoch ms, for deprecation and sunset dates. */
+  readonly clock?: () => number;
+}
+
+/** The shared usage table, created on first use. */
+export function usageTable(shared: Map<string, unknown>): UsageTable {
+  let table = shared.get(USAGE_KEY) as UsageTable | undefined;
+  if (table === undefined) shared.set(USAGE_KEY, (table = new UsageTable()));
+  return table;
+}
+
+/**
+ * Version selection, canary split, deprecation headers and usage counts (docs/versioning.md). Runs in the
+ * `traffic` phase, after authentication, so a split can stick to the consumer.
+ */
+export function createVersionStageFactory(options: VersionStageOptions = {}): StageFactory {
+  const clock = options.clock ?? Date.now;
+  return {
+    name: 'version',
+    phase: 'traffic',
+    needsBody: false,
+    create(route: RouteConfig, context: StageCompileContext): Stage | undefined {
+      if (route.version === undefined && route.split === undefined) return undefined;
+      return createVersionStage(route, context, clock);
+    },
+  };
+}
+
+/** The stage as registered in stages/index.ts. */
+export const versionStageFactory: StageFactory = createVersionStageFactory();
+
+function createVersionStage(route: RouteConfig, context: StageCompileContext, clock: () => number): Stage {
+  const from: readonly VersionSource[] = route.version?.from ?? [];
+  const defaultRange = route.version?.default;
+  const split = route.split === undefined ? undefined : createCanarySplit(route.split);
+  const lifecycles = compileLifecycles(context.config.services[route.service]?.versions);
+  const usage = usageTable(context.shared);
+  // Views follow a service's instance set; a reload makes a new set, so they are keyed by the set itself.
+  let indexes = context.shared.get(INDEX_KEY) as WeakMap<InstanceSet, VersionIndex> | undefined;
+  if (indexes === undefined) context.shared.set(INDEX_KEY, (indexes = new WeakMap()));
+  const views = indexes;
+
+  function indexOf(service: ServiceRuntime): VersionIndex {
+    let index = views.get(service.instances);
+    if (index === undefined) {
+      index = new VersionIndex(service.instances, service.config.loadBalancer);
+      views.set(service.instances, index);
+    }
+    return index;
+  }
+
+  function splitView(index: VersionIndex, key: string): VersionView | undefined {
+    let first: VersionView | undefined;
+    for (const major of (split as ReturnType<typeof createCanarySplit>).order(key)) {
+      const view = index.view(`${major}.x`);
+      first ??= view;
+      // A canary arm with nothing running must not fail its share of users: they go to the next arm.
+      if (view.instances.available.length > 0) return view;
+    }
+    return first;
+  }
+
+  function countUsage(ctx: RequestContext): void {
+    const id = ctx.upstream;
+    if (id === undefined) return;
+    const instance = (ctx.instances ?? ctx.route.service.instances).get(id);
+    if (instance?.version !== undefined) usage.record(ctx.route.service.name, instance.version, ctx.consumer);
+  }
+
+  return function selectVersion(ctx: RequestContext, next) {
+    const index = indexOf(ctx.route.service);
+    const asked = from.length === 0 ? undefined : requestedRange(from, ctx.params, ctx.req.headers);
+    let view: VersionView | undefined;
+    if (asked === undefined && split !== undefined) view = splitView(index, ctx.consumer ?? ctx.clientIp);
+    else {
+      const range = asked ?? defaultRange;
+      if (range !== undefined) view = index.view(range);
+    }
+    if (view !== undefined) {
+      if (view.instances.size === 0) {
+        const versions = index.versions();
+        throw new PorticoError(
+          'version_not_found',
+          `no instance of "${ctx.route.service.name}" serves version ${view.range}`,
+          { requested: view.range, versions },
+        );
+      }
+      ctx.instances = view.instances;
+      if (view.major !== undefined) {
+        const lifecycle = lifecycles.get(view.major);
+        if (lifecycle !== undefined) applyLifecycle(ctx, lifecycle, clock());
+      }
+    }
+    ctx.versioned = true;
+    const pending = next(ctx);
+    if (pending === undefined) {
+      countUsage(ctx);
+      return;
+    }
+    return pending.then(() => countUsage(ctx));
+  };
+}
+
+function applyLifecycle(ctx: RequestContext, lifecycle: VersionLifecycle, now: number): void {
+  if (lifecycle.refuseAfterSunset && lifecycle.sunsetAt !== undefined && now >= lifecycle.sunsetAt) {
+    throw new PorticoError(
+      'version_sunset',
+      `version ${lifecycle.major} was retired on ${new Date(lifecycle.sunsetAt).toUTCString()}`,
+      {
+        version: String(lifecycle.major),
+        sunset: new Date(lifecycle.sunsetAt).toISOString(),
+      },
+    );
+  }
+  for (const [name, value] of lifecycle.headers) ctx.res.setHeader(name, value);
+}

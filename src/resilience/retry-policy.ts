@@ -1,0 +1,100 @@
+import { backoffDelayMs, type BackoffOptions } from './backoff.ts';
+import { systemRandom, type Random } from './clock.ts';
+import type { RetryBudget } from './retry-budget.ts';
+
+/** Why a try failed, as far as retrying is concerned. */
+export type TryFailure =
+  /** No connection, or the connection was reset before any response byte: the request was not processed. */
+  | 'connect'
+  /** The try ran out of time; the upstream may have processed it. */
+  | 'timeout'
+  /** A status answer (see `status`). */
+  | 'status'
+  /** Anything else: a garbled answer, a reset after bytes arrived. */
+  | 'other';
+
+export interface RetryPolicyOptions {
+  /** Retries after the first try. */
+  readonly attempts: number;
+  /** Retry on connect failures (includes a reset before any response byte). */
+  readonly onConnectFailure: boolean;
+  /** Retry on a timed-out try (only for methods allowed to repeat). */
+  readonly onTimeout?: boolean | undefined;
+  /** Upstream statuses that allow a retry. */
+  readonly statuses: readonly number[];
+  /** Methods that may be retried (upper case); by default the idempotent ones of RFC 9110 §9.2.2. */
+  readonly methods?: readonly string[] | undefined;
+  readonly backoff?: BackoffOptions | undefined;
+  readonly budget?: RetryBudget | undefined;
+  readonly random?: Random | undefined;
+}
+
+/** RFC 9110 §9.2.2: repeating these has the same effect as sending them once. */
+export const idempotentMethods: readonly string[] = ['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'];
+
+const defaultBackoff: BackoffOptions = { baseMs: 25, maxMs: 1_000 };
+
+/**
+ * Decides whether and when a failed try is tried again. Pure decisions, no I/O: the gateway's proxy and
+ * aggregate calls and the SDK client all ask it the same questions.
+ *
+ * @example
+ * const policy = new RetryPolicy({ attempts: 2, onConnectFailure: true, statuses: [502, 503, 504] });
+ * if (policy.allowsMethod('GET') && policy.shouldRetry(retriesSoFar, 'status', 503)) await sleep(policy.delayMs(retriesSoFar));
+ */
+export class RetryPolicy {
+  readonly attempts: number;
+  readonly #onConnectFailure: boolean;
+  readonly #onTimeout: boolean;
+  readonly #statuses: Uint8Array;
+  readonly #methods: ReadonlySet<string>;
+  readonly #backoff: BackoffOptions;
+  readonly #budget: RetryBudget | undefined;
+  readonly #random: Random;
+
+  constructor(options: RetryPolicyOptions) {
+    this.attempts = options.attempts;
+    this.#onConnectFailure = options.onConnectFailure;
+    this.#onTimeout = options.onTimeout ?? false;
+    this.#statuses = new Uint8Array(600);
+    for (const status of options.statuses) if (status >= 0 && status < 600) this.#statuses[status] = 1;
+    this.#methods = new Set(options.methods ?? idempotentMethods);
+    this.#backoff = options.backoff ?? defaultBackoff;
+    this.#budget = options.budget;
+    this.#random = options.random ?? systemRandom;
+  }
+
+  allowsMethod(method: string): boolean {
+    return this.#methods.has(method);
+  }
+
+  /** Whether a status answer may be retried (before asking the budget). */
+  retriesStatus(status: number): boolean {
+    return this.#statuses[status] === 1;
+  }
+
+  /** Counts a first try against the retry budget. */
+  recordCall(): void {
+    this.#budget?.recordCall();
+  }
+
+  /**
+   * Whether try number `retry + 1` may follow a failure; takes the retry from the budget when it says yes.
+   * `retry` counts the retries already made.
+   */
+  shouldRetry(retry: number, failure: TryFailure, status = 0): boolean {
+    if (retry >= this.attempts) return false;
+    let wanted: boolean;
+    if (failure === 'connect') wanted = this.#onConnectFailure;
+    else if (failure === 'timeout') wanted = this.#onTimeout;
+    else if (failure === 'status') wanted = this.retriesStatus(status);
+    else wanted = false;
+    if (!wanted) return false;
+    return this.#budget === undefined || this.#budget.tryRetry();
+  }
+
+  /** Backoff before retry number `retry + 1`. */
+  delayMs(retry: number): number {
+    return backoffDelayMs(retry, this.#backoff, this.#random);
+  }
+}

@@ -1,0 +1,59 @@
+import type { IncomingMessage } from 'node:http';
+
+const decimal = /^(0|[1-9][0-9]{0,15})$/;
+
+/**
+ * Refuses requests whose framing or target two HTTP parsers could read differently (request smuggling), on
+ * top of what Node's strict parser already refuses. Returns why, or undefined when the request is sound.
+ * One pass over the raw header list, no allocation for a normal request.
+ *
+ * - only HTTP/1.0 and HTTP/1.1 (Node also parses HTTP/0.9-like and 2.0 request lines);
+ * - Content-Length: one header, plain decimal without leading zeros (Node accepts `005`);
+ * - Transfer-Encoding: exactly `chunked`, only on HTTP/1.1, never with Content-Length (Node accepts
+ *   `,chunked`, `identity, chunked` and `CHUNKED`);
+ * - one Host header; an absolute-form target must name the same authority as Host.
+ *
+ * @example
+ * const problem = checkFraming(req);
+ * if (problem !== undefined) sendProblem(res, 'bad_request', problem);
+ */
+export function checkFraming(req: IncomingMessage): string | undefined {
+  if (req.httpVersionMajor !== 1 || (req.httpVersionMinor !== 0 && req.httpVersionMinor !== 1))
+    return `HTTP/${req.httpVersion} is not supported`;
+  const raw = req.rawHeaders;
+  let lengths = 0;
+  let encodings = 0;
+  let hosts = 0;
+  let host = '';
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (name.length === 14) {
+      if (name.toLowerCase() !== 'content-length') continue;
+      if (++lengths > 1) return 'more than one Content-Length header';
+      if (!decimal.test(raw[i + 1] as string)) return 'invalid Content-Length';
+    } else if (name.length === 17) {
+      if (name.toLowerCase() !== 'transfer-encoding') continue;
+      if (++encodings > 1) return 'more than one Transfer-Encoding header';
+      if ((raw[i + 1] as string).toLowerCase() !== 'chunked') return 'Transfer-Encoding other than "chunked"';
+    } else if (name.length === 4) {
+      if (name.toLowerCase() !== 'host') continue;
+      if (++hosts > 1) return 'more than one Host header';
+      host = raw[i + 1] as string;
+    }
+  }
+  if (encodings > 0 && lengths > 0) return 'both Content-Length and Transfer-Encoding';
+  if (encodings > 0 && req.httpVersionMinor === 0) return 'Transfer-Encoding on HTTP/1.0';
+  const url = req.url ?? '';
+  if (url.length > 0 && url.charCodeAt(0) !== 0x2f && url !== '*') {
+    const authority = absoluteFormAuthority(url);
+    if (authority === undefined || authority.toLowerCase() !== host.toLowerCase())
+      return 'the request target names another host than the Host header';
+  }
+  return undefined;
+}
+
+/** The authority of `scheme://authority/...`, or undefined when the target is not absolute-form. */
+function absoluteFormAuthority(url: string): string | undefined {
+  const m = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/([^/?#]*)/.exec(url);
+  return m?.[1];
+}

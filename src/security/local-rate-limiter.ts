@@ -1,0 +1,71 @@
+import type { BucketShape, RateLimitOutcome, RateLimiter } from './rate-limiter.ts';
+
+/** Options of {@link createLocalRateLimiter}. */
+export interface LocalRateLimiterOptions {
+  /** Current time in ms (fractions allowed); `performance.now` style clocks work as well as `Date.now`. */
+  readonly now: () => number;
+}
+
+/** A quiet map is still swept this often, so a past burst of keys does not stay in memory. */
+const sweepIntervalUs = 60e6;
+
+/**
+ * GCRA buckets in this process's memory (one node). Buckets whose TAT has passed are full and carry no
+ * information, so they are swept once the map has doubled since the last sweep or a minute has passed:
+ * memory stays proportional to the keys active within one window.
+ *
+ * @example
+ * const limiter = createLocalRateLimiter({ now: Date.now });
+ * limiter.consume(['ip:10.0.0.1'], [bucketShape(100, 60_000)]).allowed; // true
+ */
+export function createLocalRateLimiter(
+  options: LocalRateLimiterOptions,
+): RateLimiter & { readonly size: number } {
+  const tats = new Map<string, number>();
+  let sweepAt = 1024;
+  let sweptAt = 0;
+
+  function sweep(now: number): void {
+    for (const [key, tat] of tats) if (tat <= now) tats.delete(key);
+    sweepAt = Math.max(1024, tats.size * 2);
+    sweptAt = now;
+  }
+
+  return {
+    kind: 'local',
+    get size() {
+      return tats.size;
+    },
+    consume(keys: readonly string[], shapes: readonly BucketShape[]): RateLimitOutcome {
+      const now = Math.round(options.now() * 1000);
+      if (tats.size >= sweepAt || (tats.size > 1024 && now - sweptAt > sweepIntervalUs)) sweep(now);
+      const n = keys.length;
+      const remaining = new Array<number>(n);
+      const resetUs = new Array<number>(n);
+      let allowed = true;
+      let retryAfterUs = 0;
+      for (let i = 0; i < n; i++) {
+        const { intervalUs, limit } = shapes[i] as BucketShape;
+        const tolerance = intervalUs * limit;
+        const stored = tats.get(keys[i] as string);
+        const tat = stored === undefined || stored < now ? now : stored;
+        const diff = tat + intervalUs - now;
+        if (diff > tolerance) {
+          allowed = false;
+          if (diff - tolerance > retryAfterUs) retryAfterUs = diff - tolerance;
+        }
+        remaining[i] = diff > tolerance ? 0 : Math.floor((tolerance - diff) / intervalUs);
+        resetUs[i] = diff > tolerance ? tat - now : diff;
+      }
+      if (allowed) {
+        for (let i = 0; i < n; i++) {
+          const key = keys[i] as string;
+          const stored = tats.get(key);
+          const tat = stored === undefined || stored < now ? now : stored;
+          tats.set(key, tat + (shapes[i] as BucketShape).intervalUs);
+        }
+      }
+      return { allowed, retryAfterUs, remaining, resetUs };
+    },
+  };
+}

@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { WebSocket, WebSocketServer } from 'ws';
+import { eventually } from '../helpers/eventually.ts';
+import { startPortico, type PorticoProcess } from '../helpers/portico-process.ts';
+
+/** Opens a client socket and answers the status of a refused handshake, or throws when it was accepted. */
+async function refusedStatus(url: string): Promise<number> {
+  const client = new WebSocket(url);
+  client.on('error', () => {});
+  const [, res] = (await once(client, 'unexpected-response')) as [unknown, IncomingMessage];
+  client.terminate();
+  return res.statusCode ?? 0;
+}
+
+describe('WebSocket proxying', () => {
+  let portico: PorticoProcess;
+  let server: Server;
+  let wss: WebSocketServer;
+  const handshakes: IncomingMessage[] = [];
+  const closedPaths = new Set<string>();
+
+  before(async () => {
+    server = createServer((_req, res) => res.end('plain'));
+    wss = new WebSocketServer({ server });
+    wss.on('connection', (socket, req) => {
+      handshakes.push(req);
+      socket.on('message', (data, isBinary) => socket.send(data, { binary: isBinary }));
+      socket.on('close', () => closedPaths.add(req.url ?? ''));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const upstream = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    portico = await startPortico(
+      ({ port, adminPort }) => `
+listen: 127.0.0.1:${port}
+admin: { listen: 127.0.0.1:${adminPort} }
+logging: { level: warn, accessLog: false }
+services:
+  chat: { instances: [{ url: "${upstream}" }] }
+routes:
+  - { name: chat, match: { path: /chat/** }, service: chat, stripPrefix: /chat }
+  - { name: no-ws, match: { path: /plain/** }, service: chat, websocket: false }
+`,
+    );
+  });
+
+  after(async () => {
+    await portico?.stop();
+    for (const client of wss?.clients ?? []) client.terminate();
+    await new Promise<void>((resolve) => wss.close(() => resolve()));
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  test('echoes text and binary messages through the gateway', async () => {
+    const client = new WebSocket(`ws://127.0.0.1:${portico.port}/chat/room-1?user=ann`);
+    await once(client, 'open');
+    try {
+      client.send('hello');
+      const [text] = (await once(client, 'message')) as [Buffer, boolean];
+      assert.equal(text.toString(), 'hello');
+      const binary = Buffer.from([0, 1, 2, 255]);
+      client.send(binary);
+      const [echoed, isBinary] = (await once(client, 'message')) as [Buffer, boolean];
+      assert.equal(isBinary, true);
+      assert.deepEqual(Buffer.from(echoed), binary);
+
+      const handshake = handshakes.at(-1);
+      assert.equal(handshake?.url, '/room-1?user=ann');
+      assert.equal(handshake?.headers['x-forwarded-for'], '127.0.0.1');
+      assert.match(String(handshake?.headers['x-request-id']), /\S+/);
+    } finally {
+      client.close();
+    }
+  });
+
+  test('closing the client closes the upstream connection', async () => {
+    const client = new WebSocket(`ws://127.0.0.1:${portico.port}/chat/bye`);
+    await once(client, 'open');
+    assert.equal(closedPaths.has('/bye'), false);
+    client.terminate();
+    await eventually(() => assert.ok(closedPaths.has('/bye')), 5000);
+  });
+
+  test('an upgrade on an unmatched path is refused with 404', async () => {
+    assert.equal(await refusedStatus(`ws://127.0.0.1:${portico.port}/nowhere`), 404);
+  });
+
+  test('an upgrade on a route with websocket: false is refused with 404', async () => {
+    assert.equal(await refusedStatus(`ws://127.0.0.1:${portico.port}/plain/x`), 404);
+  });
+});
