@@ -1,4 +1,4 @@
-import { hashString } from '../gateway/upstream/balancers/hash.ts';
+import { hashString } from '../balancing/hash.ts';
 
 /** One arm of a canary split. */
 export interface SplitArm {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createBalancer } from '../gateway/upstream/balancers/index.ts';
+import { createBalancer } from '../balancing/index.ts';
 import { Instance } from '../gateway/upstream/instance.ts';
 import { InstanceSet } from '../gateway/upstream/instance-set.ts';
 import { VersionIndex } from './version-index.ts';

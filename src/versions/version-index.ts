@@ -1,5 +1,5 @@
 import semver from 'semver';
-import { createBalancer } from '../gateway/upstream/balancers/index.ts';
+import { createBalancer } from '../balancing/index.ts';
 import type { LoadBalancerName } from '../config/schema.ts';
 import type { Instance } from '../gateway/upstream/instance.ts';
 import { InstanceSet, type InstanceChange } from '../gateway/upstream/instance-set.ts';

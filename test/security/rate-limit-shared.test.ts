@@ -96,13 +96,13 @@ describe('rate limits when Redis is unreachable', () => {
     t.after(() => upstream.close());
     const portico = await startPortico(sharedConfig(upstream, redis.url, 'portico:'));
     t.after(() => portico.stop());
-    await waitForLimiter(portico);
+    console.log("up"); await waitForLimiter(portico); console.log("limiter");
 
     assert.equal(await status(`${portico.url}/open/x`), 200);
     assert.equal(await status(`${portico.url}/open/x`), 200);
     assert.equal(await status(`${portico.url}/open/x`), 429);
 
-    await redis.stop({ keepData: true });
+    console.log("stopping redis"); await redis.stop({ keepData: true }); console.log("stopped");
     assert.equal(await status(`${portico.url}/open/x`), 200, 'open: let through while Redis is down');
     const closed = await request(`${portico.url}/closed/x`);
     assert.equal(closed.statusCode, 503, 'closed: refused while Redis is down');

@@ -10,7 +10,7 @@ import { createAggregateHandler } from '../services/aggregate.ts';
 import { createFallbackAnswer } from '../services/fallback.ts';
 import { createProxyHandler, type ProxyObserver } from '../services/proxy.ts';
 import { resilienceFor, type BreakerListener } from '../services/service-resilience.ts';
-import { createBalancer } from '../upstream/balancers/index.ts';
+import { createBalancer } from '../../balancing/index.ts';
 import { createHealthChecker, type HealthChecker } from '../upstream/health-checker.ts';
 import { Instance, type PoolOptions } from '../upstream/instance.ts';
 import { InstanceSet } from '../upstream/instance-set.ts';

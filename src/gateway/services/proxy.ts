@@ -302,6 +302,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
         kind === 'connect' || kind === 'reset' ? 'connect' : kind === 'timeout' ? 'timeout' : 'other';
       if (kind !== undefined && this.#mayRetry(failure, 0)) return this.#backoff();
     }
+    console.error('DBG final error', code, kind, (err as any).code, err.message, 'retries', this.#retries, 'inst', this.#instance?.id, 'budget', JSON.stringify(this.#resilience?.retryBudget?.snapshot()));
     this.#finish(kind === undefined ? undefined : false);
     if (code === 'bad_request' || code === 'payload_too_large') this.#closeAfterAnswer();
     sendProblem(this.#res, code, describe(code, this.#service.name));
@@ -349,6 +350,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     const resilience = this.#resilience;
     const instance = resilience === undefined ? instances.pick(key, avoid) : resilience.pick(instances, key, avoid);
     if (instance === undefined || instance === null) {
+      if (this.#retries > 0) console.error('DBG no instance for retry', instance);
       if (this.#retries > 0) return this.#fail(this.#lastFailure, describe(this.#lastFailure, service.name));
       return this.#refuse(instance === null, instances);
     }

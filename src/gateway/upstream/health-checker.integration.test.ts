@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { it } from 'node:test';
-import { createBalancer } from './balancers/index.ts';
+import { createBalancer } from '../../balancing/index.ts';
 import { createHealthChecker } from './health-checker.ts';
 import { Instance } from './instance.ts';
 import { InstanceSet } from './instance-set.ts';

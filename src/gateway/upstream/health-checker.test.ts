@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createBalancer } from './balancers/index.ts';
+import { createBalancer } from '../../balancing/index.ts';
 import {
   createHealthChecker,
   parseExpectStatus,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Balancer } from './balancers/balancer.ts';
-import { createBalancer } from './balancers/index.ts';
+import type { Balancer } from '../../balancing/balancer.ts';
+import { createBalancer } from '../../balancing/index.ts';
 import { Instance } from './instance.ts';
 import { InstanceSet, type InstanceChange } from './instance-set.ts';
 

@@ -1,4 +1,4 @@
-import type { Balancer } from './balancers/balancer.ts';
+import type { Balancer } from '../../balancing/balancer.ts';
 import type { Instance, InstanceStatus } from './instance.ts';
 
 /** Why an instance set changed; `panic` is emitted when panic mode starts or ends (see `panic`). */

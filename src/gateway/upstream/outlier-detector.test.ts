@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createBalancer } from './balancers/index.ts';
+import { createBalancer } from '../../balancing/index.ts';
 import { Instance } from './instance.ts';
 import { InstanceSet } from './instance-set.ts';
 import { createOutlierDetector, type OutlierSettings } from './outlier-detector.ts';

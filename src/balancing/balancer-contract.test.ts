@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { LoadBalancerName } from '../../../config/schema.ts';
+import type { LoadBalancerName } from '../config/schema.ts';
 import type { BalancerTarget } from './balancer.ts';
 import { createBalancer } from './index.ts';
 

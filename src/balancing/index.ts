@@ -1,4 +1,4 @@
-import type { LoadBalancerName } from '../../../config/schema.ts';
+import type { LoadBalancerName } from '../config/schema.ts';
 import type { Balancer, BalancerTarget, RandomSource } from './balancer.ts';
 import { ConsistentHashBalancer } from './consistent-hash.ts';
 import { LeastRequestBalancer } from './least-request.ts';

@@ -1,4 +1,4 @@
-import type { LoadBalancerName } from '../../../config/schema.ts';
+import type { LoadBalancerName } from '../config/schema.ts';
 
 /** What a balancer needs to know about a candidate; `Instance` satisfies it. */
 export interface BalancerTarget {
