@@ -14,15 +14,21 @@ logging: { level: info, accessLog: false }
 services:
   svc: { instances: [{ url: "${upstream.url}" }] }
 routes:
+  - name: open-on-failure
+    match: { path: /open/** }
+    service: svc
+    rateLimit: { limit: 2, window: 1h, by: global, onStoreFailure: open }
   - name: closed-on-failure
     match: { path: /closed/** }
     service: svc
     rateLimit: { limit: 2, window: 1h, by: global, onStoreFailure: closed }
 `);
 log('portico up');
-for (let i = 0; i < 3; i++) { const r = await request(`${portico.url}/closed/x`); log('status', r.statusCode, await r.body.text()); }
+{ const r = await request(`${portico.url}/closed/warmup`); log('w', r.statusCode); }
+for (let i = 0; i < 3; i++) { const r = await request(`${portico.url}/open/x`); log('status', r.statusCode, await r.body.text()); }
 await redis.stop({ keepData: true });
 log('redis stopped');
+{ const r = await request(`${portico.url}/open/x`); log('open status', r.statusCode, await r.body.text()); }
 const r = await request(`${portico.url}/closed/x`); log('status', r.statusCode, await r.body.text());
 await redis.start();
 log('redis started');

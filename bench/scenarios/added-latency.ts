@@ -5,7 +5,7 @@ import { measureRounds } from './rounds.ts';
 import type { BenchOptions, ResultRow, Scenario } from './scenario.ts';
 
 /** Rounds here are short: one connection settles its median within a few seconds. */
-const durationOf = (o: BenchOptions): number => Math.min(o.durationS, 3);
+const durationOf = (o: BenchOptions): number => Math.min(o.durationS, 2);
 
 /**
  * Latency a contender adds on one connection: its p50 minus direct's p50 of the same round, so a noisy
@@ -18,7 +18,7 @@ export function createAddedLatencyScenario(): Scenario {
     title: 'Added latency, 101 B JSON, 1 connection',
     description: `GET ${PATHS.small} on one connection; added = p50 through the contender − p50 direct, paired by round.`,
     contenders,
-    estimateS: (o) => contenders.length * (Math.min(o.warmupS, 1) + o.rounds * durationOf(o) + 1) + 5,
+    estimateS: (o) => contenders.length * (Math.min(o.warmupS, 1) + o.rounds * durationOf(o) + 0.8) + 2,
     async run(ctx, started) {
       const { rounds, warmupS } = ctx.options;
       const samples = await measureRounds(ctx, started, {

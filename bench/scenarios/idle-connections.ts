@@ -6,7 +6,7 @@ import { treeMemoryBytes } from '../lib/rss.ts';
 import { summarize } from '../lib/stats.ts';
 import type { ResultRow, Scenario } from './scenario.ts';
 
-const SETTLE_MS = 1000;
+const SETTLE_MS = 500;
 const MB = 2 ** 20;
 
 /**
@@ -20,7 +20,7 @@ export function createIdleConnectionsScenario(): Scenario {
     title: 'Idle keep-alive client connections: memory',
     description: `After a 1 s warm-up load, RSS (VmRSS) is read; then each connection sends one GET ${PATHS.small} and stays open, and RSS is read again ${SETTLE_MS} ms after the last one.`,
     contenders,
-    estimateS: (o) => contenders.length * (4 + o.idleConnections / 2000) + 5,
+    estimateS: (o) => contenders.length * (3 + o.idleConnections / 1000) + 2,
     async run(ctx, started) {
       const count = ctx.options.idleConnections;
       const rows: ResultRow[] = [];
@@ -52,8 +52,6 @@ export function createIdleConnectionsScenario(): Scenario {
             perConnection: summarize([((after - before) * 1024) / Math.max(open, 1)]),
           },
         });
-        // Let the closes drain so the next contender starts from a quiet machine.
-        await sleep(500);
       }
       return {
         name: this.name,

@@ -16,7 +16,7 @@ export function createPlainProxyScenario(size: 'small' | 'large'): Scenario {
     title: `Plain proxy, ${label} JSON, ${CONNECTIONS} connections`,
     description: `GET ${PATHS[size]} through each contender at ${CONNECTIONS} keep-alive connections; peak RSS is VmHWM at the end of the scenario.`,
     contenders,
-    estimateS: (o) => contenders.length * (o.warmupS + o.rounds * o.durationS + 1) + 5,
+    estimateS: (o) => contenders.length * (o.warmupS + o.rounds * o.durationS + 0.7) + 3,
     async run(ctx, started) {
       const { rounds, durationS, warmupS } = ctx.options;
       const samples = await measureRounds(ctx, started, {

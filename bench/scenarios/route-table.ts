@@ -6,7 +6,7 @@ import type { BenchOptions, ResultRow, Scenario } from './scenario.ts';
 
 const SMALL_TABLE = 'portico-10-routes';
 const LARGE_TABLE = 'portico-10000-routes';
-const durationOf = (o: BenchOptions): number => Math.min(o.durationS, o.quick ? 3 : 5);
+const durationOf = (o: BenchOptions): number => Math.min(o.durationS, o.quick ? 3 : 4);
 
 /**
  * Portico with 10 routes against Portico with 10,000: `/r<i>/**` routes ahead of the catch-all route that
@@ -19,7 +19,7 @@ export function createRouteTableScenario(): Scenario {
     title: 'Route table: 10 vs 10,000 routes (Portico), 101 B JSON, 50 connections',
     description: 'The matching route is the last of the table; target: 10,000 routes within 5% of 10.',
     contenders,
-    estimateS: (o) => contenders.length * (o.warmupS + o.rounds * durationOf(o) + 3) + 5,
+    estimateS: (o) => contenders.length * (o.warmupS + o.rounds * durationOf(o) + 2) + 2,
     async run(ctx, started) {
       const { rounds, warmupS } = ctx.options;
       const samples = await measureRounds(ctx, started, {

@@ -13,8 +13,13 @@ export interface AdminServerOptions {
   readonly logger: Logger;
 }
 
-/** Probes answer without a token so orchestrators can check liveness; everything else needs it. */
-const openPaths = new Set(['/healthz', '/readyz']);
+/**
+ * Probes answer without a token so orchestrators can check liveness. The dashboard's page (`/`) and its static
+ * files (`/dashboard/…`) load without it too: they hold no data, and the page asks for the token before it calls
+ * the API. Everything else needs the token.
+ */
+const openPaths = new Set(['/healthz', '/readyz', '/']);
+const openPrefix = '/dashboard/';
 
 /**
  * The admin listener: admin API, registry API, /metrics. Admin traffic is light, so routes are matched by a
@@ -32,7 +37,12 @@ export function createAdminServer(options: AdminServerOptions): Server {
 async function handle(options: AdminServerOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://admin.invalid');
   const token = options.token();
-  if (token !== undefined && !openPaths.has(url.pathname) && !hasToken(req, token)) {
+  if (
+    token !== undefined &&
+    !openPaths.has(url.pathname) &&
+    !url.pathname.startsWith(openPrefix) &&
+    !hasToken(req, token)
+  ) {
     sendProblem(res, 'unauthorized', 'a valid admin token is required', undefined, {
       'www-authenticate': 'Bearer realm="portico-admin"',
     });

@@ -1,3 +1,4 @@
+import { compileAggregatePlan } from '../resilience/aggregate-plan.ts';
 import { isIP } from 'node:net';
 import { checkSecurityConfig } from '../security/check-security-config.ts';
 import { checkVersionConfig } from '../versions/check-version-config.ts';
@@ -66,6 +67,20 @@ export function checkSemantics(config: Config): SemanticIssue[] {
       listen.host === admin.host
     ) {
       add(['admin', 'listen'], `must differ from listen (both are ${config.listen})`);
+    }
+  }
+
+  for (const [index, aggregate] of (config.aggregates ?? []).entries()) {
+    if (Object.hasOwn(aggregate.calls, 'errors')) {
+      add(
+        ['aggregates', index, 'calls', 'errors'],
+        'a call may not be named "errors": that key lists failed optional calls',
+      );
+    }
+    try {
+      compileAggregatePlan(aggregate.calls);
+    } catch (err) {
+      add(['aggregates', index, 'calls'], (err as Error).message);
     }
   }
 

@@ -7,9 +7,11 @@ import { createAdminServer } from '../admin/admin-server.ts';
 import type { AdminRoute } from '../admin/admin-route.ts';
 import { createCoreAdminRoutes } from '../admin/core-routes.ts';
 import { ConfigError } from '../config/config-error.ts';
+import { createDashboardRoutes } from '../dashboard/dashboard-routes.ts';
 import { loadConfig } from '../config/load.ts';
 import { createRegistrationGate } from '../contracts/registration-gate.ts';
 import { createVersionAdminRoutes, registerVersionMetrics } from '../versions/admin-routes.ts';
+import { createResilienceAdminRoutes, registerResilienceMetrics } from './services/resilience-admin.ts';
 import type { Config } from '../config/schema.ts';
 import { parseDurationMs, parseSizeBytes } from '../config/units.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
@@ -139,6 +141,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       observer,
       previous,
       onHealthTransition,
+      onBreakerTransition: (service, instance, from, to) =>
+        logger.warn({ service, instance, from, to }, 'circuit breaker changed state'),
       stageState,
       registered: (service) => registered.forService(service),
     });
@@ -237,7 +241,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   );
   adminRoutes.push(...createRegistryRoutes(registry));
   adminRoutes.push(...createVersionAdminRoutes(stageState));
+  adminRoutes.push(...createDashboardRoutes({ runtime: () => current as Runtime, registry, stats }));
   registerVersionMetrics(metrics.registry, stageState);
+  adminRoutes.push(...createResilienceAdminRoutes(() => current as Runtime));
+  registerResilienceMetrics(metrics.registry, () => current);
   const adminServer = createAdminServer({
     routes: () => adminRoutes,
     token: () => current?.config.admin.token,
@@ -307,6 +314,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         unsubscribeResync();
         await registry.close();
         await store.close();
+        await closeStageState(stageState);
         logger.info('portico stopped');
       })();
       return shuttingDown;
@@ -336,4 +344,12 @@ function listen(server: Server, address: string): Promise<void> {
       resolve();
     });
   });
+}
+
+/** Stage state that holds connections (the Redis rate limiter) has a `close`; call it once on shutdown. */
+async function closeStageState(state: ReadonlyMap<string, unknown>): Promise<void> {
+  for (const value of state.values()) {
+    const close = (value as { close?: unknown } | null)?.close;
+    if (typeof close === 'function') await (close as () => Promise<void>).call(value);
+  }
 }

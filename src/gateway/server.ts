@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from '../observability/logger.ts';
+import { spanIdOf, traceIdOf, traceparentOf } from '../observability/trace-context.ts';
 import { sendError, sendProblem } from '../errors/problem.ts';
 import { PorticoError } from '../errors/portico-error.ts';
 import { resolveClientIp } from './forwarding/upstream-headers.ts';
@@ -50,6 +51,7 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
     const status = this.writableFinished ? this.statusCode : 499;
     ctx.route.stats.record(ctx.req.method ?? 'GET', status, seconds);
     if (accessLog) {
+      const traceparent = traceparentOf(ctx.req);
       logger.info({
         msg: 'request',
         method: ctx.req.method,
@@ -59,6 +61,8 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
         durationMs: Math.round(seconds * 1e6) / 1e3,
         upstream: ctx.upstream,
         requestId: ctx.requestId,
+        traceId: traceIdOf(traceparent),
+        spanId: spanIdOf(traceparent),
         client: ctx.clientIp,
       });
     }

@@ -13,7 +13,8 @@ export class GatewayMetrics {
   readonly reloads: Counter<'result'>;
 
   constructor(stats: RouteStatsTable, runtime: () => Runtime | undefined) {
-    collectDefaultMetrics({ register: this.registry, prefix: 'portico_process_' });
+    // The standard process_* and nodejs_* names, unprefixed, so stock Node.js dashboards and alerts work as is.
+    collectDefaultMetrics({ register: this.registry });
     this.upstreamErrors = new Counter({
       name: 'portico_upstream_errors_total',
       help: 'Failed upstream tries by service and kind (connect, timeout, reset, bad_response, client_abort).',
@@ -54,6 +55,24 @@ export class GatewayMetrics {
           for (const instance of service.instances.all) {
             this.set({ service: service.name, instance: instance.id }, instance.available ? 1 : 0);
           }
+        }
+      },
+    });
+    // Per service, not per instance: registered instances come and go, and an alert on "no instance available"
+    // must not depend on series that vanish with them.
+    new Gauge({
+      name: 'portico_upstream_instances',
+      help: 'Instances of a service by state: available (takes traffic) or unavailable (unhealthy, critical, draining).',
+      labelNames: ['service', 'state'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        const table = runtime();
+        if (table === undefined) return;
+        for (const service of table.services.values()) {
+          const available = service.instances.available.length;
+          this.set({ service: service.name, state: 'available' }, available);
+          this.set({ service: service.name, state: 'unavailable' }, service.instances.size - available);
         }
       },
     });

@@ -9,7 +9,10 @@ const dashboard = {
 };
 
 test('rejects an unknown dependency, a cycle and a field of a call not waited for', () => {
-  assert.throws(() => compileAggregatePlan({ a: { service: 's', path: '/', after: 'x' } }), /unknown call "x"/);
+  assert.throws(
+    () => compileAggregatePlan({ a: { service: 's', path: '/', after: 'x' } }),
+    /unknown call "x"/,
+  );
   assert.throws(
     () =>
       compileAggregatePlan({
@@ -26,11 +29,15 @@ test('rejects an unknown dependency, a cycle and a field of a call not waited fo
 
 test('fills parameters and fields of earlier answers, percent-encoded', async () => {
   const paths: string[] = [];
-  const outcome = await runAggregate(compileAggregatePlan(dashboard), { userId: 'u 1' }, async (call, path) => {
-    paths.push(path);
-    if (call.name === 'user') return { id: 'u 1', cartId: 'c/9' };
-    return { from: call.name };
-  });
+  const outcome = await runAggregate(
+    compileAggregatePlan(dashboard),
+    { userId: 'u 1' },
+    async (call, path) => {
+      paths.push(path);
+      if (call.name === 'user') return { id: 'u 1', cartId: 'c/9' };
+      return { from: call.name };
+    },
+  );
   assert.deepEqual(paths.sort(), ['/carts/c%2F9', '/orders?user=u%201', '/users/u%201']);
   assert.deepEqual(outcome, {
     ok: true,
@@ -47,7 +54,9 @@ test('a failed optional call leaves its key null and is listed under errors', as
   assert.equal(outcome.ok, true);
   assert.ok(outcome.ok);
   assert.equal(outcome.body['orders'], null);
-  assert.deepEqual(outcome.errors, [{ call: 'orders', code: 'upstream_timeout', status: 504, detail: 'too slow' }]);
+  assert.deepEqual(outcome.errors, [
+    { call: 'orders', code: 'upstream_timeout', status: 504, detail: 'too slow' },
+  ]);
 });
 
 test('a call that needs a failed optional call fails too, without being made', async () => {
@@ -73,15 +82,19 @@ test('a call that needs a failed optional call fails too, without being made', a
 
 test('a failed required call ends the aggregate at once and aborts the others', async () => {
   let aborted = false;
-  const outcome = await runAggregate(compileAggregatePlan(dashboard), { userId: '1' }, (call, _path, signal) => {
-    if (call.name === 'user') return Promise.reject(new CallError('upstream_bad_response', 'garbage', 502));
-    return new Promise((_resolve, reject) => {
-      signal.addEventListener('abort', () => {
-        aborted = true;
-        reject(new Error('aborted'));
+  const outcome = await runAggregate(
+    compileAggregatePlan(dashboard),
+    { userId: '1' },
+    (call, _path, signal) => {
+      if (call.name === 'user') return Promise.reject(new CallError('upstream_bad_response', 'garbage', 502));
+      return new Promise((_resolve, reject) => {
+        signal.addEventListener('abort', () => {
+          aborted = true;
+          reject(new Error('aborted'));
+        });
       });
-    });
-  });
+    },
+  );
   assert.deepEqual(outcome, {
     ok: false,
     failure: { call: 'user', code: 'upstream_bad_response', status: 502, detail: 'garbage' },

@@ -30,11 +30,23 @@ test('retries only the listed conditions, at most `attempts` times', () => {
 
 test('backoff doubles per retry, is capped, and half of it is jitter', () => {
   const options = { baseMs: 100, maxMs: 1_000 };
-  assert.equal(backoffDelayMs(0, options, () => 0), 50);
+  assert.equal(
+    backoffDelayMs(0, options, () => 0),
+    50,
+  );
   assert.equal(backoffDelayMs(0, options, () => 0.999999) < 100, true);
-  assert.equal(backoffDelayMs(2, options, () => 0), 200);
-  assert.equal(backoffDelayMs(2, options, () => 0.5), 300);
-  assert.equal(backoffDelayMs(10, options, () => 1), 1_000);
+  assert.equal(
+    backoffDelayMs(2, options, () => 0),
+    200,
+  );
+  assert.equal(
+    backoffDelayMs(2, options, () => 0.5),
+    300,
+  );
+  assert.equal(
+    backoffDelayMs(10, options, () => 1),
+    1_000,
+  );
 });
 
 test('the retry budget allows its floor, then a share of the calls', () => {
@@ -57,6 +69,8 @@ test('a spent budget stops retries the policy would otherwise allow', () => {
   const policy = new RetryPolicy({ attempts: 3, onConnectFailure: true, statuses: [], budget });
   assert.equal(policy.shouldRetry(0, 'connect'), true);
   assert.equal(policy.shouldRetry(1, 'connect'), false);
+  assert.equal(policy.shouldRetry(1, 'refused'), true, 'a refused connection costs no instance anything');
+  assert.equal(policy.shouldRetry(3, 'refused'), false, 'but the attempts still bound it');
 });
 
 test('a try gets the per-try timeout, cut to what is left of the deadline', () => {

@@ -4,7 +4,12 @@ import type { RetryBudget } from './retry-budget.ts';
 
 /** Why a try failed, as far as retrying is concerned. */
 export type TryFailure =
-  /** No connection, or the connection was reset before any response byte: the request was not processed. */
+  /**
+   * No connection could be opened (refused, connect timeout): no instance saw the request, so a retry adds no
+   * load anywhere and is not charged to the retry budget.
+   */
+  | 'refused'
+  /** The connection was reset before any response byte: the request was probably not processed. */
   | 'connect'
   /** The try ran out of time; the upstream may have processed it. */
   | 'timeout'
@@ -85,12 +90,12 @@ export class RetryPolicy {
   shouldRetry(retry: number, failure: TryFailure, status = 0): boolean {
     if (retry >= this.attempts) return false;
     let wanted: boolean;
-    if (failure === 'connect') wanted = this.#onConnectFailure;
+    if (failure === 'connect' || failure === 'refused') wanted = this.#onConnectFailure;
     else if (failure === 'timeout') wanted = this.#onTimeout;
     else if (failure === 'status') wanted = this.retriesStatus(status);
     else wanted = false;
     if (!wanted) return false;
-    return this.#budget === undefined || this.#budget.tryRetry();
+    return this.#budget === undefined || failure === 'refused' || this.#budget.tryRetry();
   }
 
   /** Backoff before retry number `retry + 1`. */

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 
 const decimal = /^(0|[1-9][0-9]{0,15})$/;
+const dotSegmentWithParameters = /\/(\.|%2e){1,2};/i;
 
 /**
  * Refuses requests whose framing or target two HTTP parsers could read differently (request smuggling), on
@@ -11,7 +12,9 @@ const decimal = /^(0|[1-9][0-9]{0,15})$/;
  * - Content-Length: one header, plain decimal without leading zeros (Node accepts `005`);
  * - Transfer-Encoding: exactly `chunked`, only on HTTP/1.1, never with Content-Length (Node accepts
  *   `,chunked`, `identity, chunked` and `CHUNKED`);
- * - one Host header; an absolute-form target must name the same authority as Host.
+ * - one Host header; an absolute-form target must name the same authority as Host;
+ * - one Authorization header (Node reads the first, an upstream may read the last);
+ * - no `/..;/` or `/.;/` in the path (a Tomcat-style upstream reads them as dot segments).
  *
  * @example
  * const problem = checkFraming(req);
@@ -24,6 +27,7 @@ export function checkFraming(req: IncomingMessage): string | undefined {
   let lengths = 0;
   let encodings = 0;
   let hosts = 0;
+  let authorizations = 0;
   let host = '';
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string;
@@ -39,11 +43,18 @@ export function checkFraming(req: IncomingMessage): string | undefined {
       if (name.toLowerCase() !== 'host') continue;
       if (++hosts > 1) return 'more than one Host header';
       host = raw[i + 1] as string;
+    } else if (name.length === 13) {
+      // Node keeps the first Authorization and the upstream might read the last: one identity only.
+      if (name.toLowerCase() === 'authorization' && ++authorizations > 1)
+        return 'more than one Authorization header';
     }
   }
   if (encodings > 0 && lengths > 0) return 'both Content-Length and Transfer-Encoding';
   if (encodings > 0 && req.httpVersionMinor === 0) return 'Transfer-Encoding on HTTP/1.0';
   const url = req.url ?? '';
+  // `/..;/` is a dot segment to servlet containers but a plain segment to Portico's router.
+  if (url.includes(';') && dotSegmentWithParameters.test(url))
+    return 'a dot segment with ";" parameters in the path';
   if (url.length > 0 && url.charCodeAt(0) !== 0x2f && url !== '*') {
     const authority = absoluteFormAuthority(url);
     if (authority === undefined || authority.toLowerCase() !== host.toLowerCase())

@@ -6,6 +6,13 @@ export interface LocalRateLimiterOptions {
   readonly now: () => number;
 }
 
+/** The in-memory limiter: answers synchronously. */
+export interface LocalRateLimiter extends RateLimiter {
+  consume(keys: readonly string[], shapes: readonly BucketShape[]): RateLimitOutcome;
+  /** Buckets held. */
+  readonly size: number;
+}
+
 /** A quiet map is still swept this often, so a past burst of keys does not stay in memory. */
 const sweepIntervalUs = 60e6;
 
@@ -18,9 +25,7 @@ const sweepIntervalUs = 60e6;
  * const limiter = createLocalRateLimiter({ now: Date.now });
  * limiter.consume(['ip:10.0.0.1'], [bucketShape(100, 60_000)]).allowed; // true
  */
-export function createLocalRateLimiter(
-  options: LocalRateLimiterOptions,
-): RateLimiter & { readonly size: number } {
+export function createLocalRateLimiter(options: LocalRateLimiterOptions): LocalRateLimiter {
   const tats = new Map<string, number>();
   let sweepAt = 1024;
   let sweptAt = 0;

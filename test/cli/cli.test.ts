@@ -21,7 +21,11 @@ function runCli(args: string[], options: { cwd?: string; unset?: string[] } = {}
   const env = { ...process.env };
   for (const name of options.unset ?? []) delete env[name];
   return new Promise((resolveRun, reject) => {
-    const child = spawn(process.execPath, [main, ...args], { cwd: options.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [main, ...args], {
+      cwd: options.cwd,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -37,7 +41,8 @@ function runCli(args: string[], options: { cwd?: string; unset?: string[] } = {}
 
 const stackTrace = /\n\s+at |node:internal/;
 
-describe('portico CLI', () => {
+// The cases spawn short-lived processes that mostly wait on Node's start-up; running them side by side saves time.
+describe('portico CLI', { concurrency: true }, () => {
   let dir: string;
   const file = (name: string) => join(dir, name);
 
@@ -79,9 +84,10 @@ admin: { listen: 127.0.0.1:8081, token: "\${PORTICO_CLI_TEST_UNSET_TOKEN}" }
     assert.match(top.stdout, /Usage: portico <command>/);
     const commands = [...top.stdout.matchAll(/^ {2}([a-z]+) {2,}/gm)].map((m) => m[1] as string);
     assert.ok(commands.length >= 5, `commands listed: ${commands.join(', ')}`);
-    for (const name of ['start', 'demo', 'validate', 'routes', 'services']) assert.ok(commands.includes(name), name);
+    for (const name of ['start', 'demo', 'validate', 'routes', 'services'])
+      assert.ok(commands.includes(name), name);
     // A few at a time: every spawn is a full Node start, and a loaded machine makes many at once slow.
-    const runs: string[][] = [...commands.map((name) => [name, '--help']), ['contract', 'diff', '--help'], ['demo', '-h']];
+    const runs: string[][] = [...commands.map((name) => [name, '--help']), ['contract', 'diff', '--help']];
     for (let i = 0; i < runs.length; i += 4) {
       const batch = runs.slice(i, i + 4);
       const results = await Promise.all(batch.map((args) => runCli(args)));
@@ -119,7 +125,10 @@ admin: { listen: 127.0.0.1:8081, token: "\${PORTICO_CLI_TEST_UNSET_TOKEN}" }
   });
 
   test('validate names an unset environment variable', async () => {
-    const res = await runCli(['validate', '-c', 'env.yaml'], { cwd: dir, unset: ['PORTICO_CLI_TEST_UNSET_TOKEN'] });
+    const res = await runCli(['validate', '-c', 'env.yaml'], {
+      cwd: dir,
+      unset: ['PORTICO_CLI_TEST_UNSET_TOKEN'],
+    });
     assert.equal(res.code, 1);
     assert.match(res.stdout + res.stderr, /env\.yaml:2:\d+.*PORTICO_CLI_TEST_UNSET_TOKEN/);
   });
@@ -130,6 +139,13 @@ admin: { listen: 127.0.0.1:8081, token: "\${PORTICO_CLI_TEST_UNSET_TOKEN}" }
     const text = res.stdout + res.stderr;
     assert.match(text, /bad\.yaml:6:\d+\s+routes\[0\]\.match\.path: expected/);
     assert.doesNotMatch(text, stackTrace);
+  });
+
+  test('routes names the admin URL when nothing answers there', async () => {
+    const admin = `http://127.0.0.1:${await freePort()}`;
+    const res = await runCli(['routes', '--admin', admin]);
+    assert.equal(res.code, 1);
+    assert.match(res.stderr, new RegExp(`cannot reach the admin API at ${admin}: .*ECONNREFUSED`));
   });
 
   test('start with a missing file exits 1 and says so', async () => {
@@ -181,7 +197,10 @@ routes:
 function waitForOutput(child: ChildProcess, marker: string, timeoutMs: number): Promise<string> {
   return new Promise((resolveOutput, reject) => {
     let text = '';
-    const timer = setTimeout(() => reject(new Error(`no "${marker}" within ${timeoutMs} ms:\n${text}`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`no "${marker}" within ${timeoutMs} ms:\n${text}`)),
+      timeoutMs,
+    );
     const onData = (chunk: Buffer) => {
       text += chunk.toString();
       if (text.includes(marker)) {
@@ -201,9 +220,13 @@ function waitForOutput(child: ChildProcess, marker: string, timeoutMs: number): 
 test('portico demo starts on the given ports, its printed curl commands work, and SIGINT stops it', async (t) => {
   const port = await freePort();
   const adminPort = await freePort();
-  const child = spawn(process.execPath, [main, 'demo', '--port', String(port), '--admin-port', String(adminPort)], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [main, 'demo', '--port', String(port), '--admin-port', String(adminPort)],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const exited = new Promise<number | null>((resolveExit) => child.once('exit', (code) => resolveExit(code)));
   t.after(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');

@@ -87,7 +87,10 @@ routes:
     for (const [method, path] of calls) {
       await assertUnauthorized(await fetch(`${portico.adminUrl}${path}`, { method }), `${method} ${path}`);
       await assertUnauthorized(
-        await fetch(`${portico.adminUrl}${path}`, { method, headers: { authorization: 'Bearer wrong-token' } }),
+        await fetch(`${portico.adminUrl}${path}`, {
+          method,
+          headers: { authorization: 'Bearer wrong-token' },
+        }),
         `${method} ${path} with a wrong token`,
       );
       await assertUnauthorized(
@@ -105,7 +108,11 @@ routes:
     assert.equal(res.status, 200);
     const text = await res.text();
     assert.ok(!text.includes(token), 'the token must not appear in /v1/config');
-    const config = JSON.parse(text) as { admin: { token: string }; listen: string; routes: { name: string }[] };
+    const config = JSON.parse(text) as {
+      admin: { token: string };
+      listen: string;
+      routes: { name: string }[];
+    };
     assert.equal(config.admin.token, '[redacted]');
     assert.equal(config.listen, `127.0.0.1:${portico.port}`);
     assert.deepEqual(
@@ -158,7 +165,10 @@ routes:
     assert.equal(body.routes.find((r) => r.name === 'b')?.result, 'matched');
 
     const post = await fetch(`${portico.adminUrl}/v1/routes/match?method=POST&path=/b`, { headers: auth });
-    const explained = (await post.json()) as { matched?: unknown; routes: { name: string; reason: string }[] };
+    const explained = (await post.json()) as {
+      matched?: unknown;
+      routes: { name: string; reason: string }[];
+    };
     assert.equal(explained.matched, undefined);
     assert.match(explained.routes.find((r) => r.name === 'b')?.reason ?? '', /method/i);
   });
@@ -176,14 +186,26 @@ routes:
       assert.equal(res.status, 200);
       assert.match(res.headers.get('content-type') ?? '', /^text\/plain/);
       const body = await res.text();
-      assert.equal(sample(body, 'portico_http_requests_total', { route: 'counted', method: 'GET', status: '200' }), 3);
+      assert.equal(
+        sample(body, 'portico_http_requests_total', { route: 'counted', method: 'GET', status: '200' }),
+        3,
+      );
       return body;
     });
-    assert.equal(sample(text, 'portico_http_requests_total', { route: 'counted', method: 'POST', status: '200' }), 1);
-    assert.equal(sample(text, 'portico_http_requests_total', { route: 'gone', method: 'GET', status: '502' }), 1);
+    assert.equal(
+      sample(text, 'portico_http_requests_total', { route: 'counted', method: 'POST', status: '200' }),
+      1,
+    );
+    assert.equal(
+      sample(text, 'portico_http_requests_total', { route: 'gone', method: 'GET', status: '502' }),
+      1,
+    );
     assert.match(text, /^# TYPE portico_http_request_duration_seconds histogram$/m);
     assert.equal(sample(text, 'portico_http_request_duration_seconds_count', { route: 'counted' }), 4);
-    assert.equal(sample(text, 'portico_http_request_duration_seconds_bucket', { route: 'counted', le: '+Inf' }), 4);
+    assert.equal(
+      sample(text, 'portico_http_request_duration_seconds_bucket', { route: 'counted', le: '+Inf' }),
+      4,
+    );
     const sum = sample(text, 'portico_http_request_duration_seconds_sum', { route: 'counted' });
     assert.ok(sum !== undefined && sum > 0);
     const connectErrors = sample(text, 'portico_upstream_errors_total', { service: 'gone', kind: 'connect' });

@@ -100,7 +100,9 @@ ${extraRoute}`;
     const rejectedBefore = countLogs(portico.output(), 'config reload rejected; the running config stays');
     await portico.writeConfig(invalid);
     await eventually(() =>
-      assert.ok(countLogs(portico.output(), 'config reload rejected; the running config stays') > rejectedBefore),
+      assert.ok(
+        countLogs(portico.output(), 'config reload rejected; the running config stays') > rejectedBefore,
+      ),
     );
     for (let i = 0; i < 5; i++) {
       const res = await get('/load/after-reject');
@@ -165,7 +167,11 @@ ${extraRoute}`;
     await Promise.all(workers);
   }
 
-  assert.deepEqual(report.failures.slice(0, 5), [], `${report.failures.length} of ${report.total} requests failed`);
+  assert.deepEqual(
+    report.failures.slice(0, 5),
+    [],
+    `${report.failures.length} of ${report.total} requests failed`,
+  );
   assert.ok(report.total > 200, `only ${report.total} requests ran`);
   assert.ok((report.bySeen.get('blue') ?? 0) > 0 && (report.bySeen.get('green') ?? 0) > 0);
   assert.ok(countLogs(portico.output(), 'config reload rejected; the running config stays') >= 2);

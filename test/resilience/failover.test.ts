@@ -25,7 +25,7 @@ logging: { level: warn, accessLog: false }
 services:
   s:
     instances: [{ url: "${a.url}" }, { url: "${b.url}" }, { url: "${c.url}" }]
-    healthCheck: { path: /healthz, interval: 100ms, timeout: 1s, unhealthyThreshold: 1, healthyThreshold: 1 }
+    healthCheck: { path: /healthz, interval: 100ms, timeout: 1s, unhealthyThreshold: 2, healthyThreshold: 1 }
     timeouts: { connect: 200ms, request: 2s }
     retries: { attempts: 2, on: [connect-failure, 502, 503, 504] }
     circuitBreaker: { failureRate: 0.5, minRequests: 3, window: 2s, openFor: 300ms }
@@ -35,7 +35,8 @@ routes:
   );
   t.after(() => portico.stop());
   const load = startLoad(`${portico.url}/items`, 8);
-  const served = (u: TestUpstream, from: number) => eventually(() => assert.ok(u.requests.length > from + 20), 5_000);
+  const served = (u: TestUpstream, from: number) =>
+    eventually(() => assert.ok(u.requests.length > from + 20), 5_000);
 
   await served(a, 0);
   await a.close();
@@ -51,6 +52,10 @@ routes:
   await served(c2, 0);
   const result = await load.stop();
 
-  assert.equal(result.failed.length, 0, `${result.failed.length} of ${result.ok + result.failed.length} failed: ${JSON.stringify(result.failed.slice(0, 3))}`);
+  assert.equal(
+    result.failed.length,
+    0,
+    `${result.failed.length} of ${result.ok + result.failed.length} failed: ${JSON.stringify(result.failed.slice(0, 3))}`,
+  );
   assert.ok(result.ok > 200, `only ${result.ok} requests ran`);
 });

@@ -80,9 +80,14 @@ export interface RawAnswer {
 
 /**
  * Writes `payload` on a fresh TCP connection exactly as given (an HTTP client would normalise it) and reads
- * until the server closes or `waitMs` passes without more data.
+ * one whole answer (or, with `untilClose`, until the server closes), giving up after `waitMs` without data.
  */
-export function sendRaw(port: number, payload: string | Buffer, waitMs = 400): Promise<RawAnswer> {
+export function sendRaw(
+  port: number,
+  payload: string | Buffer,
+  waitMs = 400,
+  untilClose = false,
+): Promise<RawAnswer> {
   return new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1');
     let text = '';
@@ -90,7 +95,10 @@ export function sendRaw(port: number, payload: string | Buffer, waitMs = 400): P
     const finish = (closed: boolean) => {
       clearTimeout(timer);
       socket.destroy();
-      const m = /^HTTP\/1\.[01] (\d{3})/.exec(text);
+      // Interim 1xx answers (100 Continue) are skipped: the status is the final answer's.
+      const m = /^HTTP\/1\.[01] (\d{3})/.exec(
+        text.replace(/^(HTTP\/1\.[01] 1\d\d[^\r]*\r\n(?:[^\r]+\r\n)*\r\n)+/, ''),
+      );
       resolve({ status: m === null ? 0 : Number(m[1]), text, closed });
     };
     const arm = () => {
@@ -103,9 +111,18 @@ export function sendRaw(port: number, payload: string | Buffer, waitMs = 400): P
     });
     socket.on('data', (chunk: Buffer) => {
       text += chunk.toString('latin1');
-      arm();
+      if (!untilClose && complete(text)) finish(false);
+      else arm();
     });
     socket.on('error', () => finish(true));
     socket.on('close', () => finish(true));
   });
+}
+
+/** Whether `text` holds one whole response with a Content-Length body. */
+function complete(text: string): boolean {
+  const end = text.indexOf('\r\n\r\n');
+  if (end < 0) return false;
+  const m = /\r\ncontent-length: *(\d+)/i.exec(text.slice(0, end));
+  return m !== null && text.length - end - 4 >= Number(m[1]);
 }

@@ -8,10 +8,17 @@ const options = {
 } as const;
 
 async function fetchAdmin(admin: string, token: string | undefined, path: string): Promise<unknown> {
-  const res = await fetch(new URL(path, admin), {
-    headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
-    signal: AbortSignal.timeout(5000),
-  });
+  let res: Response;
+  try {
+    res = await fetch(new URL(path, admin), {
+      headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
+      signal: AbortSignal.timeout(5000),
+    });
+  } catch (err) {
+    // fetch only says "fetch failed"; the cause (ECONNREFUSED, timeout) is what the operator needs.
+    const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : String(err);
+    throw new Error(`cannot reach the admin API at ${admin}: ${cause}`, { cause: err });
+  }
   const body: unknown = await res.json();
   if (!res.ok) throw new Error(`${path}: ${res.status} ${JSON.stringify(body)}`);
   return body;

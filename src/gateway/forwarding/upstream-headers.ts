@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { appendTraceHeaders } from '../../observability/trace-context.ts';
 import type { AddressMatcher } from '../net/address-matcher.ts';
 import { connectionTokens, isHopByHop } from './hop-by-hop.ts';
 
@@ -14,6 +15,9 @@ const gatewayHeaders = new Set([
   'x-consumer-id',
   'x-consumer-scopes',
   'x-consumer-subject',
+  // W3C trace context: replaced by the gateway's own span (observability/trace-context.ts).
+  'traceparent',
+  'tracestate',
 ]);
 const gatewayHeaderLengths = new Set([...gatewayHeaders].map((name) => name.length));
 
@@ -35,7 +39,8 @@ export interface ForwardingInfo {
  * Connection are removed (after which the gateway's own headers are added, so `Connection: X-Forwarded-For`
  * cannot strip them), header names containing `_` or `.` are dropped (an upstream that maps them to `-`
  * would otherwise see an alias of a header the gateway controls), and the forwarding headers are rebuilt:
- * client-sent values are kept only from trusted proxies.
+ * client-sent values are kept only from trusted proxies. `traceparent` carries the gateway's own span of the
+ * request (the caller's trace continued, or a new one).
  */
 export function buildUpstreamHeaders(req: IncomingMessage, info: ForwardingInfo): string[] {
   const raw = req.rawHeaders;
@@ -87,6 +92,7 @@ export function buildUpstreamHeaders(req: IncomingMessage, info: ForwardingInfo)
   );
   if (host !== '') out.push('x-forwarded-host', host);
   if (info.contentLength >= 0) out.push('content-length', String(info.contentLength));
+  appendTraceHeaders(req, out);
   const extra = info.extra;
   if (extra !== undefined) for (let i = 0; i < extra.length; i++) out.push(extra[i] as string);
   return out;

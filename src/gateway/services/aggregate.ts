@@ -2,6 +2,7 @@ import type { Dispatcher } from 'undici';
 import type { AggregateConfig } from '../../config/schema.ts';
 import { parseDurationMs } from '../../config/units.ts';
 import { problemBody } from '../../errors/problem.ts';
+import { appendTraceHeaders } from '../../observability/trace-context.ts';
 import {
   CallError,
   compileAggregatePlan,
@@ -100,13 +101,22 @@ export function createAggregateHandler(
   };
 }
 
-/** Headers every call carries: the request id, the client's address, its credentials and identity. */
+/** Headers every call carries: the request id, the client's address, its credentials and identity, the trace. */
 function callHeaders(ctx: RequestContext): string[] {
-  const headers = ['accept', 'application/json', 'x-request-id', ctx.requestId, 'x-forwarded-for', ctx.clientIp];
+  const headers = [
+    'accept',
+    'application/json',
+    'x-request-id',
+    ctx.requestId,
+    'x-forwarded-for',
+    ctx.clientIp,
+  ];
   const authorization = ctx.req.headers.authorization;
   if (authorization !== undefined) headers.push('authorization', authorization);
   const identity = ctx.upstreamHeaders;
   if (identity !== undefined) headers.push(...identity);
+  // Every call is a child of the gateway's span of this request, as a proxied request is.
+  appendTraceHeaders(ctx.req, headers);
   return headers;
 }
 
@@ -125,7 +135,7 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-/** One call: bulkhead and service breaker, then tries on instances (retried like proxied requests). */
+/** One call: the bulkhead, then tries on instances (breakers and retries as for proxied requests). */
 async function invoke(
   planned: PlannedCall,
   path: string,
@@ -140,25 +150,11 @@ async function invoke(
   if (bulkhead !== undefined && !bulkhead.tryAcquire()) {
     throw new CallError('overloaded', `"${service.name}" is at its concurrency limit`, 503);
   }
-  const serviceBreaker = resilience?.breaker;
-  if (serviceBreaker !== undefined && !serviceBreaker.tryAcquire()) {
-    bulkhead?.release();
-    throw new CallError('circuit_open', `the circuit breaker of "${service.name}" is open`, 503);
-  }
-  const callSignal = call.timeoutMs > 0 ? AbortSignal.any([signal, AbortSignal.timeout(call.timeoutMs)]) : signal;
-  let verdict: boolean | undefined;
+  const callSignal =
+    call.timeoutMs > 0 ? AbortSignal.any([signal, AbortSignal.timeout(call.timeoutMs)]) : signal;
   try {
-    const answer = await tries(call, path, headers, callSignal, observer);
-    verdict = true;
-    return answer;
-  } catch (err) {
-    if (err instanceof CallError) verdict = !(err.status === undefined || err.status >= 500);
-    throw err;
+    return await tries(call, path, headers, callSignal, observer);
   } finally {
-    if (serviceBreaker !== undefined) {
-      if (verdict === undefined || signal.aborted) serviceBreaker.release();
-      else serviceBreaker.record(verdict);
-    }
     bulkhead?.release();
   }
 }
@@ -181,7 +177,8 @@ async function tries(
       resilience === undefined
         ? service.instances.pick(undefined, avoid)
         : resilience.pick(service.instances, undefined, avoid);
-    if (picked === null) throw new CallError('circuit_open', `the circuit breaker of "${service.name}" is open`, 503);
+    if (picked === null)
+      throw new CallError('circuit_open', `the circuit breaker of "${service.name}" is open`, 503);
     if (picked === undefined) {
       throw new CallError('no_healthy_instance', `service "${service.name}" has no available instance`, 503);
     }
@@ -195,7 +192,11 @@ async function tries(
       breaker?.record(answer.statusCode < 500);
       observer.upstreamResponse?.(service.name, instance, answer.statusCode);
       if (answer.statusCode < 300) return answer.json;
-      error = new CallError('upstream_status', `"${service.name}" answered ${answer.statusCode}`, answer.statusCode);
+      error = new CallError(
+        'upstream_status',
+        `"${service.name}" answered ${answer.statusCode}`,
+        answer.statusCode,
+      );
       failure = 'status';
     } catch (err) {
       if (signal.aborted) {
@@ -210,7 +211,14 @@ async function tries(
       breaker?.record(false);
       if (kind !== undefined) observer.upstreamError(service.name, instance, kind);
       error = new CallError(code, `calling "${service.name}" failed (${code})`);
-      failure = kind === 'connect' || kind === 'reset' ? 'connect' : kind === 'timeout' ? 'timeout' : 'other';
+      failure =
+        kind === 'connect'
+          ? 'refused'
+          : kind === 'reset'
+            ? 'connect'
+            : kind === 'timeout'
+              ? 'timeout'
+              : 'other';
     } finally {
       instance.inflight--;
     }

@@ -25,7 +25,14 @@ export function createFallbackAnswer(config: RouteConfig['fallback']): FallbackA
     headers.push(name, value);
   }
   if (!hasType && body.length > 0) headers.push('content-type', 'application/json');
-  headers.push('content-length', String(body.length), 'portico-fallback', 'true', 'cache-control', 'no-store');
+  headers.push(
+    'content-length',
+    String(body.length),
+    'portico-fallback',
+    'true',
+    'cache-control',
+    'no-store',
+  );
   const status = config.status;
   return {
     send(res, requestId) {

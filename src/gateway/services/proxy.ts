@@ -56,7 +56,8 @@ export function createProxyHandler(service: ServiceRuntime, options: ProxyOption
   return function proxyToService(ctx: RequestContext) {
     const instances = ctx.instances ?? service.instances;
     const instance = instances.pick(hashKeyOf(service.hashKey, ctx));
-    if (instance === undefined) return answerWithoutInstance(ctx, instances, service, options.fallback, false);
+    if (instance === undefined)
+      return answerWithoutInstance(ctx, instances, service, options.fallback, false);
     new ProxyExchange(ctx, service, options, undefined, 0).dispatch(instance);
   };
 }
@@ -70,7 +71,8 @@ function answerWithoutInstance(
   breakersOpen: boolean,
 ): void {
   if (fallback !== undefined) return fallback.send(ctx.res, ctx.requestId);
-  if (breakersOpen) throw new PorticoError('circuit_open', `the circuit breaker of "${service.name}" is open`);
+  if (breakersOpen)
+    throw new PorticoError('circuit_open', `the circuit breaker of "${service.name}" is open`);
   throw new PorticoError(
     instances.all.length === 0 ? 'service_not_found' : 'no_healthy_instance',
     `service "${service.name}" has no available instance`,
@@ -116,6 +118,8 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
   readonly #body: Dispatcher.DispatchOptions['body'];
   readonly #contentLength: number;
   #instance: Instance | undefined = undefined;
+  /** The instance of the try before the current one (retries avoid both). */
+  #previous: Instance | undefined = undefined;
   #abort: ((err?: Error) => void) | undefined = undefined;
   #resume: (() => void) | undefined = undefined;
   #done = false;
@@ -132,7 +136,6 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
   /** The current try's answer is being read and dropped because it will be retried. */
   #discarding = false;
   #tryBreaker: CircuitBreaker | undefined = undefined;
-  #holdsServiceBreaker = false;
   #holdsBulkhead = false;
   #queued = false;
   #lastFailure: ErrorCode = 'upstream_unavailable';
@@ -166,7 +169,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     ctx.exchange = this;
   }
 
-  /** The guarded path: deadline, service breaker and bulkhead first, then the first try. */
+  /** The guarded path: deadline and bulkhead first, then the first try. */
   begin(): void {
     if (this.#deadlineMs > 0) {
       this.#deadlineAt = Date.now() + this.#deadlineMs;
@@ -174,11 +177,6 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     }
     const resilience = this.#resilience;
     if (resilience !== undefined) {
-      const breaker = resilience.breaker;
-      if (breaker !== undefined) {
-        if (!breaker.tryAcquire()) return this.#refuse(true);
-        this.#holdsServiceBreaker = true;
-      }
       const bulkhead = resilience.bulkhead;
       if (bulkhead !== undefined) {
         if (!bulkhead.tryAcquire()) {
@@ -258,7 +256,8 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
       return true;
     }
     const headers = toClientHeaders(rawHeaders, this.#ctx.requestId);
-    if (this.#ctx.versioned && instance.version !== undefined) headers.push('portico-version', instance.version);
+    if (this.#ctx.versioned && instance.version !== undefined)
+      headers.push('portico-version', instance.version);
     this.#res.writeHead(statusCode, statusText, headers);
     return true;
   }
@@ -277,20 +276,21 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
       return this.#backoff();
     }
     this.#endTry(this.#status < 500);
-    this.#finish(this.#status < 500);
+    this.#finish();
     this.#res.end();
   }
 
   onError(err: Error): void {
     if (this.#clientGone) {
       this.#endTry(undefined);
-      this.#finish(undefined);
+      this.#finish();
       this.#observer.upstreamError(this.#service.name, this.#instance as Instance, 'client_abort');
       return;
     }
     const { code, kind } = classifyUpstreamError(err);
     this.#endTry(kind === undefined ? undefined : false);
-    if (kind !== undefined) this.#observer.upstreamError(this.#service.name, this.#instance as Instance, kind);
+    if (kind !== undefined)
+      this.#observer.upstreamError(this.#service.name, this.#instance as Instance, kind);
     if (this.#discarding) {
       // The dropped answer failed while being read; the retry it was dropped for still goes ahead.
       this.#discarding = false;
@@ -299,11 +299,16 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     if (this.#resilience?.retry !== undefined && !this.#res.headersSent) {
       this.#lastFailure = code;
       const failure: TryFailure =
-        kind === 'connect' || kind === 'reset' ? 'connect' : kind === 'timeout' ? 'timeout' : 'other';
+        kind === 'connect'
+          ? 'refused'
+          : kind === 'reset'
+            ? 'connect'
+            : kind === 'timeout'
+              ? 'timeout'
+              : 'other';
       if (kind !== undefined && this.#mayRetry(failure, 0)) return this.#backoff();
     }
-    console.error('DBG final error', code, kind, (err as any).code, err.message, 'retries', this.#retries, 'inst', this.#instance?.id, 'budget', JSON.stringify(this.#resilience?.retryBudget?.snapshot()));
-    this.#finish(kind === undefined ? undefined : false);
+    this.#finish();
     if (code === 'bad_request' || code === 'payload_too_large') this.#closeAfterAnswer();
     sendProblem(this.#res, code, describe(code, this.#service.name));
   }
@@ -311,9 +316,10 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
   clientGone(): void {
     if (this.#done) return;
     this.#clientGone = true;
-    if (this.#abort !== undefined) return this.#abort(new PorticoError('bad_request', 'client closed the connection'));
+    if (this.#abort !== undefined)
+      return this.#abort(new PorticoError('bad_request', 'client closed the connection'));
     // Between tries or queued: no upstream request to abort.
-    if (this.#backoffTimer !== undefined || this.#queued) this.#finish(undefined);
+    if (this.#backoffTimer !== undefined || this.#queued) this.#finish();
   }
 
   tryTimedOut(): void {
@@ -324,7 +330,10 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
   deadlinePassed(): void {
     this.#deadlineTimer = undefined;
     if (this.#done) return;
-    const error = new PorticoError('deadline_exceeded', `no answer within the route's ${this.#deadlineMs}ms deadline`);
+    const error = new PorticoError(
+      'deadline_exceeded',
+      `no answer within the route's ${this.#deadlineMs}ms deadline`,
+    );
     if (this.#abort !== undefined) return this.#abort(error);
     this.#fail('deadline_exceeded', error.detail as string);
   }
@@ -348,13 +357,16 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     const key = hashKeyOf(service.hashKey, ctx);
     const avoid = this.#instance;
     const resilience = this.#resilience;
-    const instance = resilience === undefined ? instances.pick(key, avoid) : resilience.pick(instances, key, avoid);
+    const instance =
+      resilience === undefined
+        ? instances.pick(key, avoid)
+        : resilience.pick(instances, key, avoid, this.#previous);
     if (instance === undefined || instance === null) {
-      if (this.#retries > 0) console.error('DBG no instance for retry', instance);
       if (this.#retries > 0) return this.#fail(this.#lastFailure, describe(this.#lastFailure, service.name));
       return this.#refuse(instance === null, instances);
     }
     this.#tryBreaker = resilience?.breakerOf(instance);
+    this.#previous = avoid;
     this.dispatch(instance);
   }
 
@@ -366,7 +378,8 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     if (this.#body !== null || !policy.allowsMethod(this.#ctx.req.method ?? 'GET')) return false;
     if (failure === 'status' && !policy.retriesStatus(status)) return false;
     if (this.#retries >= policy.attempts) return false;
-    if (this.#deadlineAt !== 0 && Date.now() + policy.delayMs(this.#retries) >= this.#deadlineAt) return false;
+    if (this.#deadlineAt !== 0 && Date.now() + policy.delayMs(this.#retries) >= this.#deadlineAt)
+      return false;
     return policy.shouldRetry(this.#retries, failure, status);
   }
 
@@ -390,8 +403,8 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     }
   }
 
-  /** Ends the request: releases what it held; `success` feeds the service breaker (undefined = no verdict). */
-  #finish(success: boolean | undefined): void {
+  /** Ends the request: releases what it held. */
+  #finish(): void {
     if (this.#done) return;
     this.#done = true;
     this.#res[kExchange] = undefined;
@@ -411,12 +424,6 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
       this.#holdsBulkhead = false;
       resilience.bulkhead?.release();
     }
-    if (this.#holdsServiceBreaker) {
-      this.#holdsServiceBreaker = false;
-      const breaker = resilience.breaker as CircuitBreaker;
-      if (success === undefined) breaker.release();
-      else breaker.record(success);
-    }
   }
 
   /** No try can be made: the fallback, or 503 (circuit_open when breakers refused, else no instance). */
@@ -424,7 +431,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     const ctx = this.#ctx;
     const fallback = this.#options.fallback;
     if (fallback !== undefined) {
-      this.#finish(undefined);
+      this.#finish();
       return fallback.send(ctx.res, ctx.requestId);
     }
     if (breakersOpen) {
@@ -437,7 +444,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
 
   /** Answers a problem the gateway decided itself (no try in flight). */
   #fail(code: ErrorCode, detail: string): void {
-    this.#finish(undefined);
+    this.#finish();
     if (this.#body !== null) this.#closeAfterAnswer();
     sendProblem(this.#res, code, detail, undefined, { 'x-request-id': this.#ctx.requestId });
   }

@@ -14,7 +14,12 @@ const budgetWindowMs = 10_000;
 const defaultBudgetRatio = 0.2;
 
 /** Reports breaker transitions (logs); set once by the gateway. */
-export type BreakerListener = (service: string, instance: string | undefined, from: BreakerState, to: BreakerState) => void;
+export type BreakerListener = (
+  service: string,
+  instance: string,
+  from: BreakerState,
+  to: BreakerState,
+) => void;
 
 export interface ServiceResilienceOptions {
   readonly clock?: Clock | undefined;
@@ -25,15 +30,21 @@ export interface ServiceResilienceOptions {
 /** What the admin API shows of a service's breakers, bulkhead and retry budget. */
 export interface ServiceResilienceSnapshot {
   readonly service: string;
-  readonly breaker: BreakerSnapshot | undefined;
+  /**
+   * The service as a whole: open when every instance breaker is open (no instance may take traffic), half-open
+   * when none is closed but some let probes through, closed otherwise. Derived, so the two never disagree.
+   */
+  readonly breaker: { readonly state: BreakerState } | undefined;
   readonly instances: Readonly<Record<string, BreakerSnapshot>>;
-  readonly bulkhead: { readonly active: number; readonly queued: number; readonly maxConcurrent: number } | undefined;
+  readonly bulkhead:
+    { readonly active: number; readonly queued: number; readonly maxConcurrent: number } | undefined;
   readonly retryBudget: { readonly calls: number; readonly retries: number } | undefined;
 }
 
 /**
- * The resilience state of one service: its retry policy and budget, its bulkhead, a breaker for the
- * service as a whole and one per instance (created on first use, keyed by instance id). It outlives
+ * The resilience state of one service: its retry policy and budget, its bulkhead and a breaker per
+ * instance (created on first use, keyed by instance id); the service's own breaker state is derived from
+ * them (see `ServiceResilienceSnapshot.state`), and a request finds it open when `pick` returns null. It outlives
  * reloads that leave the service's resilience config unchanged, so an open breaker stays open.
  */
 export class ServiceResilience {
@@ -41,8 +52,6 @@ export class ServiceResilience {
   readonly retry: RetryPolicy | undefined;
   readonly retryBudget: RetryBudget | undefined;
   readonly bulkhead: Bulkhead | undefined;
-  /** Judged on whole requests (after retries); open means the service answers nothing useful. */
-  readonly breaker: CircuitBreaker | undefined;
   readonly #breakerConfig: ServiceConfig['circuitBreaker'];
   readonly #instanceBreakers = new Map<string, CircuitBreaker>();
   readonly #options: ServiceResilienceOptions;
@@ -73,10 +82,12 @@ export class ServiceResilience {
       });
     }
     if (config.bulkhead !== undefined) {
-      this.bulkhead = new Bulkhead({ maxConcurrent: config.bulkhead.maxConcurrent, queue: config.bulkhead.queue });
+      this.bulkhead = new Bulkhead({
+        maxConcurrent: config.bulkhead.maxConcurrent,
+        queue: config.bulkhead.queue,
+      });
     }
     this.#breakerConfig = config.circuitBreaker;
-    if (config.circuitBreaker !== undefined) this.breaker = this.#createBreaker(undefined);
   }
 
   /** The breaker of one instance, or undefined when the service has none configured. */
@@ -92,29 +103,39 @@ export class ServiceResilience {
 
   /**
    * Picks an instance whose breaker lets a call through (taking a half-open probe slot when it is one).
-   * A retry (`avoid` set) also passes over instances known to be unhealthy, which the balancer still offers
-   * in panic mode, unless nothing else is left. Returns undefined when no instance is available, `null`
+   * A retry (`avoid` set) passes over `avoid` (the last try's instance), `triedBefore` (the one before) and
+   * instances known to be unhealthy, which the balancer still offers in panic mode, unless nothing else is
+   * left. Returns undefined when no instance is available, `null`
    * when instances are available but every breaker refuses.
    */
-  pick(instances: InstanceSet, key: string | undefined, avoid: Instance | undefined): Instance | undefined | null {
+  pick(
+    instances: InstanceSet,
+    key: string | undefined,
+    avoid: Instance | undefined,
+    triedBefore?: Instance | undefined,
+  ): Instance | undefined | null {
     const breakers = this.#breakerConfig !== undefined;
     if (!breakers && avoid === undefined) return instances.pick(key, avoid);
     const tries = instances.all.length + 1;
     let skip = avoid;
     let refused = false;
+    /** The best of the poor choices: tried before or unhealthy, used only when nothing better exists. */
     let unhealthy: Instance | undefined;
     for (let i = 0; i < tries; i++) {
       const instance = instances.pick(key, skip);
       if (instance === undefined) break;
       skip = instance;
-      if (avoid !== undefined && !instance.available && instance !== avoid) {
+      if (avoid !== undefined && (instance === avoid || instance === triedBefore || !instance.available)) {
         unhealthy ??= instance;
         continue;
       }
       if (!breakers || (this.breakerOf(instance) as CircuitBreaker).tryAcquire()) return instance;
       refused = true;
     }
-    if (unhealthy !== undefined && (!breakers || (this.breakerOf(unhealthy) as CircuitBreaker).tryAcquire())) {
+    if (
+      unhealthy !== undefined &&
+      (!breakers || (this.breakerOf(unhealthy) as CircuitBreaker).tryAcquire())
+    ) {
       return unhealthy;
     }
     return refused ? null : undefined;
@@ -131,7 +152,7 @@ export class ServiceResilience {
     const bulkhead = this.bulkhead;
     return {
       service: this.service,
-      breaker: this.breaker?.snapshot(),
+      breaker: this.#breakerConfig === undefined ? undefined : { state: this.#serviceState(instances) },
       instances,
       bulkhead:
         bulkhead === undefined
@@ -141,12 +162,26 @@ export class ServiceResilience {
     };
   }
 
+  #serviceState(instances: Readonly<Record<string, BreakerSnapshot>>): BreakerState {
+    let open = 0;
+    let halfOpen = 0;
+    let total = 0;
+    for (const id in instances) {
+      total++;
+      const state = (instances[id] as BreakerSnapshot).state;
+      if (state === 'open') open++;
+      else if (state === 'half-open') halfOpen++;
+    }
+    if (total === 0 || open + halfOpen < total) return 'closed';
+    return halfOpen > 0 ? 'half-open' : 'open';
+  }
+
   /** Instance breakers with their ids (metrics). */
   instanceBreakers(): IterableIterator<[string, CircuitBreaker]> {
     return this.#instanceBreakers.entries();
   }
 
-  #createBreaker(instance: string | undefined): CircuitBreaker {
+  #createBreaker(instance: string): CircuitBreaker {
     const config = this.#breakerConfig as NonNullable<ServiceConfig['circuitBreaker']>;
     const listener = this.#options.onBreakerTransition;
     const service = this.service;
@@ -157,8 +192,7 @@ export class ServiceResilience {
       openForMs: parseDurationMs(config.openFor),
       halfOpenProbes: config.halfOpenProbes,
       clock: this.#options.clock,
-      onTransition:
-        listener === undefined ? undefined : (from, to) => listener(service, instance, from, to),
+      onTransition: listener === undefined ? undefined : (from, to) => listener(service, instance, from, to),
     });
   }
 }

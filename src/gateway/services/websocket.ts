@@ -6,6 +6,7 @@ import type { ErrorCode } from '../../errors/catalog.ts';
 import { errorCatalog } from '../../errors/catalog.ts';
 import { buildUpstreamHeaders, resolveClientIp } from '../forwarding/upstream-headers.ts';
 import { normalizePath } from '../router/normalize-path.ts';
+import { checkFraming } from '../../security/framing.ts';
 import type { Runtime } from '../runtime/compile-runtime.ts';
 import { hashKeyOf } from './hash-key.ts';
 import { RequestContext } from '../pipeline/request-context.ts';
@@ -24,11 +25,20 @@ export function proxyUpgrade(
   logger: Logger,
 ): void {
   socket.on('error', () => socket.destroy());
+  if (checkFraming(req) !== undefined) return refuse(socket, 'bad_request');
   const target = normalizePath(req.url ?? '');
   if (target === undefined) return refuse(socket, 'bad_request');
   const match = runtime.router.find(req.method ?? 'GET', req.headers.host, target.path, req.headers);
   if (match === undefined || !match.entry.value.websocket) return refuse(socket, 'route_not_found');
   const route = match.entry.value;
+  // The route's stages (authentication, scopes, rate limits) do not run on this path yet: refuse rather
+  // than let an Upgrade header walk around them.
+  if (
+    route.config.auth !== undefined ||
+    route.config.scopes !== undefined ||
+    route.config.rateLimit !== undefined
+  )
+    return refuse(socket, route.config.auth === undefined ? 'forbidden' : 'unauthorized');
   const peer = req.socket.remoteAddress ?? '';
   const trusted = runtime.trustedProxies.has(peer);
   const clientIp = resolveClientIp(peer, trusted, req.headers['x-forwarded-for'], runtime.trustedProxies);
