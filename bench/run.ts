@@ -90,7 +90,29 @@ async function runScenario(ctx: BenchContext, scenario: Scenario): Promise<Scena
         failed.push({ label: spec.label, status: 'failed', error: message, metrics: {}, notes: [] });
       }
     }
-    const result = await scenario.run(ctx, running);
+    let result: ScenarioResult;
+    try {
+      result = await scenario.run(ctx, running);
+    } catch (err) {
+      // One broken scenario must not cost the results of the others.
+      const message = `scenario failed: ${(err as Error).message}`;
+      log(`  ${message}`);
+      const rows = running.map((c): ResultRow => ({
+        label: c.label,
+        status: 'failed',
+        error: message,
+        metrics: {},
+        notes: [],
+      }));
+      result = {
+        name: scenario.name,
+        title: scenario.title,
+        description: scenario.description,
+        columns: [],
+        rows,
+        chart: false,
+      };
+    }
     // Keep the scenario's own order, failed contenders included.
     const rows = wanted
       .map(

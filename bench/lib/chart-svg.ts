@@ -79,7 +79,10 @@ export function chartSvg(report: BenchReport): string {
     body.push(svg);
     top += height;
   }
-  const footer = `${report.info.date} · ${report.info.mode} · ${report.info.node} · ${report.info.loadGenerator}`;
+  // The full run description is in the docs beside the chart; the footer only dates it.
+  const mode = report.info.mode.split(':')[0] ?? '';
+  const generator = report.info.loadGenerator.split(' (')[0] ?? '';
+  const footer = `${report.info.date} · ${mode} run · ${report.info.node} · ${generator} · median, whiskers min–max`;
   body.push(`<text x="10" y="${top + 12}" class="foot">${escapeXml(footer)}</text>`);
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${top + 24}" viewBox="0 0 ${WIDTH} ${top + 24}" font-family="system-ui, sans-serif" font-size="12">
 <style>

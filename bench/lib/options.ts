@@ -42,7 +42,7 @@ Environment: PORTICO_BENCH_ENTRY=dist/cli/main.js runs a build instead of src/cl
     rounds: Number(values.rounds ?? (quick ? 1 : 5)),
     durationS: Number(values.duration ?? (quick ? 5 : 10)),
     warmupS: Number(values.warmup ?? (quick ? 1 : 2)),
-    idleConnections: Number(values.idle ?? (quick ? 5000 : 10_000)),
+    idleConnections: Number(values.idle ?? (quick ? 2000 : 10_000)),
     only: list(values.only),
     contenders: list(values.contenders),
     loadGenerator: generator,

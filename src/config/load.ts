@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { parseDocument } from 'yaml';
+import { loadConfigContracts } from '../contracts/config-contracts.ts';
 import { ConfigError, type ConfigIssue } from './config-error.ts';
 import { interpolateEnv } from './interpolate.ts';
 import { ConfigSchema, type Config } from './schema.ts';
@@ -46,7 +47,10 @@ export async function loadConfig(file: string, env: Env = process.env): Promise<
       (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (err as Error).message;
     throw new ConfigError([{ file, path: '', message: `cannot read the configuration: ${reason}` }]);
   }
-  return parseConfig(text, file, env);
+  const config = parseConfig(text, file, env);
+  // Contract files are part of the config: a missing or broken one fails the load like a bad setting.
+  await loadConfigContracts(config, file);
+  return config;
 }
 
 /**

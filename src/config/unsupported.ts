@@ -14,9 +14,7 @@ export interface UnsupportedFeature {
  * Features that must fail validation instead of being silently ignored. Each later issue deletes
  * its rows when it brings the behaviour, so keep this a plain table.
  */
-export const unsupportedFeatures: readonly UnsupportedFeature[] = [
-  { path: 'routes[].validate', feature: 'versions', issue: 6 },
-];
+export const unsupportedFeatures: readonly UnsupportedFeature[] = [];
 
 /** One place where a document uses an unsupported feature. */
 export interface UnsupportedUse {

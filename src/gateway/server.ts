@@ -145,6 +145,9 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
       headersTimeout: options.headersTimeoutMs,
       requestTimeout: options.requestTimeoutMs,
       keepAliveTimeout: options.keepAliveTimeoutMs,
+      // Node enforces headersTimeout/requestTimeout on this sweep (30 s by default): a slow client would
+      // otherwise hold its socket up to 30 s past its deadline.
+      connectionsCheckingInterval: Math.min(1000, options.headersTimeoutMs),
       requireHostHeader: true,
       joinDuplicateHeaders: false,
     },

@@ -8,7 +8,6 @@ import { issuesOf } from './helpers.ts';
 const uses: Record<string, { text: string; path: string; line: number }> = {
   'routes[].version': { text: route('version: { from: [path] }'), path: 'routes[0].version', line: 4 },
   'routes[].split': { text: route('split: { "1": 90, "2": 10 }'), path: 'routes[0].split', line: 4 },
-  'routes[].validate': { text: route('validate: request'), path: 'routes[0].validate', line: 4 },
   'routes[].fallback': { text: route('fallback: { status: 200 }'), path: 'routes[0].fallback', line: 4 },
   'services.*.versions': { text: service('versions: { "1": {} }'), path: 'services.s.versions', line: 3 },
   'services.*.retries': {

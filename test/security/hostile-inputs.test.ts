@@ -42,7 +42,7 @@ describe('hostile and malformed inputs', () => {
 listen: 127.0.0.1:${port}
 admin: { listen: 127.0.0.1:${adminPort} }
 logging: { level: error, accessLog: false }
-limits: { headerCount: 50, headerSize: 8kb }
+limits: { headerCount: 50, headerSize: 8kb, headersTimeout: 1s }
 services:
   svc: { instances: [{ url: "${upstream.url}" }] }
 auth:
@@ -502,6 +502,17 @@ routes:
       if (c.closes === true && !answer.closed) failures.push(`${c.name}: the connection stayed open`);
     }
     assert.deepEqual(failures, []);
+  });
+
+  test('a client that sends its headers too slowly gets 408 and is disconnected', async () => {
+    const before = upstream.requests.length;
+    const started = Date.now();
+    // Half a head, then nothing: the head never completes within headersTimeout (1 s).
+    const answer = await sendRaw(portico.port, 'GET /open/x HTTP/1.1\r\nHost: gw\r\nX-Slow: ', 5000, true);
+    assert.equal(answer.status, 408);
+    assert.ok(answer.closed);
+    assert.ok(Date.now() - started < 3500, `took ${Date.now() - started} ms`);
+    assert.equal(upstream.requests.length, before);
   });
 
   test('a valid request still passes (the table is not refusing everything)', async () => {

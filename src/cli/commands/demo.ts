@@ -1,15 +1,34 @@
+import { createHash, createHmac } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startGateway } from '../../gateway/gateway.ts';
-import { startSampleService, type SampleService } from '../../demo/sample-services.ts';
+import { startDemoServices } from '../../demo/sample-services.ts';
 import { runUntilSignal } from './start.ts';
 
 const help = `Usage: portico demo [--port 8080] [--admin-port 8081]
 
-Starts sample services (users, orders, carts) and a gateway in front of them, prints
-the commands to try, and runs until Ctrl-C.`;
+Starts a gateway and sample services that register themselves with the SDK (users v1 and v2, orders,
+carts with a canary), prints a demo JWT, an API key and the commands to try, and runs until Ctrl-C.`;
+
+// Demo-only credentials: printed for the reader, never meant to protect anything.
+const demoSecret = 'portico-demo-secret-not-for-production';
+const demoApiKey = 'demo-key-123';
+
+function base64url(value: string | Buffer): string {
+  return Buffer.from(value).toString('base64url');
+}
+
+/** An HS256 JWT for the demo consumer, valid for a day. */
+function demoJwt(now = Math.floor(Date.now() / 1000)): string {
+  const head = base64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
+  const body = base64url(
+    JSON.stringify({ sub: 'demo-user', iss: 'portico-demo', iat: now, exp: now + 86_400 }),
+  );
+  const signature = createHmac('sha256', demoSecret).update(`${head}.${body}`).digest('base64url');
+  return `${head}.${body}.${signature}`;
+}
 
 export async function runDemo(args: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -24,70 +43,112 @@ export async function runDemo(args: string[]): Promise<number> {
     console.log(help);
     return 0;
   }
-  const services = await Promise.all([
-    startSampleService('users', '1.4.0', 'users-1'),
-    startSampleService('users', '2.1.0', 'users-2'),
-    startSampleService('orders', '3.0.0', 'orders-1'),
-    startSampleService('orders', '3.0.0', 'orders-2'),
-    startSampleService('carts', '1.0.0', 'carts-1'),
-    startSampleService('carts', '1.0.0', 'carts-2'),
-  ]);
-  const url = (i: number) => (services[i] as SampleService).url;
+  const keyHash = `sha256:${createHash('sha256').update(demoApiKey).digest('hex')}`;
   const dir = await mkdtemp(join(tmpdir(), 'portico-demo-'));
   const configFile = join(dir, 'portico.yaml');
   await writeFile(
     configFile,
-    `# Portico demo configuration (generated)
+    `# Portico demo configuration (generated). The services register themselves through the SDK.
 listen: 127.0.0.1:${values.port}
 admin: { listen: 127.0.0.1:${values['admin-port']} }
+store: { path: ${JSON.stringify(join(dir, 'store'))} }
 logging: { level: info, accessLog: true }
+auth:
+  jwt: { secret: ${demoSecret}, issuer: portico-demo, algorithms: [HS256] }
+  apiKeys: { header: x-api-key }
+consumers:
+  - { id: demo-user, apiKeys: ["${keyHash}"] }
 services:
   users:
-    instances:
-      - { url: "${url(0)}", version: 1.4.0 }
-      - { url: "${url(1)}", version: 2.1.0 }
     loadBalancer: round-robin
-    healthCheck: { path: /healthz, interval: 2s, timeout: 500ms }
-  orders:
-    instances:
-      - { url: "${url(2)}", version: 3.0.0, weight: 3 }
-      - { url: "${url(3)}", version: 3.0.0, weight: 1 }
-    loadBalancer: weighted
-  carts:
-    instances:
-      - { url: "${url(4)}" }
-      - { url: "${url(5)}" }
-    loadBalancer: consistent-hash
-    hashOn: header:x-user-id
+    versions:
+      "1": { deprecated: "2026-01-01", sunset: "2027-06-30", link: "https://example.com/users-v2" }
+  orders: { loadBalancer: least-request }
+  carts: { loadBalancer: consistent-hash, hashOn: "header:x-user-id" }
 routes:
-  - { name: users, match: { path: "/users/**", methods: [GET, POST, PUT, DELETE] }, service: users }
-  - { name: orders, match: { path: "/orders/**" }, service: orders, stripPrefix: /orders }
-  - { name: carts, match: { path: "/carts/**" }, service: carts }
+  - name: users
+    match: { path: "/users/**", methods: [GET, POST, PUT, DELETE] }
+    service: users
+    version: { from: [path, header], default: "^2" }
+  - name: orders
+    match: { path: "/orders/**" }
+    service: orders
+    auth: [jwt, apiKey]
+    rateLimit: { limit: 5, window: 10s, by: consumer }
+  - name: carts
+    match: { path: "/carts/**" }
+    service: carts
+    split: { "1": 90, "2": 10 }
   - { name: status, match: { path: /status, methods: [GET] }, service: users, rewrite: /healthz }
+aggregates:
+  - name: dashboard
+    match: { path: "/dashboard/{userId}", methods: [GET] }
+    calls:
+      user: { service: users, path: "/users/{userId}" }
+      orders: { service: orders, path: "/orders?user={userId}", optional: true }
+      cart: { service: carts, path: "/carts/{user.cartId}", after: user, optional: true }
 `,
   );
   const gateway = await startGateway({ configFile, watchConfig: false });
   const base = `http://127.0.0.1:${gateway.address.port}`;
   const admin = `http://127.0.0.1:${gateway.adminAddress.port}`;
+  let services: Awaited<ReturnType<typeof startDemoServices>>;
+  try {
+    services = await startDemoServices(admin);
+    await waitUntilRoutable(`${base}/status`);
+  } catch (err) {
+    await gateway.shutdown();
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+  const jwt = demoJwt();
   console.log(`
 Portico demo is running.
   gateway  ${base}
   admin    ${admin}
   config   ${configFile}
+  services ${services.services.map((s) => `${s.name}@${s.version}`).join(', ')} (registered through the SDK)
+
+Demo credentials:
+  API key  ${demoApiKey}
+  JWT      ${jwt}
 
 Try:
-  curl -s ${base}/users/42                      # round-robin over users v1 and v2
-  curl -s ${base}/orders/7                      # weighted 3:1, /orders prefix stripped
-  curl -s -H 'x-user-id: alice' ${base}/carts/  # consistent hash: alice always lands on the same cart instance
+  curl -s ${base}/users/42                      # users v2 (the route's default version)
+  curl -s -i ${base}/v1/users/42                # users v1: answers carry Deprecation and Sunset
+  curl -s -H 'accept-version: ^1' ${base}/users/42   # the version from a header
+  curl -s ${base}/orders/7                      # 401: orders needs a JWT or an API key
+  curl -s -H 'x-api-key: ${demoApiKey}' ${base}/orders/7   # orders calls users through the SDK client
+  curl -s -H 'authorization: Bearer ${jwt}' ${base}/orders/7
+  for i in 1 2 3 4 5 6; do curl -s -o /dev/null -w '%{http_code} ' -H 'x-api-key: ${demoApiKey}' ${base}/orders/7; done; echo   # 429 after 5 in 10 s
+  curl -s -H 'x-user-id: alice' ${base}/carts/  # canary: 90% of users on carts v1, 10% on v2; alice always lands on the same instance
+  curl -s ${base}/dashboard/42                  # aggregate: user, orders and cart in one answer
   curl -s ${base}/status                        # rewritten to /healthz
   curl -s ${base}/nope                          # 404 route_not_found as problem+json
+  curl -s ${admin}/v1/services                  # the registry: services, versions, instances
   curl -s '${admin}/v1/routes/match?method=GET&path=/orders/../users/1'
   curl -s ${admin}/metrics | grep portico_http_requests_total
 
 Press Ctrl-C to stop.
 `);
   return runUntilSignal(gateway, async () => {
-    await Promise.all(services.map((s) => s.close()));
+    await services.close();
     await rm(dir, { recursive: true, force: true });
   });
+}
+
+/** The registry feeds the gateway within milliseconds; the banner waits for it so the first curl works. */
+async function waitUntilRoutable(url: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      const res = await fetch(url);
+      await res.body?.cancel();
+      if (res.status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`the demo services did not become routable at ${url}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }

@@ -42,6 +42,11 @@ export class RequestContext {
   versioned = false;
   /** The upstream exchange in progress, told when the client goes away so it aborts the upstream request. */
   exchange: { clientGone(): void } | undefined = undefined;
+  /**
+   * The whole request body when a stage that needs it (request validation) read it; the proxy then sends
+   * these bytes instead of streaming the request, and may replay them.
+   */
+  body: Buffer | undefined = undefined;
 
   constructor(
     req: IncomingMessage,

@@ -161,10 +161,17 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     this.#observer = options.observer;
     this.#resilience = resilience;
     this.#deadlineMs = deadlineMs;
-    this.#contentLength = chunked ? -1 : contentLength;
-    if (chunked) this.#body = req.pipe(createBodyLimiter(options.bodyLimitBytes));
-    else if (contentLength > 0) this.#body = req;
-    else this.#body = null;
+    const buffered = ctx.body;
+    if (buffered !== undefined) {
+      // A stage read the whole body (request validation): the bytes go up with their own length.
+      this.#contentLength = buffered.length;
+      this.#body = buffered.length === 0 ? null : buffered;
+    } else {
+      this.#contentLength = chunked ? -1 : contentLength;
+      if (chunked) this.#body = req.pipe(createBodyLimiter(options.bodyLimitBytes));
+      else if (contentLength > 0) this.#body = req;
+      else this.#body = null;
+    }
     this.#res[kExchange] = this;
     ctx.exchange = this;
   }

@@ -3,6 +3,7 @@ import { authStage } from './auth-stage.ts';
 import { corsStage } from './cors-stage.ts';
 import { rateLimitStage } from './rate-limit-stage.ts';
 import { scopesStage } from './scopes-stage.ts';
+import { validateStage } from './validate-stage.ts';
 import { versionStageFactory } from './version-stage.ts';
 
 /**
@@ -15,4 +16,5 @@ export const stageFactories: readonly StageFactory[] = [
   scopesStage,
   rateLimitStage,
   versionStageFactory,
+  validateStage,
 ];

@@ -1,0 +1,162 @@
+import type { IncomingMessage } from 'node:http';
+import semver from 'semver';
+import type { RouteConfig } from '../../config/schema.ts';
+import { parseSizeBytes } from '../../config/units.ts';
+import { configContracts, type ConfigContract } from '../../contracts/config-contracts.ts';
+import type { ContractValidator } from '../../contracts/request-validator.ts';
+import { PorticoError } from '../../errors/portico-error.ts';
+import { CONTRACT_BOOK_KEY, type ContractBook } from '../../versions/contract-book.ts';
+import type { RequestContext } from '../pipeline/request-context.ts';
+import type { Stage, StageCompileContext, StageFactory } from '../pipeline/stage.ts';
+import type { Instance } from '../upstream/instance.ts';
+
+type Choice = ContractValidator | undefined;
+
+/**
+ * `validate: request`: checks path parameters, query, headers and the JSON body against the contract of the
+ * version chosen for the request (docs/versioning.md), and answers 400 `validation_failed` with every violation.
+ * It is the only stage that reads the body: within `limits.bodySize` (413 past it), and the bytes read then go
+ * upstream as they came. Requests of a version without a contract pass unchecked.
+ */
+export const validateStage: StageFactory = {
+  name: 'validate',
+  phase: 'validate',
+  needsBody: true,
+  create(route: RouteConfig, context: StageCompileContext): Stage | undefined {
+    if (route.validate !== 'request') return undefined;
+    return createValidateStage(route, context);
+  },
+};
+
+interface CachedChoice {
+  readonly revision: number;
+  readonly choice: Choice;
+}
+
+function createValidateStage(route: RouteConfig, context: StageCompileContext): Stage {
+  const configured = configContracts(context.config).get(route.service);
+  const book = context.shared.get(CONTRACT_BOOK_KEY) as ContractBook | undefined;
+  const limitBytes = parseSizeBytes(context.config.limits.bodySize);
+  const onlyConfigured = configured?.size === 1 ? [...configured.values()][0] : undefined;
+  // Keyed by an instance set's snapshot array: a new array means the instances changed.
+  const choices = new WeakMap<readonly Instance[], CachedChoice>();
+
+  /** The contract of the highest version in the chosen set that has one: registered, else from config. */
+  function choose(all: readonly Instance[]): Choice | Promise<Choice> {
+    const revision = book?.revision ?? 0;
+    const cached = choices.get(all);
+    if (cached !== undefined && cached.revision === revision) return cached.choice;
+    const versions = versionsOf(all);
+    for (const version of versions) {
+      const registered = book?.lookup(route.service, version);
+      if (registered?.pending !== undefined) return registered.pending.then(() => choose(all));
+      if (registered?.validator !== undefined) return remember(all, revision, registered.validator);
+      const fromConfig: ConfigContract | undefined = configured?.get(semver.major(version));
+      if (fromConfig !== undefined) return remember(all, revision, fromConfig.validator);
+    }
+    // Instances without versions: a service with one contract in config uses it.
+    return remember(all, revision, versions.length === 0 ? onlyConfigured?.validator : undefined);
+  }
+
+  function remember(all: readonly Instance[], revision: number, choice: Choice): Choice {
+    choices.set(all, { revision, choice });
+    return choice;
+  }
+
+  async function check(ctx: RequestContext, validator: ContractValidator): Promise<void> {
+    const req = ctx.req;
+    if (hasBody(req)) ctx.body = await readBody(ctx, limitBytes);
+    const violations = validator.validate({
+      method: req.method ?? 'GET',
+      path: ctx.route.upstreamPath(ctx.path, ctx.params),
+      query: ctx.query,
+      headers: req.headers,
+      body: ctx.body,
+    });
+    if (violations.length > 0)
+      throw new PorticoError(
+        'validation_failed',
+        `the request breaks the contract of "${ctx.route.service.name}" in ${violations.length} place(s)`,
+        { errors: violations },
+      );
+  }
+
+  return function validateRequest(ctx: RequestContext, next) {
+    const set = ctx.instances ?? ctx.route.service.instances;
+    const chosen = choose(set.all);
+    if (chosen === undefined) return next(ctx);
+    if (chosen instanceof Promise) {
+      return chosen.then((validator) =>
+        validator === undefined ? next(ctx) : check(ctx, validator).then(() => next(ctx)),
+      );
+    }
+    return check(ctx, chosen).then(() => next(ctx));
+  };
+}
+
+const versionLists = new WeakMap<readonly Instance[], readonly string[]>();
+
+/** Distinct valid versions of the instances, highest first (cached per snapshot). */
+function versionsOf(all: readonly Instance[]): readonly string[] {
+  let versions = versionLists.get(all);
+  if (versions === undefined) {
+    const seen = new Set<string>();
+    for (const instance of all)
+      if (instance.version !== undefined && semver.valid(instance.version) !== null) seen.add(instance.version);
+    versions = [...seen].sort(semver.rcompare);
+    versionLists.set(all, versions);
+  }
+  return versions;
+}
+
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+/** Reads the whole body, refusing it with 413 past the limit (the connection then closes: the rest is unread). */
+function readBody(ctx: RequestContext, limitBytes: number): Promise<Buffer> {
+  const req = ctx.req;
+  const declared = Number(req.headers['content-length'] ?? -1);
+  if (declared > limitBytes) return Promise.reject(tooLarge(ctx, limitBytes));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    function onData(chunk: Buffer): void {
+      size += chunk.length;
+      if (size > limitBytes) {
+        cleanup();
+        reject(tooLarge(ctx, limitBytes));
+      } else chunks.push(chunk);
+    }
+    function onEnd(): void {
+      cleanup();
+      resolve(Buffer.concat(chunks, size));
+    }
+    function onClose(): void {
+      cleanup();
+      reject(new PorticoError('bad_request', 'the client closed the connection during the body'));
+    }
+    function onError(err: Error): void {
+      cleanup();
+      reject(err);
+    }
+    function cleanup(): void {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('close', onClose);
+      req.off('error', onError);
+    }
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('close', onClose);
+    req.on('error', onError);
+  });
+}
+
+function tooLarge(ctx: RequestContext, limitBytes: number): PorticoError {
+  // What is left of the body would be read as the next request: drain it and close after the answer.
+  ctx.res.shouldKeepAlive = false;
+  ctx.req.resume();
+  return new PorticoError('payload_too_large', `body exceeds ${limitBytes} bytes`);
+}
