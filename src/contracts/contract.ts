@@ -23,7 +23,7 @@ export type OperationMethod = (typeof operationMethods)[number];
 
 /**
  * A checked OpenAPI 3.0 or 3.1 document. `document` is the text as published (refs intact, for ajv and the
- * catalogue); `resolved` has every `$ref` replaced by its target (cycles stay as shared objects), for the diff.
+ * catalogue; a contract file's references to other files are bundled in as local refs); `resolved` has every `$ref` replaced by its target (cycles stay as shared objects), for the diff.
  */
 export interface Contract {
   readonly openapi: '3.0' | '3.1';
@@ -63,7 +63,14 @@ export async function parseContract(input: unknown, options: { baseFile?: string
   checkShape(doc);
   if (options.baseFile === undefined) refuseExternalRefs(doc, '');
   let resolved: JsonObject;
+  let published = doc;
   try {
+    // A contract file may reference files next to it: bundling pulls them in as local refs, so ajv and the
+    // catalogue get one self-contained document.
+    if (options.baseFile !== undefined)
+      published = (await $RefParser.bundle(options.baseFile, structuredClone(doc), {
+        resolve: { external: true, http: false },
+      })) as JsonObject;
     resolved = (await $RefParser.dereference(
       options.baseFile ?? resolvePath('contract.json'),
       structuredClone(doc),
@@ -75,10 +82,10 @@ export async function parseContract(input: unknown, options: { baseFile?: string
   } catch (err) {
     throw new ContractError(`a $ref cannot be resolved: ${(err as Error).message}`, refLocation(err));
   }
-  const canonical = JSON.stringify(doc);
+  const canonical = JSON.stringify(published);
   return {
     openapi: major[1] === '0' ? '3.0' : '3.1',
-    document: doc,
+    document: published,
     resolved,
     hash: createHash('sha256').update(canonical).digest('hex'),
   };

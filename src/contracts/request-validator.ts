@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import * as ajvFormats from 'ajv-formats';
+import type { FormatsPlugin } from 'ajv-formats';
 import { operationMethods, type Contract, type JsonObject } from './contract.ts';
 import { ContractError } from './contract-error.ts';
 import { PathTemplates } from './path-templates.ts';
@@ -48,6 +49,8 @@ const DOC_ID = 'https://portico.invalid/contract.json';
 const IGNORED_HEADERS = new Set(['accept', 'content-type', 'authorization']);
 
 const cache = new Map<string, ContractValidator>();
+// ajv-formats is CommonJS: under Node's ESM interop its function is the default export, which TS types as the module.
+const addFormats = ajvFormats.default as unknown as FormatsPlugin;
 
 /**
  * The validator of a contract, compiled once per contract hash and then shared (registrations of the same
@@ -107,7 +110,7 @@ class CompiledContract implements ContractValidator {
         : new Ajv({ ...options, coerceTypes: 'array' });
     const bodyAjv = contract.openapi === '3.1' ? new Ajv2020(options) : new Ajv(options);
     for (const ajv of [paramAjv, bodyAjv]) {
-      ajvFormats.default(ajv as unknown as Ajv);
+      addFormats(ajv as unknown as Ajv);
       ajv.addSchema(document, DOC_ID);
     }
     const paths = (contract.document.paths ?? {}) as JsonObject;

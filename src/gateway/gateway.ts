@@ -11,6 +11,8 @@ import { createDashboardRoutes } from '../dashboard/dashboard-routes.ts';
 import { loadConfig } from '../config/load.ts';
 import { createRegistrationGate } from '../contracts/registration-gate.ts';
 import { createVersionAdminRoutes, registerVersionMetrics } from '../versions/admin-routes.ts';
+import { createCatalogRoutes } from '../versions/catalog-routes.ts';
+import { CONTRACT_BOOK_KEY, ContractBook } from '../versions/contract-book.ts';
 import { createResilienceAdminRoutes, registerResilienceMetrics } from './services/resilience-admin.ts';
 import type { Config } from '../config/schema.ts';
 import { parseDurationMs, parseSizeBytes } from '../config/units.ts';
@@ -89,9 +91,23 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     },
   });
   const observer: ProxyObserver = {
-    upstreamError(service, instance, kind) {
+    upstreamError(service, instance, kind, err, requestId) {
       metrics.upstreamError(service, kind);
       if (kind !== 'client_abort') outliers.failure(instance);
+      if (kind !== 'client_abort' && err !== undefined) {
+        const cause = err as Error & { code?: string };
+        logger.warn(
+          {
+            service,
+            instance: instance.id,
+            kind,
+            requestId,
+            error: cause.code ?? cause.name,
+            reason: cause.message,
+          },
+          'upstream try failed',
+        );
+      }
     },
     upstreamResponse(_service, instance, statusCode) {
       if (statusCode >= 500) outliers.failure(instance);
@@ -180,6 +196,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     onError: (err) => logger.debug({ err }, 'registered health check could not reach the store'),
   });
   registeredHealth.start();
+  // Published contracts, compiled for request validation and the catalogue; closed with the stage state.
+  const contracts = new ContractBook(registry, logger);
+  contracts.start();
+  stageState.set(CONTRACT_BOOK_KEY, contracts);
 
   current = compile(config, undefined);
   for (const checker of current.healthCheckers) checker.start();
@@ -241,6 +261,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   );
   adminRoutes.push(...createRegistryRoutes(registry));
   adminRoutes.push(...createVersionAdminRoutes(stageState));
+  adminRoutes.push(...createCatalogRoutes(() => current as Runtime, contracts));
   adminRoutes.push(...createDashboardRoutes({ runtime: () => current as Runtime, registry, stats }));
   registerVersionMetrics(metrics.registry, stageState);
   adminRoutes.push(...createResilienceAdminRoutes(() => current as Runtime));

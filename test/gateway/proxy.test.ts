@@ -10,7 +10,8 @@ import { assertProblem, residentBytes, send } from './client.ts';
 
 const MB = 1024 * 1024;
 const chunk = Buffer.alloc(64 * 1024, 'x');
-const bigSize = 50 * MB;
+// Three times the allowed growth: a gateway that buffered the body could not stay under the bound.
+const bigSize = 150 * MB;
 const hugeSize = 200 * MB;
 
 interface EchoBody {
@@ -127,7 +128,7 @@ describe('proxying through an untrusted edge', () => {
 listen: 127.0.0.1:${port}
 admin: { listen: 127.0.0.1:${adminPort} }
 logging: { level: warn, accessLog: false }
-limits: { bodySize: 100mb }
+limits: { bodySize: 200mb }
 services:
   echo: { instances: [{ url: "${echo.url}" }] }
   bulk: { instances: [{ url: "${bulk.url}" }] }
@@ -151,7 +152,7 @@ routes:
     await Promise.all([echo, bulk, slow, hanging, cut].map((u) => u?.close()));
   });
 
-  test('streams a 50 MB upload to the upstream while the gateway RSS stays flat', async () => {
+  test('streams a 150 MB upload to the upstream while the gateway RSS stays flat', async () => {
     const pid = portico.child.pid as number;
     await warmUp(portico.url, bulk, 20 * MB);
     const growth = await rssGrowthDuring(pid, async () => {
@@ -164,10 +165,10 @@ routes:
       await res.body.text();
     });
     assert.equal(bulk.requests.at(-1)?.bodyBytes, bigSize);
-    assert.ok(growth < 40 * MB, `RSS grew by ${(growth / MB).toFixed(1)} MB during a 50 MB upload`);
+    assert.ok(growth < 50 * MB, `RSS grew by ${(growth / MB).toFixed(1)} MB during a 150 MB upload`);
   });
 
-  test('streams a 50 MB download to the client while the gateway RSS stays flat', async () => {
+  test('streams a 150 MB download to the client while the gateway RSS stays flat', async () => {
     const pid = portico.child.pid as number;
     bulk.handler = serveBytes(bigSize);
     let received = 0;
@@ -178,7 +179,7 @@ routes:
         for await (const part of res.body) received += (part as Buffer).length;
       });
       assert.equal(received, bigSize);
-      assert.ok(growth < 40 * MB, `RSS grew by ${(growth / MB).toFixed(1)} MB during a 50 MB download`);
+      assert.ok(growth < 50 * MB, `RSS grew by ${(growth / MB).toFixed(1)} MB during a 150 MB download`);
     } finally {
       bulk.handler = undefined;
     }
@@ -300,7 +301,7 @@ routes:
         'proxy-connection': 'keep-alive',
         'proxy-authorization': 'Basic Zm9vOmJhcg==',
         trailer: 'x-checksum',
-        'transfer-encoding': 'gzip, chunked',
+        'transfer-encoding': 'chunked',
       },
       body: 'hello',
     });
@@ -316,8 +317,8 @@ routes:
     ]) {
       assert.equal(seen[name], undefined, `${name} reached the upstream`);
     }
-    // The gateway frames the body itself: the client's Transfer-Encoding (with its gzip coding) is not relayed.
-    assert.doesNotMatch(seen['transfer-encoding'] ?? '', /gzip/);
+    // The gateway frames the body itself (a Transfer-Encoding other than plain chunked is refused with 400,
+    // see test/security/hostile-inputs.test.ts).
     assert.equal(echo.requests.at(-1)?.bodyBytes, 5);
   });
 

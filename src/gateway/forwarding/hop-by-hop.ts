@@ -2,6 +2,8 @@
  * Headers that describe one connection, not the message (RFC 9110 §7.6.1), plus the framing headers
  * Portico always writes itself: a client's Content-Length / Transfer-Encoding is never forwarded as
  * received (Node accepts spellings like `Content-Length: 005` that an upstream may read differently).
+ * `Expect: 100-continue` is answered by Node on the client connection; relaying it would make undici refuse
+ * the request.
  */
 const connectionHeaders = new Set([
   'connection',
@@ -14,6 +16,7 @@ const connectionHeaders = new Set([
   'transfer-encoding',
   'upgrade',
   'content-length',
+  'expect',
 ]);
 
 /** Lengths of the names above: most headers are ruled out without lower-casing them. */

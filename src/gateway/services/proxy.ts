@@ -19,7 +19,14 @@ import type { ServiceResilience } from './service-resilience.ts';
 
 /** Reports upstream failures (metrics, passive health); set once by the gateway. */
 export interface ProxyObserver {
-  upstreamError(service: string, instance: Instance, kind: UpstreamErrorKind): void;
+  /** A try failed; `err` is the cause (for the log, never for the client). */
+  upstreamError(
+    service: string,
+    instance: Instance,
+    kind: UpstreamErrorKind,
+    err?: Error,
+    requestId?: string,
+  ): void;
   /** A try got its response head (status 200 or more): passive health counts 5xx and clears failure streaks. */
   upstreamResponse?(service: string, instance: Instance, statusCode: number): void;
 }
@@ -297,7 +304,13 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     const { code, kind } = classifyUpstreamError(err);
     this.#endTry(kind === undefined ? undefined : false);
     if (kind !== undefined)
-      this.#observer.upstreamError(this.#service.name, this.#instance as Instance, kind);
+      this.#observer.upstreamError(
+        this.#service.name,
+        this.#instance as Instance,
+        kind,
+        err,
+        this.#ctx.requestId,
+      );
     if (this.#discarding) {
       // The dropped answer failed while being read; the retry it was dropped for still goes ahead.
       this.#discarding = false;

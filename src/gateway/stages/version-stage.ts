@@ -1,4 +1,5 @@
 import type { RouteConfig } from '../../config/schema.ts';
+import { configContracts, contractDates } from '../../contracts/config-contracts.ts';
 import { PorticoError } from '../../errors/portico-error.ts';
 import { createCanarySplit } from '../../versions/canary-split.ts';
 import { compileLifecycles, type VersionLifecycle } from '../../versions/lifecycle.ts';
@@ -50,7 +51,12 @@ function createVersionStage(route: RouteConfig, context: StageCompileContext, cl
   const from: readonly VersionSource[] = route.version?.from ?? [];
   const defaultRange = route.version?.default;
   const split = route.split === undefined ? undefined : createCanarySplit(route.split);
-  const lifecycles = compileLifecycles(context.config.services[route.service]?.versions);
+  // Dates in a contract file's info (x-deprecated, x-sunset) apply when the config gives none.
+  const files = configContracts(context.config).get(route.service);
+  const lifecycles = compileLifecycles(context.config.services[route.service]?.versions, (major) => {
+    const file = files?.get(major);
+    return file === undefined ? undefined : contractDates(file.contract);
+  });
   const usage = usageTable(context.shared);
   // Views follow a service's instance set; a reload makes a new set, so they are keyed by the set itself.
   let indexes = context.shared.get(INDEX_KEY) as WeakMap<InstanceSet, VersionIndex> | undefined;
