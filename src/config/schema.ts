@@ -485,8 +485,9 @@ export const RouteSchema = Obj(
       }),
     ),
     validate: Type.Optional(
-      Type.Union([Type.Literal('request'), Type.Literal('none')], {
-        description: 'Validate requests against the contract of the chosen version (versions issue).',
+      Type.Union([Type.Literal('request'), Type.Literal('request-and-response'), Type.Literal('none')], {
+        description:
+          'Check requests against the contract of the chosen version (400 validation_failed); request-and-response also checks answers, report-only (logged and counted, never altered).',
       }),
     ),
     fallback: Type.Optional(FallbackSchema),

@@ -68,7 +68,10 @@ test("a contract's x-sunset before the config's deprecation date is a config err
   await writeFile(join(dir, 'contracts', 'users-1.yaml'), contract(', x-sunset: "2026-01-01"'));
   const text = config('"1": { deprecated: "2026-06-01", contract: contracts/users-1.yaml }');
   await writeFile(join(dir, 'portico.yaml'), text);
-  await assert.rejects(loadConfig(join(dir, 'portico.yaml'), {}), /sunset 2026-01-01 is earlier than deprecated/);
+  await assert.rejects(
+    loadConfig(join(dir, 'portico.yaml'), {}),
+    /sunset 2026-01-01 is earlier than deprecated/,
+  );
 });
 
 test('a config without contract files loads none', async () => {

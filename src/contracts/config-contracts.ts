@@ -52,13 +52,18 @@ export async function loadConfigContracts(config: Config, configFile: string): P
             deprecated: policy.deprecated ?? dates?.deprecated,
             sunset: policy.sunset ?? dates?.sunset,
           });
-        if (problem !== undefined) issues.push({ file: configFile, path: formatDocPath(at), message: problem });
+        if (problem !== undefined)
+          issues.push({ file: configFile, path: formatDocPath(at), message: problem });
         let majors = out.get(service);
         if (majors === undefined) out.set(service, (majors = new Map()));
         majors.set(Number(major), entry);
       } catch (err) {
         if (!(err instanceof ContractError)) throw err;
-        issues.push({ file: configFile, path: formatDocPath(at), message: `${policy.contract}: ${err.message}` });
+        issues.push({
+          file: configFile,
+          path: formatDocPath(at),
+          message: `${policy.contract}: ${err.message}`,
+        });
       }
     }
   }

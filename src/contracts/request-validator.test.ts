@@ -94,7 +94,14 @@ for (const openapi of ['3.0.3', '3.1.0']) {
 
   test(`checks a JSON body through $ref with pointers to each failing field (OpenAPI ${openapi})`, async () => {
     const validator = contractValidator(await parseContract(orders(openapi)));
-    const body = Buffer.from(JSON.stringify({ items: [{ sku: 'a', qty: 0 }, { qty: 'x', extra: 1 }] }));
+    const body = Buffer.from(
+      JSON.stringify({
+        items: [
+          { sku: 'a', qty: 0 },
+          { qty: 'x', extra: 1 },
+        ],
+      }),
+    );
     const violations = validator.validate(
       request({ method: 'POST', path: '/orders', headers: { 'content-type': 'application/json' }, body }),
     );
@@ -123,7 +130,10 @@ test('a missing required body, a wrong media type and broken JSON are body viola
       }),
     );
   assert.deepEqual(post({}, undefined), [{ in: 'body', path: '', message: 'a request body is required' }]);
-  assert.match(post({ 'content-type': 'text/plain' }, 'hi')[0]?.message ?? '', /"text\/plain" is not accepted/);
+  assert.match(
+    post({ 'content-type': 'text/plain' }, 'hi')[0]?.message ?? '',
+    /"text\/plain" is not accepted/,
+  );
   assert.deepEqual(post({ 'content-type': 'application/json; charset=utf-8' }, '{"items":'), [
     { in: 'body', path: '', message: 'is not valid JSON' },
   ]);
@@ -132,6 +142,7 @@ test('a missing required body, a wrong media type and broken JSON are body viola
 test('a concrete path wins over a template, and unknown operations are violations', async () => {
   const validator = contractValidator(await parseContract(orders('3.1.0')));
   assert.deepEqual(validator.validate(request({ path: '/orders/latest' })), []);
+  assert.deepEqual(validator.validate(request({ method: 'HEAD', path: '/orders/latest' })), []);
   assert.deepEqual(validator.validate(request({ path: '/nope' })), [
     { in: 'path', path: '', message: '/nope is not a path of the contract' },
   ]);
@@ -164,4 +175,33 @@ test('compiled validators are shared per contract hash', async () => {
   const a = contractValidator(await parseContract(orders('3.1.0')));
   const b = contractValidator(await parseContract(orders('3.1.0')));
   assert.equal(a, b);
+});
+
+test('an answer is checked against the status it carries, its media type and its JSON schema', async () => {
+  const doc = {
+    openapi: '3.1.0',
+    info: { title: 't', version: '1' },
+    paths: {
+      '/t': {
+        get: {
+          responses: {
+            '200': {
+              description: 'ok',
+              content: { 'application/json': { schema: { type: 'object', required: ['id'] } } },
+            },
+            '4XX': { description: 'client error' },
+          },
+        },
+      },
+    },
+  };
+  const validator = contractValidator(await parseContract(doc));
+  const check = (status: number, body: string) =>
+    validator.validateResponse({ method: 'GET', path: '/t' }, status, 'application/json', Buffer.from(body));
+  assert.deepEqual(check(200, '{"id":1}'), []);
+  assert.deepEqual(check(200, '{}'), [{ in: 'response', path: '/id', message: 'is required' }]);
+  assert.deepEqual(check(404, 'anything'), []);
+  assert.deepEqual(check(500, ''), [
+    { in: 'response', path: '', message: 'status 500 is not described by the contract' },
+  ]);
 });

@@ -9,7 +9,8 @@ import { PathTemplates } from './path-templates.ts';
 
 /** Where a violation is: the part of the request, and a JSON pointer inside it ('' for the whole part). */
 export interface Violation {
-  readonly in: 'path' | 'query' | 'header' | 'body';
+  /** `response` only in report-only response checks. */
+  readonly in: 'path' | 'query' | 'header' | 'body' | 'response';
   readonly path: string;
   readonly message: string;
 }
@@ -38,6 +39,16 @@ export interface ContractValidator {
   readonly hash: string;
   /** Every violation of the request, in order path → query → header → body; empty when it conforms. */
   validate(request: RequestParts): Violation[];
+  /**
+   * Violations of an answer to a request the contract describes (status described, media type, JSON body);
+   * empty when it conforms or when the request's operation is unknown.
+   */
+  validateResponse(
+    request: Pick<RequestParts, 'method' | 'path'>,
+    status: number,
+    contentType: string | undefined,
+    body: Buffer,
+  ): Violation[];
 }
 
 /** At most this many violations are listed; past that the client has more to fix than one answer can say. */
@@ -92,6 +103,8 @@ interface CompiledOperation {
   readonly query: ParamGroup | undefined;
   readonly header: ParamGroup | undefined;
   readonly body: CompiledBody | undefined;
+  /** Upper-case status key (`200`, `2XX`, `DEFAULT`) → the media types of that answer. */
+  readonly responses: ReadonlyMap<string, CompiledBody>;
 }
 
 class CompiledContract implements ContractValidator {
@@ -134,11 +147,39 @@ class CompiledContract implements ContractValidator {
     this.#templates = new PathTemplates(this.#operations.keys());
   }
 
+  validateResponse(
+    request: Pick<RequestParts, 'method' | 'path'>,
+    status: number,
+    contentType: string | undefined,
+    body: Buffer,
+  ): Violation[] {
+    const found = this.#templates.match(request.path);
+    if (found === undefined) return [];
+    const byMethod = this.#operations.get(found.template);
+    const operation =
+      byMethod?.get(request.method) ?? (request.method === 'HEAD' ? byMethod?.get('GET') : undefined);
+    if (operation === undefined || operation.responses.size === 0) return [];
+    const code = String(status);
+    const described =
+      operation.responses.get(code) ??
+      operation.responses.get(`${code[0] ?? ''}XX`) ??
+      operation.responses.get('DEFAULT');
+    if (described === undefined)
+      return [{ in: 'response', path: '', message: `status ${status} is not described by the contract` }];
+    const out: Violation[] = [];
+    if (request.method !== 'HEAD' && body.length > 0)
+      checkMedia(described, 'response', contentType, body, out);
+    return out;
+  }
+
   validate(request: RequestParts): Violation[] {
     const found = this.#templates.match(request.path);
     if (found === undefined)
       return [{ in: 'path', path: '', message: `${request.path} is not a path of the contract` }];
-    const operation = this.#operations.get(found.template)?.get(request.method);
+    const byMethod = this.#operations.get(found.template);
+    // HEAD is GET without the body (RFC 9110 §9.3.2): a contract rarely lists it separately.
+    const operation =
+      byMethod?.get(request.method) ?? (request.method === 'HEAD' ? byMethod?.get('GET') : undefined);
     if (operation === undefined)
       return [
         {
@@ -181,6 +222,7 @@ function compileOperation(
     query: paramGroup(doc, 'query', params, paramAjv),
     header: paramGroup(doc, 'header', params, paramAjv),
     body: compileBody(doc, operation, bodyAjv),
+    responses: compileResponses(doc, operation, bodyAjv),
   };
 }
 
@@ -212,7 +254,22 @@ function paramGroup(
 
 function compileBody(doc: JsonObject, operation: Location, ajv: Ajv): CompiledBody | undefined {
   if (operation.node.requestBody === undefined) return undefined;
-  const body = deref(doc, operation.node.requestBody, [...operation.at, 'requestBody']);
+  return compileContent(doc, deref(doc, operation.node.requestBody, [...operation.at, 'requestBody']), ajv);
+}
+
+function compileResponses(doc: JsonObject, operation: Location, ajv: Ajv): Map<string, CompiledBody> {
+  const out = new Map<string, CompiledBody>();
+  const responses = operation.node.responses as JsonObject | undefined;
+  for (const [status, raw] of Object.entries(responses ?? {}))
+    out.set(
+      status.toUpperCase(),
+      compileContent(doc, deref(doc, raw, [...operation.at, 'responses', status]), ajv),
+    );
+  return out;
+}
+
+/** The media types of a request body or a response, with validators for the JSON ones. */
+function compileContent(doc: JsonObject, body: Location, ajv: Ajv): CompiledBody {
   const media = new Map<string, ValidateFunction | undefined>();
   const content = (body.node.content ?? {}) as JsonObject;
   for (const [type, entry] of Object.entries(content)) {
@@ -248,13 +305,22 @@ function checkBody(body: CompiledBody, request: RequestParts, out: Violation[]):
     if (body.required) out.push({ in: 'body', path: '', message: 'a request body is required' });
     return;
   }
+  checkMedia(body, 'body', request.headers['content-type'], bytes, out);
+}
+
+function checkMedia(
+  body: CompiledBody,
+  where: 'body' | 'response',
+  header: string | undefined,
+  bytes: Buffer,
+  out: Violation[],
+): void {
   if (body.media.size === 0) return;
-  const header = request.headers['content-type'];
   const type = (header ?? '').split(';', 1)[0]?.trim().toLowerCase() ?? '';
   const range = mediaRangeOf(body.media, type);
   if (range === undefined) {
     out.push({
-      in: 'body',
+      in: where,
       path: '',
       message: `media type "${type}" is not accepted (expected ${[...body.media.keys()].join(', ')})`,
     });
@@ -266,10 +332,10 @@ function checkBody(body: CompiledBody, request: RequestParts, out: Violation[]):
   try {
     value = JSON.parse(bytes.toString('utf8'));
   } catch {
-    out.push({ in: 'body', path: '', message: 'is not valid JSON' });
+    out.push({ in: where, path: '', message: 'is not valid JSON' });
     return;
   }
-  if (!validate(value)) collect('body', validate.errors, out);
+  if (!validate(value)) collect(where, validate.errors, out);
 }
 
 function mediaRangeOf(media: ReadonlyMap<string, unknown>, type: string): string | undefined {

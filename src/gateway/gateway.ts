@@ -13,6 +13,7 @@ import { createRegistrationGate } from '../contracts/registration-gate.ts';
 import { createVersionAdminRoutes, registerVersionMetrics } from '../versions/admin-routes.ts';
 import { createCatalogRoutes } from '../versions/catalog-routes.ts';
 import { CONTRACT_BOOK_KEY, ContractBook } from '../versions/contract-book.ts';
+import { responseReports } from '../versions/response-reports.ts';
 import { createResilienceAdminRoutes, registerResilienceMetrics } from './services/resilience-admin.ts';
 import type { Config } from '../config/schema.ts';
 import { parseDurationMs, parseSizeBytes } from '../config/units.ts';
@@ -200,6 +201,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const contracts = new ContractBook(registry, logger);
   contracts.start();
   stageState.set(CONTRACT_BOOK_KEY, contracts);
+  responseReports(stageState).setLogger(logger);
 
   current = compile(config, undefined);
   for (const checker of current.healthCheckers) checker.start();

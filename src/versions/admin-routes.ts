@@ -3,6 +3,7 @@ import type { AdminRoute } from '../admin/admin-route.ts';
 import { sendJson } from '../admin/json-body.ts';
 import { PorticoError } from '../errors/portico-error.ts';
 import { usageTable } from '../gateway/stages/version-stage.ts';
+import { responseReports } from './response-reports.ts';
 
 const VERSION_TEXT = /^\d+(\.\d+){0,2}(-[0-9A-Za-z.-]+)?$/;
 
@@ -41,7 +42,10 @@ export function createVersionAdminRoutes(shared: Map<string, unknown>): AdminRou
   ];
 }
 
-/** `portico_version_requests_total{service,version,consumer}`, read from the usage table at scrape time. */
+/**
+ * `portico_version_requests_total{service,version,consumer}` from the usage table and
+ * `portico_contract_response_violations_total{route,service}` from the response reports, read at scrape time.
+ */
 export function registerVersionMetrics(registry: MetricsRegistry, shared: Map<string, unknown>): void {
   new Counter({
     name: 'portico_version_requests_total',
@@ -52,6 +56,17 @@ export function registerVersionMetrics(registry: MetricsRegistry, shared: Map<st
       this.reset();
       for (const line of usageTable(shared).entries())
         this.inc({ service: line.service, version: line.version, consumer: line.consumer }, line.requests);
+    },
+  });
+  new Counter({
+    name: 'portico_contract_response_violations_total',
+    help: 'Answers that did not match the contract, per route (validate: request-and-response, report-only).',
+    labelNames: ['route', 'service'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const line of responseReports(shared).entries())
+        this.inc({ route: line.route, service: line.service }, line.answers);
     },
   });
 }

@@ -32,7 +32,9 @@ export function renderCatalogHtml(document: JsonObject): string {
     );
   const toc = [...byTag.keys()]
     .sort()
-    .map((tag) => `<li><a href="#${attr(`tag-${tag}`)}">${text(tag)}</a> (${byTag.get(tag)?.length ?? 0})</li>`)
+    .map(
+      (tag) => `<li><a href="#${attr(`tag-${tag}`)}">${text(tag)}</a> (${byTag.get(tag)?.length ?? 0})</li>`,
+    )
     .join('');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -58,8 +60,7 @@ function renderOperation(document: JsonObject, method: string, path: string, ope
         }</td><td>${text(typeOf(document, p.schema))}</td><td>${text(String(p.description ?? ''))}</td></tr>`,
     )
     .join('');
-  const body =
-    operation.requestBody === undefined ? undefined : resolve(document, operation.requestBody);
+  const body = operation.requestBody === undefined ? undefined : resolve(document, operation.requestBody);
   const bodyHtml =
     body === undefined
       ? ''

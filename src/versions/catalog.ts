@@ -82,7 +82,9 @@ function contractsOf(
 ): MajorContract[] {
   const byMajor = new Map<number, MajorContract>();
   const versions = [
-    ...new Set(instances.map((i) => i.version).filter((v): v is string => v !== undefined && semver.valid(v) !== null)),
+    ...new Set(
+      instances.map((i) => i.version).filter((v): v is string => v !== undefined && semver.valid(v) !== null),
+    ),
   ].sort(semver.rcompare);
   for (const version of versions) {
     const major = semver.major(version);
@@ -128,7 +130,10 @@ function addOperations(
       if (out[method] !== undefined) continue;
       const own = Array.isArray(operation.parameters) ? operation.parameters : [];
       const copy = rewriteRefs(structuredClone(operation), prefix) as JsonObject;
-      const parameters = mergeParameters(rewriteRefs(structuredClone(shared), prefix) as unknown[], copy.parameters);
+      const parameters = mergeParameters(
+        rewriteRefs(structuredClone(shared), prefix) as unknown[],
+        copy.parameters,
+      );
       out[method] = {
         ...copy,
         ...(shared.length + own.length === 0 ? {} : { parameters }),

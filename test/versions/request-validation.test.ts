@@ -60,7 +60,11 @@ paths:
   /books/{id}:
     get:
       parameters: [{ name: id, in: path, required: true, schema: { type: integer } }]
-      responses: { "200": { description: a book } }
+      responses:
+        "200":
+          description: a book
+          content:
+            application/json: { schema: { type: object, required: [title], properties: { title: { type: string } } } }
 `;
 
 /** Echoes the body it received with its framing, so a test sees exactly what went upstream. */
@@ -86,7 +90,7 @@ async function call(path: string, init: RequestInit = {}) {
 }
 
 const validLines = JSON.stringify({ items: [{ sku: 'a-1', qty: 2 }] });
-const post = (path: string, body: BodyInit, headers: Record<string, string> = {}) =>
+const post = (path: string, body: string, headers: Record<string, string> = {}) =>
   call(path, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-tenant': 'acme', ...headers },
@@ -127,10 +131,14 @@ routes:
     service: books
     stripPrefix: /api
     version: { from: [header], default: "^2" }
-    validate: request
+    validate: request-and-response
   - name: files
     match: { path: /files/** }
     service: files
+  - name: loose
+    match: { path: /loose/** }
+    service: files
+    validate: request
 `,
   );
   const res = await fetch(`${portico.adminUrl}/v1/services/orders/instances/o1`, {
@@ -205,7 +213,9 @@ test('missing required parts and a body that is not JSON are violations too', as
   assert.deepEqual(broken.body.errors, [{ in: 'body', path: '', message: 'is not valid JSON' }]);
   const unknown = await call('/v1/orders/1');
   assert.equal(unknown.status, 400);
-  assert.deepEqual(unknown.body.errors, [{ in: 'path', path: '', message: '/orders/1 is not a path of the contract' }]);
+  assert.deepEqual(unknown.body.errors, [
+    { in: 'path', path: '', message: '/orders/1 is not a path of the contract' },
+  ]);
 });
 
 test('a body over limits.bodySize on a validating route answers 413, declared or chunked', async () => {
@@ -228,7 +238,8 @@ test('a body over limits.bodySize on a validating route answers 413, declared or
   assert.equal(chunked.status, 413);
 });
 
-test('a route without validate streams the body: the service sees the request before the body ends', async () => {
+/** Sends a body whose second half leaves only once the service has the request: a buffering gateway would hang. */
+async function streamThrough(path: string) {
   let started = false;
   files.handler = (req, res) => {
     started = true;
@@ -237,14 +248,24 @@ test('a route without validate streams the body: the service sees the request be
   let sent = 0;
   const stream = new ReadableStream<Uint8Array>({
     async pull(controller) {
-      // The second half is only sent once the service has the request: a buffering gateway would wait forever.
       if (sent === 1) await eventually(() => assert.ok(started), 5_000);
       if (sent === 2) return controller.close();
       controller.enqueue(new TextEncoder().encode(sent === 0 ? 'not ' : 'json'));
       sent++;
     },
   });
-  const res = await call('/files/x', { method: 'POST', body: stream, duplex: 'half' } as RequestInit);
+  return call(path, { method: 'POST', body: stream, duplex: 'half' } as RequestInit);
+}
+
+test('a route without validate streams the body: the service sees the request before the body ends', async () => {
+  const res = await streamThrough('/files/x');
+  assert.equal(res.status, 200);
+  assert.equal(res.body.body, 'not json');
+  assert.equal(res.body.chunked, true);
+});
+
+test('a validating route whose service has no contract passes requests unchecked and streamed', async () => {
+  const res = await streamThrough('/loose/x');
   assert.equal(res.status, 200);
   assert.equal(res.body.body, 'not json');
   assert.equal(res.body.chunked, true);
@@ -258,6 +279,34 @@ test('a contract file from config validates the upstream path (after stripPrefix
   assert.equal(good.status, 200);
   assert.equal(good.body.url, '/books/7');
   assert.equal(good.headers.get('sunset'), 'Tue, 01 Jan 2030 00:00:00 GMT');
+});
+
+async function responseViolations(): Promise<number> {
+  const text = await (await fetch(`${portico.adminUrl}/metrics`)).text();
+  const line = text
+    .split('\n')
+    .find((l) => l.startsWith('portico_contract_response_violations_total{route="books"'));
+  return line === undefined ? 0 : Number(line.split(' ').at(-1));
+}
+
+test('answers that break the contract are counted and logged but reach the client unchanged', async () => {
+  books.handler = (req, res) => {
+    const body = req.url === '/books/1' ? '{"title":"Dune"}' : '{"name":"no title"}';
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(body);
+  };
+  const before = await responseViolations();
+  const good = await call('/api/books/1');
+  assert.deepEqual(good.body, { title: 'Dune' });
+  assert.equal(await responseViolations(), before);
+  const bad = await call('/api/books/2');
+  assert.equal(bad.status, 200);
+  assert.deepEqual(bad.body, { name: 'no title' });
+  await eventually(async () => assert.equal(await responseViolations(), before + 1));
+  await eventually(() =>
+    assert.match(portico.output(), /an answer does not match the contract \(report-only\)/),
+  );
+  assert.match(portico.output(), /"path":"\/title","message":"is required"/);
 });
 
 test('GET /v1/catalog lists every operation at its public path, per version, tagged by service', async () => {

@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import semver from 'semver';
 import type { RouteConfig } from '../../config/schema.ts';
 import { parseSizeBytes } from '../../config/units.ts';
@@ -6,6 +6,7 @@ import { configContracts, type ConfigContract } from '../../contracts/config-con
 import type { ContractValidator } from '../../contracts/request-validator.ts';
 import { PorticoError } from '../../errors/portico-error.ts';
 import { CONTRACT_BOOK_KEY, type ContractBook } from '../../versions/contract-book.ts';
+import { responseReports, type ResponseReports } from '../../versions/response-reports.ts';
 import type { RequestContext } from '../pipeline/request-context.ts';
 import type { Stage, StageCompileContext, StageFactory } from '../pipeline/stage.ts';
 import type { Instance } from '../upstream/instance.ts';
@@ -23,7 +24,7 @@ export const validateStage: StageFactory = {
   phase: 'validate',
   needsBody: true,
   create(route: RouteConfig, context: StageCompileContext): Stage | undefined {
-    if (route.validate !== 'request') return undefined;
+    if (route.validate !== 'request' && route.validate !== 'request-and-response') return undefined;
     return createValidateStage(route, context);
   },
 };
@@ -37,6 +38,7 @@ function createValidateStage(route: RouteConfig, context: StageCompileContext): 
   const configured = configContracts(context.config).get(route.service);
   const book = context.shared.get(CONTRACT_BOOK_KEY) as ContractBook | undefined;
   const limitBytes = parseSizeBytes(context.config.limits.bodySize);
+  const reports = route.validate === 'request-and-response' ? responseReports(context.shared) : undefined;
   const onlyConfigured = configured?.size === 1 ? [...configured.values()][0] : undefined;
   // Keyed by an instance set's snapshot array: a new array means the instances changed.
   const choices = new WeakMap<readonly Instance[], CachedChoice>();
@@ -66,9 +68,11 @@ function createValidateStage(route: RouteConfig, context: StageCompileContext): 
   async function check(ctx: RequestContext, validator: ContractValidator): Promise<void> {
     const req = ctx.req;
     if (hasBody(req)) ctx.body = await readBody(ctx, limitBytes);
+    const method = req.method ?? 'GET';
+    const path = ctx.route.upstreamPath(ctx.path, ctx.params);
     const violations = validator.validate({
-      method: req.method ?? 'GET',
-      path: ctx.route.upstreamPath(ctx.path, ctx.params),
+      method,
+      path,
       query: ctx.query,
       headers: req.headers,
       body: ctx.body,
@@ -79,6 +83,7 @@ function createValidateStage(route: RouteConfig, context: StageCompileContext): 
         `the request breaks the contract of "${ctx.route.service.name}" in ${violations.length} place(s)`,
         { errors: violations },
       );
+    if (reports !== undefined) watchResponse(ctx, validator, reports, method, path, limitBytes);
   }
 
   return function validateRequest(ctx: RequestContext, next) {
@@ -102,7 +107,8 @@ function versionsOf(all: readonly Instance[]): readonly string[] {
   if (versions === undefined) {
     const seen = new Set<string>();
     for (const instance of all)
-      if (instance.version !== undefined && semver.valid(instance.version) !== null) seen.add(instance.version);
+      if (instance.version !== undefined && semver.valid(instance.version) !== null)
+        seen.add(instance.version);
     versions = [...seen].sort(semver.rcompare);
     versionLists.set(all, versions);
   }
@@ -159,4 +165,93 @@ function tooLarge(ctx: RequestContext, limitBytes: number): PorticoError {
   ctx.res.shouldKeepAlive = false;
   ctx.req.resume();
   return new PorticoError('payload_too_large', `body exceeds ${limitBytes} bytes`);
+}
+
+/** Largest answer copied for report-only checking; bigger ones are not checked. */
+const MAX_CHECKED_RESPONSE_BYTES = 1024 * 1024;
+/** Problem answers the gateway makes itself start like this; only the service's answers are checked. */
+const GATEWAY_PROBLEM = Buffer.from('{"type":"https://portico.dev/problems/');
+
+type Write = (chunk: unknown, ...rest: unknown[]) => boolean;
+type End = (chunk?: unknown, ...rest: unknown[]) => ServerResponse;
+type WriteHead = (status: number, ...rest: unknown[]) => ServerResponse;
+interface Patchable {
+  writeHead: WriteHead;
+  write: Write;
+  end: End;
+}
+
+/**
+ * Copies the answer on its way out (up to a bound) and checks it against the operation once it ended. Only
+ * routes with `validate: request-and-response` pay for the wrapped methods; the answer is sent unchanged.
+ */
+function watchResponse(
+  ctx: RequestContext,
+  validator: ContractValidator,
+  reports: ResponseReports,
+  method: string,
+  path: string,
+  limitBytes: number,
+): void {
+  const res = ctx.res;
+  const patch = res as unknown as Patchable;
+  const cap = Math.min(limitBytes, MAX_CHECKED_RESPONSE_BYTES);
+  const writeHead = patch.writeHead;
+  const write = patch.write;
+  const end = patch.end;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let status = 0;
+  let contentType: string | undefined;
+  function keep(chunk: unknown): void {
+    if (size > cap || chunk === undefined || chunk === null || typeof chunk === 'function') return;
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk as Uint8Array);
+    size += bytes.length;
+    if (size <= cap) chunks.push(bytes);
+  }
+  patch.writeHead = function captureHead(this: ServerResponse, code: number, ...rest: unknown[]) {
+    status = code;
+    contentType = contentTypeOf(rest);
+    return writeHead.call(this, code, ...rest);
+  };
+  patch.write = function captureWrite(this: ServerResponse, chunk: unknown, ...rest: unknown[]) {
+    keep(chunk);
+    return write.call(this, chunk, ...rest);
+  };
+  patch.end = function captureEnd(this: ServerResponse, chunk?: unknown, ...rest: unknown[]) {
+    keep(chunk);
+    const out = end.call(this, chunk, ...rest);
+    if (status === 0) status = res.statusCode;
+    contentType ??= headerText(res.getHeader('content-type'));
+    const body = Buffer.concat(chunks, Math.min(size, cap));
+    if (size <= cap && !body.subarray(0, GATEWAY_PROBLEM.length).equals(GATEWAY_PROBLEM)) {
+      const violations = validator.validateResponse({ method, path }, status, contentType, body);
+      if (violations.length > 0)
+        reports.report(
+          ctx.route.name,
+          ctx.route.service.name,
+          { method, path, status, requestId: ctx.requestId },
+          violations,
+        );
+    }
+    return out;
+  };
+}
+
+/** The Content-Type among writeHead's arguments: a flat [name, value, …] list or an object. */
+function contentTypeOf(args: readonly unknown[]): string | undefined {
+  const headers = typeof args[0] === 'string' ? args[1] : args[0];
+  if (Array.isArray(headers)) {
+    for (let i = 0; i + 1 < headers.length; i += 2)
+      if (String(headers[i]).toLowerCase() === 'content-type') return String(headers[i + 1]);
+    return undefined;
+  }
+  if (headers !== null && typeof headers === 'object')
+    for (const [name, value] of Object.entries(headers))
+      if (name.toLowerCase() === 'content-type') return headerText(value as string | number | string[]);
+  return undefined;
+}
+
+function headerText(value: string | number | string[] | undefined): string | undefined {
+  return value === undefined ? undefined : Array.isArray(value) ? value[0] : String(value);
 }
