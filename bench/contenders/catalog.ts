@@ -55,10 +55,10 @@ function nodeScript(label: string, file: string): ContenderSpec {
     label,
     async start(ctx) {
       const port = await freePort();
-      const proc = ctx.group.spawn(label, process.execPath, [here(file), String(port), ctx.upstream.origin], {
-        cpus: ctx.cpus,
-        cwd: ctx.repoRoot,
-      });
+      // The fourth argument is a folder of its own, for contenders that read their config from files.
+      const dir = join(ctx.tmpDir, `${label}-${port}`);
+      const args = [here(file), String(port), ctx.upstream.origin, dir];
+      const proc = ctx.group.spawn(label, process.execPath, args, { cpus: ctx.cpus, cwd: ctx.repoRoot });
       const origin = `http://127.0.0.1:${port}`;
       await awaitReady(label, proc, origin + PATHS.small, 15_000);
       return running(label, origin, proc);
@@ -72,6 +72,10 @@ export const nodeFloor = nodeScript('node-floor', './node-floor.ts');
 export const fastifyHttpProxy = nodeScript('fastify-http-proxy', './fastify-http-proxy.ts');
 /** node-http-proxy with a keep-alive agent. */
 export const httpProxy = nodeScript('http-proxy', './http-proxy.ts');
+/** fast-gateway 3.4.7 with one catch-all route. */
+export const fastGateway = nodeScript('fast-gateway', './fast-gateway.ts');
+/** express-gateway 1.16 with one proxy pipeline. */
+export const expressGateway = nodeScript('express-gateway', './express-gateway.ts');
 
 /** nginx as a reverse proxy with a keep-alive upstream pool, one worker. */
 export const nginx: ContenderSpec = {
@@ -88,46 +92,86 @@ export const nginx: ContenderSpec = {
   },
 };
 
-/**
- * Portico from this repository, started the way users start it. `extraRoutes` adds `/r<i>/**` routes ahead
- * of the bench route to measure the cost of a large route table.
- */
-export function portico(label = 'portico', extraRoutes = 0): ContenderSpec {
+/** Where one Portico contender listens and keeps its files, handed to its config builder. */
+export interface PorticoSetup {
+  port: number;
+  adminPort: number;
+  upstreamOrigin: string;
+  /** A folder of its own, for the config, contracts and the embedded store. */
+  dir: string;
+  storeDir: string;
+}
+
+/** How to start a Portico contender with a scenario's own config. */
+export interface PorticoSpecOptions {
+  config(setup: PorticoSetup): string | Promise<string>;
+  /** A GET through the gateway that must answer 200 before measuring; `undefined` skips the check. */
+  probePath?: string | undefined;
+  /** Pin to the contender CPU like every other contender (default); false leaves placement to the kernel. */
+  pinned?: boolean;
+  readyTimeoutMs?: number;
+  /** Runs after the process has stopped, e.g. to delete the Redis keys it wrote. */
+  afterStop?(): Promise<void>;
+}
+
+/** Portico from this repository, started the way users start it, on a config the scenario writes. */
+export function porticoWith(label: string, options: PorticoSpecOptions): ContenderSpec {
   return {
     label,
     async start(ctx) {
       const port = await freePort();
       const adminPort = await freePort();
-      const dir = join(ctx.tmpDir, `portico-${port}`);
+      const dir = join(ctx.tmpDir, `${label}-${port}`);
       await mkdir(dir, { recursive: true });
       const configFile = join(dir, 'portico.yaml');
-      await writeFile(
-        configFile,
-        porticoConfigYaml({
-          port,
-          adminPort,
-          upstreamOrigin: ctx.upstream.origin,
-          storeDir: join(dir, 'store'),
-          extraRoutes,
-        }),
-      );
+      const setup = { port, adminPort, upstreamOrigin: ctx.upstream.origin, dir, storeDir: join(dir, 'store') };
+      await writeFile(configFile, await options.config(setup));
       const proc = ctx.group.spawn(label, process.execPath, [PORTICO_ENTRY, 'start', '-c', configFile], {
-        cpus: ctx.cpus,
+        cpus: options.pinned === false ? undefined : ctx.cpus,
         cwd: ctx.repoRoot,
       });
       const origin = `http://127.0.0.1:${port}`;
-      const timeoutMs = extraRoutes > 1000 ? 60_000 : 30_000;
-      await awaitReady(label, proc, `http://127.0.0.1:${adminPort}/readyz`, timeoutMs);
-      if ((await getStatus(origin + PATHS.small)) !== 200) {
+      const adminOrigin = `http://127.0.0.1:${adminPort}`;
+      await awaitReady(label, proc, `${adminOrigin}/readyz`, options.readyTimeoutMs ?? 30_000);
+      const probe = options.probePath;
+      if (probe !== undefined && (await getStatus(origin + probe)) !== 200) {
         await proc.stop(500);
-        throw new ContenderStartError(label, `ready, but GET ${PATHS.small} through it did not answer 200`);
+        throw new ContenderStartError(label, `ready, but GET ${probe} through it did not answer 200`);
       }
-      return running(label, origin, proc);
+      return {
+        label,
+        origin,
+        adminOrigin,
+        process: proc,
+        async stop() {
+          await proc.stop();
+          await options.afterStop?.();
+        },
+      };
     },
   };
 }
 
+/**
+ * Portico on the plain bench config. `extraRoutes` adds `/r<i>/**` routes ahead of the bench route to
+ * measure the cost of a large route table.
+ */
+export function portico(label = 'portico', extraRoutes = 0): ContenderSpec {
+  return porticoWith(label, {
+    config: (s) =>
+      porticoConfigYaml({
+        port: s.port,
+        adminPort: s.adminPort,
+        upstreamOrigin: s.upstreamOrigin,
+        storeDir: s.storeDir,
+        extraRoutes,
+      }),
+    probePath: PATHS.small,
+    readyTimeoutMs: extraRoutes > 1000 ? 60_000 : 30_000,
+  });
+}
+
 /** The plain-proxy line-up, in table order. */
 export function plainContenders(): ContenderSpec[] {
-  return [direct, nodeFloor, fastifyHttpProxy, httpProxy, nginx, portico()];
+  return [direct, nodeFloor, fastifyHttpProxy, fastGateway, httpProxy, expressGateway, nginx, portico()];
 }

@@ -14,6 +14,8 @@ export interface ContenderContext {
 export interface RunningContender {
   label: string;
   origin: string;
+  /** Portico's admin listener (registry API), when the contender has one. */
+  adminOrigin?: string;
   process: ManagedProcess | undefined;
   stop(): Promise<void>;
 }

@@ -28,3 +28,30 @@ export function porticoConfigYaml(options: PorticoConfigOptions): string {
   lines.push('  - { name: bench, match: { path: "/**" }, service: bench }', '');
   return lines.join('\n');
 }
+
+/** Where a bench Portico keeps its registry: the embedded store in its folder, or Redis under a prefix. */
+export type BenchStore = { kind: 'embedded'; path: string } | { kind: 'redis'; url: string; prefix: string };
+
+/** The listeners, store and quiet logging every bench config starts with; scenarios append the rest. */
+export function porticoHeadYaml(port: number, adminPort: number, store: BenchStore): string {
+  const storeLine =
+    store.kind === 'embedded'
+      ? `store: { path: ${JSON.stringify(store.path)} }`
+      : `store: { kind: redis, url: ${JSON.stringify(store.url)}, prefix: ${JSON.stringify(store.prefix)} }`;
+  return [
+    `listen: 127.0.0.1:${port}`,
+    `admin: { listen: 127.0.0.1:${adminPort} }`,
+    storeLine,
+    'logging: { level: warn, accessLog: false }',
+    '',
+  ].join('\n');
+}
+
+/** `count` routes `/r<i>/**` to `service`, as YAML list items, for route tables of a given size. */
+export function fillerRoutesYaml(count: number, service: string): string {
+  let text = '';
+  for (let i = 0; i < count; i++) {
+    text += `  - { name: r${i}, match: { path: "/r${i}/**" }, service: ${service} }\n`;
+  }
+  return text;
+}

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -19,6 +20,12 @@ export interface LoadRequest {
   url: string;
   connections: number;
   durationS: number;
+  /** GET when absent. */
+  method?: string;
+  /** Extra request headers, e.g. `authorization` and `content-type`. */
+  headers?: Record<string, string>;
+  /** The same body on every request. */
+  body?: string;
 }
 
 /** A load generator the bench drives as a child process, pinned like every other support process. */
@@ -65,7 +72,35 @@ async function collect(
   return { code, stdout, output: proc.output() };
 }
 
-function createWrk(group: ProcessGroup, cpus: CpuList, scriptPath: string): LoadGenerator {
+/** A Lua string literal: wrk's scripts are Lua, and JSON escapes are not all valid there. */
+function luaString(text: string): string {
+  return `"${[...Buffer.from(text, 'utf8')].map((b) => `\\${b}`).join('')}"`;
+}
+
+/** The report script, preceded by the method, headers and body when the request has any. */
+function wrkScript(request: LoadRequest): string {
+  const lines: string[] = [];
+  if (request.method !== undefined) lines.push(`wrk.method = ${luaString(request.method)}`);
+  if (request.body !== undefined) lines.push(`wrk.body = ${luaString(request.body)}`);
+  for (const [name, value] of Object.entries(request.headers ?? {})) {
+    lines.push(`wrk.headers[${luaString(name)}] = ${luaString(value)}`);
+  }
+  return lines.join('\n') + WRK_SCRIPT;
+}
+
+function createWrk(group: ProcessGroup, cpus: CpuList, tmpDir: string): LoadGenerator {
+  const scripts = new Map<string, string>();
+  // One script file per distinct request shape, written once and reused by every round.
+  async function scriptFor(request: LoadRequest): Promise<string> {
+    const text = wrkScript(request);
+    let path = scripts.get(text);
+    if (path === undefined) {
+      path = join(tmpDir, `wrk-${createHash('sha256').update(text).digest('hex').slice(0, 16)}.lua`);
+      await writeFile(path, text);
+      scripts.set(text, path);
+    }
+    return path;
+  }
   let version = 'wrk';
   try {
     execFileSync('wrk', ['-v'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -77,7 +112,9 @@ function createWrk(group: ProcessGroup, cpus: CpuList, scriptPath: string): Load
   return {
     name: 'wrk',
     version,
-    async run({ url, connections, durationS }) {
+    async run(request) {
+      const { url, connections, durationS } = request;
+      const scriptPath = await scriptFor(request);
       const args = ['-t1', `-c${connections}`, `-d${durationS}s`, '--timeout', '5s', '-s', scriptPath, url];
       const { stdout, output } = await collect(group, 'wrk', 'wrk', args, cpus, (durationS + 15) * 1000);
       const line = stdout.split('\n').find((l) => l.startsWith('WRKJSON '));
@@ -102,8 +139,12 @@ function createAutocannon(group: ProcessGroup, cpus: CpuList): LoadGenerator {
   return {
     name: 'autocannon',
     version: `autocannon ${version}`,
-    async run({ url, connections, durationS }) {
-      const args = [cli, '-c', String(connections), '-d', String(durationS), '--json', url];
+    async run({ url, connections, durationS, method, headers, body }) {
+      const args = [cli, '-c', String(connections), '-d', String(durationS), '--json'];
+      if (method !== undefined) args.push('-m', method);
+      for (const [name, value] of Object.entries(headers ?? {})) args.push('-H', `${name}=${value}`);
+      if (body !== undefined) args.push('-b', body);
+      args.push(url);
       const { stdout, output } = await collect(
         group,
         'autocannon',
@@ -144,9 +185,7 @@ export async function createLoadGenerator(
   prefer?: 'wrk' | 'autocannon',
 ): Promise<LoadGenerator> {
   if (prefer !== 'autocannon' && hasCommand('wrk')) {
-    const scriptPath = join(tmpDir, 'wrk-report.lua');
-    await writeFile(scriptPath, WRK_SCRIPT);
-    return createWrk(group, cpus, scriptPath);
+    return createWrk(group, cpus, tmpDir);
   }
   return createAutocannon(group, cpus);
 }

@@ -1,6 +1,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { BODIES, PATHS } from './payloads.ts';
 
 /** True when an `nginx` binary is on PATH. */
 export function nginxAvailable(): boolean {
@@ -67,6 +68,8 @@ ${httpCommon(dir)}  sendfile on;
     listen 127.0.0.1:${port} backlog=16384;
     root ${wwwDir};
     location / { }
+    # The static module refuses POST; \`return\` answers any method and discards the request body.
+    location = ${PATHS.order} { return 200 '${BODIES.small}'; }
   }
 }
 `;

@@ -7,7 +7,8 @@ const small = Buffer.from(BODIES.small);
 const large = Buffer.from(BODIES.large);
 
 const server = createServer((req, res) => {
-  const body = req.url === PATHS.large ? large : req.url === PATHS.small ? small : undefined;
+  const body =
+    req.url === PATHS.large ? large : req.url === PATHS.small || req.url === PATHS.order ? small : undefined;
   if (body === undefined) {
     res.writeHead(404, { 'content-length': '0' });
     res.end();

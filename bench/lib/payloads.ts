@@ -7,8 +7,14 @@ export function jsonOfSize(size: number): string {
   return head + 'x'.repeat(fill) + tail;
 }
 
-/** Paths the upstream serves, the same on nginx and on the node:http fallback. */
-export const PATHS = { small: '/small', large: '/large' } as const;
+/**
+ * Paths the upstream serves, the same on nginx and on the node:http fallback. `order` answers the small
+ * document to any method, for POST scenarios (nginx's static module refuses POST).
+ */
+export const PATHS = { small: '/small', large: '/large', order: '/orders' } as const;
+
+/** The JSON body POSTed to `PATHS.order`, valid under the bench contract. */
+export const ORDER_BODY = JSON.stringify({ sku: 'BK-1042', qty: 2, note: 'gift wrap' });
 
 /** The two fixed answers: 101 bytes and 16 KiB. */
 export const BODIES = { small: jsonOfSize(101), large: jsonOfSize(16 * 1024) } as const;

@@ -1,6 +1,8 @@
 import { createAddedLatencyScenario } from './added-latency.ts';
 import { createIdleConnectionsScenario } from './idle-connections.ts';
+import { createInstancesScenario } from './instances.ts';
 import { createPlainProxyScenario } from './plain-proxy.ts';
+import { createPoliciesScenario } from './policies.ts';
 import { createRouteTableScenario } from './route-table.ts';
 import type { Scenario } from './scenario.ts';
 
@@ -15,5 +17,7 @@ export function allScenarios(): Scenario[] {
     createAddedLatencyScenario(),
     createRouteTableScenario(),
     createIdleConnectionsScenario(),
+    createPoliciesScenario(),
+    createInstancesScenario(),
   ];
 }

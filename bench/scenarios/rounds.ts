@@ -15,6 +15,10 @@ export interface RoundPlan {
   durationS: number;
   rounds: number;
   warmupS: number;
+  /** GET when absent. */
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string;
 }
 
 const FAILED: LoadResult = { requests: 0, rps: Number.NaN, p50Ms: Number.NaN, p99Ms: Number.NaN, errors: 0 };
@@ -39,6 +43,9 @@ async function measureOnce(
       url: contender.origin + plan.path,
       connections: plan.connections,
       durationS,
+      ...(plan.method === undefined ? {} : { method: plan.method }),
+      ...(plan.headers === undefined ? {} : { headers: plan.headers }),
+      ...(plan.body === undefined ? {} : { body: plan.body }),
     });
     if (result.requests === 0 || result.errors > result.requests * ERROR_BUDGET) {
       notes.push(`${result.errors} errors in ${result.requests} requests`);

@@ -685,6 +685,11 @@ export const ConfigSchema = Obj(
     logging: LoggingSchema,
     metrics: MetricsSchema,
     shutdownTimeout: Duration('Longest wait for in-flight requests on shutdown.', '30s'),
+    workers: Type.Union([Type.Integer({ minimum: 1 }), Type.Literal('auto')], {
+      default: 1,
+      description:
+        'Gateway processes behind the same ports (`auto`: one per core); they share registry state, rate limits and metrics. Read at start only.',
+    }),
     services: Type.Record(Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,62}$' }), ServiceSchema, {
       additionalProperties: false,
       default: {},

@@ -9,6 +9,8 @@ import { RequestContext } from './pipeline/request-context.ts';
 import { normalizePath } from './router/normalize-path.ts';
 import { checkFraming } from '../security/framing.ts';
 import type { Runtime } from './runtime/compile-runtime.ts';
+import type { AddressMatcher } from './net/address-matcher.ts';
+import type { Socket } from 'node:net';
 import { proxyUpgrade } from './services/websocket.ts';
 
 export interface GatewayServerOptions {
@@ -31,6 +33,22 @@ export interface GatewayServer {
 const kContext = Symbol('portico.context');
 type TrackedResponse = ServerResponse & { [kContext]?: RequestContext };
 
+const kTrust = Symbol('portico.trust');
+type MemoSocket = Socket & { [kTrust]?: { matcher: AddressMatcher; trusted: boolean } };
+
+/**
+ * Whether the peer is a trusted proxy, remembered per connection and per matcher (a reload brings a new
+ * one): BlockList.check builds a SocketAddress on every call, which keep-alive connections need not repeat.
+ */
+function isTrustedPeer(socket: MemoSocket, peer: string, matcher: AddressMatcher): boolean {
+  if (matcher.empty) return false;
+  const memo = socket[kTrust];
+  if (memo !== undefined && memo.matcher === matcher) return memo.trusted;
+  const trusted = matcher.has(peer);
+  socket[kTrust] = { matcher, trusted };
+  return trusted;
+}
+
 const requestIdPattern = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
@@ -47,7 +65,7 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
     if (ctx === undefined) return;
     this[kContext] = undefined;
     if (!this.writableFinished) ctx.exchange?.clientGone();
-    const seconds = Number(process.hrtime.bigint() - ctx.startedAt) / 1e9;
+    const seconds = (performance.now() - ctx.startedAt) / 1e3;
     const status = this.writableFinished ? this.statusCode : 499;
     ctx.route.stats.record(ctx.req.method ?? 'GET', status, seconds);
     if (accessLog) {
@@ -111,7 +129,7 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
       return;
     }
     const peer = req.socket.remoteAddress ?? '';
-    const trusted = runtime.trustedProxies.has(peer);
+    const trusted = isTrustedPeer(req.socket as MemoSocket, peer, runtime.trustedProxies);
     const clientIp = resolveClientIp(peer, trusted, req.headers['x-forwarded-for'], runtime.trustedProxies);
     const given = req.headers['x-request-id'];
     const requestId = typeof given === 'string' && requestIdPattern.test(given) ? given : randomUUID();
@@ -126,10 +144,11 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
       clientIp,
       trusted,
       requestId,
-      process.hrtime.bigint(),
+      performance.now(),
     );
     (res as TrackedResponse)[kContext] = ctx;
-    res.once('close', onResponseClose);
+    // `on`, not `once`: 'close' fires once per response, and `once` would allocate a wrapper per request.
+    res.on('close', onResponseClose);
     try {
       const pending = route.handler(ctx);
       if (pending !== undefined) pending.catch((err: unknown) => fail(ctx, err));

@@ -118,3 +118,56 @@ test('rejects every operation once closed', async () => {
   await assert.rejects(store.upsert(instance('a'), 'register'), /closed/);
   await assert.rejects(store.snapshot(), /closed/);
 });
+
+test('in multi-process mode a follower that fell behind the trimmed log resyncs from a snapshot, then continues', async (t) => {
+  const path = await mkdtemp(join(tmpdir(), 'portico-store-'));
+  const options = { path, multiProcess: true, changeLogSize: 3, pollMs: 5 };
+  const writer = await createEmbeddedStore(options);
+  const follower = await createEmbeddedStore(options);
+  t.after(async () => {
+    await writer.close();
+    await follower.close();
+    await rm(path, { recursive: true, force: true });
+  });
+  const changes: number[] = [];
+  const resyncs: number[] = [];
+  follower.onChange((c) => changes.push(c.revision));
+  follower.onResync?.((snapshot) => resyncs.push(snapshot.revision));
+  // No await between the writes: node:sqlite commits synchronously, so all ten land before the follower polls.
+  const writes: Promise<RegistryChange>[] = [];
+  for (let i = 0; i < 10; i++) writes.push(writer.upsert(instance(`i${i}`), 'register'));
+  await Promise.all(writes);
+  await eventually(() => resyncs.length === 1);
+  assert.deepEqual(resyncs, [10]);
+  assert.deepEqual(changes, [], 'trimmed changes are covered by the snapshot, not replayed');
+  const next = await writer.upsert(instance('next'), 'register');
+  await eventually(() => changes.length === 1);
+  assert.deepEqual(changes, [next.revision]);
+});
+
+test('in multi-process mode an own write is delivered before the write resolves, after earlier foreign ones', async (t) => {
+  const path = await mkdtemp(join(tmpdir(), 'portico-store-'));
+  // A poll period far beyond the test: only the poll that follows an own commit can deliver anything.
+  const options = { path, multiProcess: true, pollMs: 60_000 };
+  const a = await createEmbeddedStore(options);
+  const b = await createEmbeddedStore(options);
+  t.after(async () => {
+    await a.close();
+    await b.close();
+    await rm(path, { recursive: true, force: true });
+  });
+  const seen: number[] = [];
+  b.onChange((c) => seen.push(c.revision));
+  const foreign = await a.upsert(instance('a'), 'register');
+  assert.deepEqual(seen, []);
+  const own = await b.upsert(instance('b'), 'register');
+  assert.deepEqual(seen, [foreign.revision, own.revision]);
+});
+
+async function eventually(condition: () => boolean, timeoutMs = 2000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+}

@@ -18,9 +18,17 @@ export interface EmbeddedStoreOptions {
   readonly clock?: () => number;
   /** How many change-log rows are kept for `changesSince`; older revisions get a snapshot instead. */
   readonly changeLogSize?: number;
+  /**
+   * Several processes share the file (`workers: N`): changes are delivered by polling the change log, so a
+   * write made by another process reaches `onChange` too. Default false (this process is the only writer).
+   */
+  readonly multiProcess?: boolean;
+  /** How often the change log is polled in multi-process mode (default 5 ms). */
+  readonly pollMs?: number;
 }
 
 const DEFAULT_CHANGE_LOG_SIZE = 10_000;
+const DEFAULT_POLL_MS = 5;
 
 interface InstanceRow {
   data: string;
@@ -47,6 +55,10 @@ interface ChangeRow {
  * Durability: WAL journal with `synchronous=FULL`, so every commit fsyncs the WAL before `upsert` resolves;
  * a registration survives `kill -9` and a power cut. (NORMAL would survive `kill -9` only.)
  *
+ * Several processes (`workers: N`) may open one file: WAL lets readers run beside the one writer, and every
+ * write is one `BEGIN IMMEDIATE` transaction, so lease expiry stays atomic across them. With `multiProcess`,
+ * each store polls the change log and delivers every change (its own included) in revision order, once.
+ *
  * @example
  * const store = await createEmbeddedStore({ path: './.portico' });
  * const { revision, instances } = await store.snapshot();
@@ -56,7 +68,13 @@ export async function createEmbeddedStore(options: EmbeddedStoreOptions): Promis
   if (!inMemory) mkdirSync(options.path, { recursive: true });
   const db = new DatabaseSync(inMemory ? ':memory:' : join(options.path, 'portico.db'));
   try {
-    return new EmbeddedStore(db, options.clock ?? Date.now, options.changeLogSize ?? DEFAULT_CHANGE_LOG_SIZE);
+    const store = new EmbeddedStore(
+      db,
+      options.clock ?? Date.now,
+      options.changeLogSize ?? DEFAULT_CHANGE_LOG_SIZE,
+    );
+    if (options.multiProcess === true) store.followOtherProcesses(options.pollMs ?? DEFAULT_POLL_MS);
+    return store;
   } catch (err) {
     db.close();
     throw err;
@@ -69,6 +87,12 @@ class EmbeddedStore implements RegistryStore {
   readonly #clock: () => number;
   readonly #logSize: number;
   readonly #listeners = new Set<(change: RegistryChange) => void>();
+  readonly #resyncListeners = new Set<(snapshot: RegistrySnapshot) => void>();
+  /** Set in multi-process mode: the highest revision delivered to listeners. */
+  #delivered: number | undefined;
+  #pollTimer: NodeJS.Timeout | undefined;
+  #polling = false;
+  #pollAgain = false;
   readonly #sql: {
     revision: StatementSync;
     allInstances: StatementSync;
@@ -81,6 +105,7 @@ class EmbeddedStore implements RegistryStore {
     trimChanges: StatementSync;
     oldestChange: StatementSync;
     changesAfter: StatementSync;
+    changesAfterLimited: StatementSync;
     putContract: StatementSync;
     getContract: StatementSync;
   };
@@ -90,10 +115,11 @@ class EmbeddedStore implements RegistryStore {
     this.#db = db;
     this.#clock = clock;
     this.#logSize = logSize;
+    // Another process holding the file (a worker, or a second Portico on the same path) waits instead of failing
+    // at once; set first, so creating the file and switching it to WAL wait too when workers start together.
+    db.exec('PRAGMA busy_timeout = 5000');
     db.exec('PRAGMA journal_mode = WAL');
     db.exec('PRAGMA synchronous = FULL');
-    // Another process holding the file (a second Portico on the same path) waits instead of failing at once.
-    db.exec('PRAGMA busy_timeout = 5000');
     db.exec(`
       CREATE TABLE IF NOT EXISTS instances (
         service TEXT NOT NULL,
@@ -139,6 +165,9 @@ class EmbeddedStore implements RegistryStore {
       changesAfter: db.prepare(
         'SELECT revision, kind, reason, service, id, instance FROM changes WHERE revision > ? ORDER BY revision',
       ),
+      changesAfterLimited: db.prepare(
+        'SELECT revision, kind, reason, service, id, instance FROM changes WHERE revision > ? ORDER BY revision LIMIT 1000',
+      ),
       putContract: db.prepare(
         'INSERT OR REPLACE INTO contracts (service, version, hash, document) VALUES (?, ?, ?, ?)',
       ),
@@ -146,12 +175,15 @@ class EmbeddedStore implements RegistryStore {
     };
   }
 
+  /** Switches to multi-process delivery: from now on `onChange` is fed by polling the change log. */
+  followOtherProcesses(pollMs: number): void {
+    this.#delivered = this.#revision();
+    this.#pollTimer = setInterval(() => this.#poll(), pollMs).unref();
+  }
+
   async snapshot(): Promise<RegistrySnapshot> {
     this.#assertOpen();
-    // One connection and synchronous calls: nothing can commit between these two reads.
-    const revision = this.#revision();
-    const rows = this.#sql.allInstances.all() as unknown as InstanceRow[];
-    return { revision, instances: rows.map(toInstance) };
+    return this.#snapshotNow();
   }
 
   async upsert(instance: StoredInstance, reason: ChangeReason): Promise<RegistryChange> {
@@ -160,7 +192,7 @@ class EmbeddedStore implements RegistryStore {
       this.#sql.putInstance.run(instance.service, instance.id, JSON.stringify(instance), instance.expiresAt);
       return this.#appendChange('upsert', reason, instance);
     });
-    this.#emit(change);
+    this.#deliver(change);
     return change;
   }
 
@@ -181,7 +213,7 @@ class EmbeddedStore implements RegistryStore {
       this.#sql.deleteInstance.run(service, id);
       return this.#appendChange('delete', reason, toInstance(row));
     });
-    if (change !== undefined) this.#emit(change);
+    if (change !== undefined) this.#deliver(change);
     return change;
   }
 
@@ -197,7 +229,8 @@ class EmbeddedStore implements RegistryStore {
       }
       return out;
     });
-    for (const change of changes) this.#emit(change);
+    if (this.#delivered !== undefined) this.#poll();
+    else for (const change of changes) this.#emit(change);
     return changes;
   }
 
@@ -232,11 +265,85 @@ class EmbeddedStore implements RegistryStore {
     return () => this.#listeners.delete(listener);
   }
 
+  onResync(listener: (snapshot: RegistrySnapshot) => void): () => void {
+    this.#resyncListeners.add(listener);
+    return () => this.#resyncListeners.delete(listener);
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    clearInterval(this.#pollTimer);
     this.#listeners.clear();
+    this.#resyncListeners.clear();
     this.#db.close();
+  }
+
+  #snapshotNow(): RegistrySnapshot {
+    // One read transaction: another process may commit between two statements, never inside one snapshot.
+    this.#db.exec('BEGIN');
+    try {
+      const revision = this.#revision();
+      const rows = this.#sql.allInstances.all() as unknown as InstanceRow[];
+      return { revision, instances: rows.map(toInstance) };
+    } finally {
+      this.#db.exec('COMMIT');
+    }
+  }
+
+  /** A committed own write: delivered at once alone, or through the log when other processes write too. */
+  #deliver(change: RegistryChange): void {
+    // Polling right after the commit delivers whatever other processes committed before it first, so order holds.
+    if (this.#delivered !== undefined) this.#poll();
+    else this.#emit(change);
+  }
+
+  /** Delivers every change after the last delivered one, in revision order; reentrant calls fold into one. */
+  #poll(): void {
+    if (this.#closed || this.#delivered === undefined) return;
+    if (this.#polling) {
+      this.#pollAgain = true;
+      return;
+    }
+    this.#polling = true;
+    try {
+      do {
+        this.#pollAgain = false;
+        const rows = this.#sql.changesAfterLimited.all(this.#delivered) as unknown as ChangeRow[];
+        if (rows.length === 0) break;
+        // AUTOINCREMENT inside the writing transaction leaves no holes: a jump means the log was trimmed past us.
+        if (Number((rows[0] as ChangeRow).revision) !== this.#delivered + 1) {
+          this.#resync();
+          continue;
+        }
+        for (const row of rows) {
+          if (this.#closed) return;
+          const change = toChange(row);
+          this.#delivered = change.revision;
+          this.#emit(change);
+        }
+        if (rows.length === 1000) this.#pollAgain = true;
+      } while (this.#pollAgain && !this.#closed);
+    } catch (err) {
+      process.emitWarning(err instanceof Error ? err : new Error(String(err)), 'PorticoStoreWarning');
+    } finally {
+      this.#polling = false;
+    }
+  }
+
+  #resync(): void {
+    const snapshot = this.#snapshotNow();
+    this.#delivered = snapshot.revision;
+    for (const listener of this.#resyncListeners) {
+      try {
+        listener(snapshot);
+      } catch (err) {
+        process.emitWarning(
+          err instanceof Error ? err : new Error(String(err)),
+          'PorticoStoreListenerWarning',
+        );
+      }
+    }
   }
 
   #revision(): number {

@@ -7,6 +7,11 @@ import type { RegistryChange, RegistryStore, StoredInstance } from './registry-s
 export interface StoreFixture {
   readonly store: RegistryStore;
   cleanup(): Promise<void>;
+  /**
+   * Opens a second store on the same data, as another node or process would (optional: enables the shared-data
+   * tests). The suite closes what it opens.
+   */
+  openPeer?(): Promise<RegistryStore>;
 }
 
 /** What a contract test may ask of the fixture factory. */
@@ -35,6 +40,55 @@ export function registryStoreContract(
       t.after(() => fixture.cleanup());
       return fixture.store;
     }
+
+    /** Two stores on one set of data, or undefined when the fixture cannot open a peer. */
+    async function openPair(
+      t: { after(fn: () => Promise<void>): void },
+    ): Promise<[RegistryStore, RegistryStore] | undefined> {
+      const fixture = await makeStore();
+      t.after(() => fixture.cleanup());
+      if (fixture.openPeer === undefined) return undefined;
+      const peer = await fixture.openPeer();
+      t.after(() => peer.close());
+      return [fixture.store, peer];
+    }
+
+    test('changes written through two stores on shared data reach both, in revision order, once each', async (t) => {
+      const pair = await openPair(t);
+      if (pair === undefined) return t.skip('the fixture opens no peer');
+      const [a, b] = pair;
+      const seenA: number[] = [];
+      const seenB: number[] = [];
+      a.onChange((c) => seenA.push(c.revision));
+      b.onChange((c) => seenB.push(c.revision));
+      const writes = await Promise.all(
+        Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? a : b).upsert(instance(`i${i}`), 'register')),
+      );
+      const revisions = writes.map((w) => w.revision).sort((x, y) => x - y);
+      assert.equal(new Set(revisions).size, 40, 'revisions are unique across writers');
+      await waitFor(() => seenA.length >= 40 && seenB.length >= 40);
+      const marker = await b.upsert(instance('marker'), 'register');
+      await waitFor(() => seenA.at(-1) === marker.revision && seenB.at(-1) === marker.revision);
+      assert.deepEqual(seenA, [...revisions, marker.revision]);
+      assert.deepEqual(seenB, [...revisions, marker.revision]);
+    });
+
+    test('expire called through two stores at once removes every ended lease exactly once', async (t) => {
+      const pair = await openPair(t);
+      if (pair === undefined) return t.skip('the fixture opens no peer');
+      const [a, b] = pair;
+      for (let i = 0; i < 200; i++) await a.upsert(instance(`i${i}`, { expiresAt: 1000 + i }), 'register');
+      const seen: RegistryChange[] = [];
+      b.onChange((c) => {
+        if (c.kind === 'delete') seen.push(c);
+      });
+      const [fromA, fromB] = await Promise.all([a.expire(5000), b.expire(5000)]);
+      const ids = [...fromA, ...fromB].map((c) => c.id);
+      assert.equal(ids.length, 200);
+      assert.equal(new Set(ids).size, 200);
+      await waitFor(() => seen.length === 200);
+      assert.deepEqual((await b.snapshot()).instances, []);
+    });
 
     test('upsert answers a change whose revision grows with every write', async (t) => {
       const store = await open(t);

@@ -25,17 +25,3 @@ const candidateLengths = new Set([...connectionHeaders].map((name) => name.lengt
 export function isHopByHop(name: string): boolean {
   return candidateLengths.has(name.length) && connectionHeaders.has(name.toLowerCase());
 }
-
-/** The lower-cased tokens of every Connection header, or undefined when there are none. */
-export function connectionTokens(rawHeaders: readonly string[]): Set<string> | undefined {
-  let tokens: Set<string> | undefined;
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    const name = rawHeaders[i] as string;
-    if (name.length !== 10 || name.toLowerCase() !== 'connection') continue;
-    for (const token of (rawHeaders[i + 1] as string).split(',')) {
-      const trimmed = token.trim().toLowerCase();
-      if (trimmed !== '') (tokens ??= new Set()).add(trimmed);
-    }
-  }
-  return tokens;
-}

@@ -9,28 +9,53 @@ const responseHopByHop = new Set([
 ]);
 const responseCandidateLengths = new Set([...responseHopByHop].map((name) => name.length));
 
+/** Where `toClientHeaders` reports the upstream's declared body length (-1 when none). */
+export interface ResponseFraming {
+  upstreamContentLength: number;
+}
+
 /**
  * Turns undici's raw response headers into the flat list `res.writeHead` accepts, minus hop-by-hop ones
- * (Node writes its own framing and connection headers to the client).
+ * (Node writes its own framing and connection headers to the client). One pass; headers named in the
+ * upstream's Connection header are filtered afterwards, only when there are any.
  */
-export function toClientHeaders(raw: readonly Buffer[], requestId: string): string[] {
+export function toClientHeaders(
+  raw: readonly Buffer[],
+  requestId: string,
+  framing: ResponseFraming,
+): string[] {
   const out: string[] = [];
-  let named: Set<string> | undefined;
+  let connection: string | undefined;
+  framing.upstreamContentLength = -1;
   for (let i = 0; i < raw.length; i += 2) {
     const name = (raw[i] as Buffer).toString('latin1');
-    if (name.length === 10 && name.toLowerCase() === 'connection') {
-      for (const token of (raw[i + 1] as Buffer).toString('latin1').split(',')) {
-        (named ??= new Set()).add(token.trim().toLowerCase());
+    const length = name.length;
+    if (responseCandidateLengths.has(length)) {
+      const lower = name.toLowerCase();
+      if (responseHopByHop.has(lower)) {
+        if (lower === 'connection') connection = (raw[i + 1] as Buffer).toString('latin1');
+        continue;
       }
     }
+    if (length === 12 && name.toLowerCase() === 'x-request-id') continue;
+    const value = (raw[i + 1] as Buffer).toString('latin1');
+    if (length === 14 && name.toLowerCase() === 'content-length')
+      framing.upstreamContentLength = Number(value);
+    out.push(name, value);
   }
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = (raw[i] as Buffer).toString('latin1');
-    if (responseCandidateLengths.has(name.length) && responseHopByHop.has(name.toLowerCase())) continue;
-    if (named !== undefined && named.has(name.toLowerCase())) continue;
-    if (name.length === 12 && name.toLowerCase() === 'x-request-id') continue;
-    out.push(name, (raw[i + 1] as Buffer).toString('latin1'));
-  }
+  if (connection !== undefined) removeNamed(out, connection);
   out.push('x-request-id', requestId);
   return out;
+}
+
+function removeNamed(out: string[], connection: string): void {
+  const named = new Set<string>();
+  for (const token of connection.split(',')) named.add(token.trim().toLowerCase());
+  let kept = 0;
+  for (let i = 0; i < out.length; i += 2) {
+    if (named.has((out[i] as string).toLowerCase())) continue;
+    out[kept++] = out[i] as string;
+    out[kept++] = out[i + 1] as string;
+  }
+  out.length = kept;
 }

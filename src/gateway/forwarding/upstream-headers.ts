@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { appendTraceHeaders } from '../../observability/trace-context.ts';
 import type { AddressMatcher } from '../net/address-matcher.ts';
-import { connectionTokens, isHopByHop } from './hop-by-hop.ts';
+import { isHopByHop } from './hop-by-hop.ts';
 
 /** Headers the gateway sets itself; a client's copies are dropped, except forwarding ones from trusted proxies. */
 const gatewayHeaders = new Set([
@@ -44,8 +44,8 @@ export interface ForwardingInfo {
  */
 export function buildUpstreamHeaders(req: IncomingMessage, info: ForwardingInfo): string[] {
   const raw = req.rawHeaders;
-  const named = connectionTokens(raw);
   const out: string[] = [];
+  let connection: string | undefined;
   let priorFor: string | undefined;
   let priorProto: string | undefined;
   let priorHost: string | undefined;
@@ -54,7 +54,13 @@ export function buildUpstreamHeaders(req: IncomingMessage, info: ForwardingInfo)
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string;
     const value = raw[i + 1] as string;
-    if (isHopByHop(name) || name.includes('_') || name.includes('.')) continue;
+    if (isHopByHop(name)) {
+      if (name.length === 10 && name.toLowerCase() === 'connection') {
+        connection = connection === undefined ? value : `${connection},${value}`;
+      }
+      continue;
+    }
+    if (name.includes('_') || name.includes('.')) continue;
     if (gatewayHeaderLengths.has(name.length)) {
       const lower = name.toLowerCase();
       if (gatewayHeaders.has(lower)) {
@@ -70,14 +76,17 @@ export function buildUpstreamHeaders(req: IncomingMessage, info: ForwardingInfo)
         continue;
       }
     }
-    if (named !== undefined && named.has(name.toLowerCase())) continue;
     out.push(name, value);
   }
+  // Most clients send no Connection header or only keep-alive/close: headers it names are filtered in a
+  // second pass only when it names something else.
+  if (connection !== undefined) removeNamedHeaders(out, connection);
   const peer = info.peer;
   const proto = priorProto ?? 'http';
   const host = priorHost ?? clientHost;
   const forwardedFor = peer.includes(':') ? `"[${peer}]"` : peer;
-  const forwarded = `for=${forwardedFor};proto=${proto}${host === '' ? '' : `;host="${host.replace(/["\\]/g, '')}"`}`;
+  const quotedHost = host.includes('"') || host.includes('\\') ? host.replace(/["\\]/g, '') : host;
+  const forwarded = `for=${forwardedFor};proto=${proto}${host === '' ? '' : `;host="${quotedHost}"`}`;
   out.push(
     'host',
     info.upstreamHost,
@@ -115,4 +124,20 @@ export function resolveClientIp(
     if (hop !== '' && !trusted.has(hop)) return hop;
   }
   return peer;
+}
+
+function removeNamedHeaders(out: string[], connection: string): void {
+  let named: Set<string> | undefined;
+  for (const token of connection.split(',')) {
+    const lower = token.trim().toLowerCase();
+    if (lower !== '' && lower !== 'keep-alive' && lower !== 'close') (named ??= new Set()).add(lower);
+  }
+  if (named === undefined) return;
+  let kept = 0;
+  for (let i = 0; i < out.length; i += 2) {
+    if (named.has((out[i] as string).toLowerCase())) continue;
+    out[kept++] = out[i] as string;
+    out[kept++] = out[i + 1] as string;
+  }
+  out.length = kept;
 }

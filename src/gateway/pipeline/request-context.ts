@@ -20,8 +20,8 @@ export class RequestContext {
   /** Whether the peer is a trusted proxy (its forwarding headers are honoured). */
   readonly fromTrustedProxy: boolean;
   readonly requestId: string;
-  /** process.hrtime.bigint() at arrival, for the access log and the latency histogram. */
-  readonly startedAt: bigint;
+  /** performance.now() at arrival (ms), for the access log and the latency histogram; a double, no BigInt to allocate. */
+  readonly startedAt: number;
   /** The instance that served the request, once picked (access log). */
   upstream: string | undefined = undefined;
   /** Consumer id set by authentication stages. */
@@ -58,7 +58,7 @@ export class RequestContext {
     clientIp: string,
     fromTrustedProxy: boolean,
     requestId: string,
-    startedAt: bigint,
+    startedAt: number,
   ) {
     this.req = req;
     this.res = res;

@@ -116,6 +116,8 @@ function onClientResponseDrain(this: ResponseWithExchange): void {
  * the attempts and the route's deadline allow.
  */
 class ProxyExchange implements Dispatcher.DispatchHandler {
+  /** Set from the answer's Content-Length by toClientHeaders. */
+  upstreamContentLength = -1;
   readonly #ctx: RequestContext;
   readonly #res: ResponseWithExchange;
   readonly #service: ServiceRuntime;
@@ -269,7 +271,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
       this.#discarding = true;
       return true;
     }
-    const headers = toClientHeaders(rawHeaders, this.#ctx.requestId);
+    const headers = toClientHeaders(rawHeaders, this.#ctx.requestId, this);
     if (this.#ctx.versioned && instance.version !== undefined)
       headers.push('portico-version', instance.version);
     this.#res.writeHead(statusCode, statusText, headers);

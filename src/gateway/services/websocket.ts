@@ -55,7 +55,7 @@ export function proxyUpgrade(
     clientIp,
     trusted,
     requestId,
-    process.hrtime.bigint(),
+    performance.now(),
   );
   const instance = route.service.instances.pick(hashKeyOf(route.service.hashKey, ctx));
   if (instance === undefined) return refuse(socket, 'no_healthy_instance');
