@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import type { Registry as MetricsRegistry } from 'prom-client';
 import type { AdminRoute } from '../admin/admin-route.ts';
 import { sendJson } from '../admin/json-body.ts';
@@ -9,7 +10,7 @@ import {
   type RateLimitAnswers,
   type RateLimitBatch,
 } from '../security/cluster-rate-limiter.ts';
-import type { IpcPeer } from './ipc.ts';
+import { createIpcPeer, parentChannel, type IpcPeer } from './ipc.ts';
 
 /**
  * The key under which the rate-limit stage keeps its local limiter in the gateway's shared stage state
@@ -58,12 +59,18 @@ export interface ClusterMember {
   reloadAll(): Promise<ReloadResult>;
   /** Wires the primary's questions to this gateway; returns the admin routes that answer node-wide. */
   attach(local: LocalWorker): AdminRoute[];
+  /** Tells the primary this worker serves (it then counts in metrics, status and reload fan-out). */
+  ready(): Promise<void>;
+  /** After the drain: stops answering the primary and closes the channel, so the process can exit. */
+  leave(): void;
 }
 
 /** Options of {@link createClusterMember}. */
 export interface ClusterMemberOptions {
   readonly workerId: number;
   readonly peer: IpcPeer;
+  /** Called by `leave()` after the peer closed. */
+  readonly onLeave?: () => void;
 }
 
 const startedAt = Date.now();
@@ -97,6 +104,13 @@ export function createClusterMember(options: ClusterMemberOptions): ClusterMembe
       if (!here.ok) return here;
       const others = await peer.request<WireReloadResult>('reload-others', workerId, 60_000);
       return others.ok ? here : { ok: false, error: new ConfigError(others.issues) };
+    },
+    async ready() {
+      await peer.request('ready', undefined, 5000);
+    },
+    leave() {
+      peer.close('the worker is leaving');
+      options.onLeave?.();
     },
     attach(gateway) {
       local = gateway;
@@ -136,4 +150,28 @@ export function createClusterMember(options: ClusterMemberOptions): ClusterMembe
 /** The wire form of a reload outcome. */
 export function toWire(result: ReloadResult): WireReloadResult {
   return result.ok ? { ok: true } : { ok: false, issues: result.error.issues };
+}
+
+/**
+ * Joins the cluster as a worker (call in a `cluster.fork()`ed process). If the primary goes away, the worker
+ * drains and exits as on SIGTERM rather than serving on alone.
+ *
+ * @example
+ * const member = joinCluster();
+ * const gateway = await startGateway({ configFile, watchConfig: false, cluster: member });
+ * await member.ready();
+ */
+export function joinCluster(): ClusterMember {
+  const channel = parentChannel();
+  if (channel === undefined) throw new Error('joinCluster needs an IPC channel to the cluster primary');
+  const onDisconnect = (): void => void process.kill(process.pid, 'SIGTERM');
+  process.once('disconnect', onDisconnect);
+  return createClusterMember({
+    workerId: cluster.worker?.id ?? 0,
+    peer: createIpcPeer(channel),
+    onLeave() {
+      process.off('disconnect', onDisconnect);
+      if (process.connected) process.disconnect();
+    },
+  });
 }

@@ -235,7 +235,7 @@ export const RetriesSchema = Obj(
     ),
     maxBackoff: Type.Optional(Duration('Longest delay between two tries.', '1s')),
   },
-  'Retries of failed tries: only bodiless requests (nothing to replay) of the listed methods, each on another instance.',
+  'Retries of failed tries of the listed methods, each on another instance; a streamed request body cannot be replayed, so only bodiless requests and bodies already buffered for validation are retried.',
 );
 
 export const CircuitBreakerSchema = Obj(

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { basename, dirname, resolve } from 'node:path';
 import { Gauge } from 'prom-client';
 import { createAdminServer } from '../admin/admin-server.ts';
+import type { ClusterMember } from '../cluster/cluster-member.ts';
 import type { AdminRoute } from '../admin/admin-route.ts';
 import { createCoreAdminRoutes } from '../admin/core-routes.ts';
 import { ConfigError } from '../config/config-error.ts';
@@ -40,6 +41,8 @@ export interface GatewayOptions {
   /** Reload when the file changes (default true). */
   readonly watchConfig?: boolean;
   readonly logger?: Logger;
+  /** Set when this process is one worker of a `workers: N` node (see src/cluster/). */
+  readonly cluster?: ClusterMember;
 }
 
 export type ReloadResult = { readonly ok: true } | { readonly ok: false; readonly error: ConfigError };
@@ -145,6 +148,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     );
   };
   const stageState = new Map<string, unknown>();
+  // Before the first compile: the rate-limit stage then draws from the node-wide buckets.
+  options.cluster?.seed(stageState);
   const addressPolicy = createAddressPolicy({
     allowLoopback: config.registry.allowLoopback,
     allow: config.registry.allow,
@@ -170,7 +175,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     return table;
   };
 
-  const store = await openStore(config, options.configFile);
+  const store = await openStore(config, options.configFile, options.cluster !== undefined);
   const registry = createRegistry({
     store,
     addressPolicy,
@@ -253,10 +258,20 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 
   const adminRoutes: AdminRoute[] = [];
   let ready = false;
+  // Mounted first, so a worker's /metrics answers for the whole node (the first matching route wins).
+  if (options.cluster !== undefined) {
+    adminRoutes.push(
+      ...options.cluster.attach({
+        reload,
+        metrics: metrics.registry,
+        requests: () => countRequests(stats),
+      }),
+    );
+  }
   adminRoutes.push(
     ...createCoreAdminRoutes({
       runtime: () => current as Runtime,
-      reload,
+      reload: clusterReload(options.cluster) ?? reload,
       ready: () => ready,
       metrics,
     }),
@@ -346,14 +361,25 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 }
 
 /** The embedded store's folder is relative to the config file's folder, so a node finds its data wherever it starts. */
-async function openStore(config: Config, configFile: string): Promise<RegistryStore> {
+async function openStore(config: Config, configFile: string, multiProcess: boolean): Promise<RegistryStore> {
   if (config.store.kind === 'redis') {
     return createRedisStore({
       url: config.store.url ?? 'redis://127.0.0.1:6379',
       prefix: config.store.prefix,
     });
   }
-  return createEmbeddedStore({ path: resolve(dirname(configFile), config.store.path) });
+  return createEmbeddedStore({ path: resolve(dirname(configFile), config.store.path), multiProcess });
+}
+
+/** In a worker, the admin reload call reloads the whole node. */
+function clusterReload(member: ClusterMember | undefined): (() => Promise<ReloadResult>) | undefined {
+  return member === undefined ? undefined : () => member.reloadAll();
+}
+
+function countRequests(stats: RouteStatsTable): number {
+  let total = 0;
+  for (const route of stats.values()) total += route.histogram().count;
+  return total;
 }
 
 function listen(server: Server, address: string): Promise<void> {

@@ -1,11 +1,18 @@
+import cluster from 'node:cluster';
+import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
+import { joinCluster, type ClusterMember } from '../../cluster/cluster-member.ts';
 import { ConfigError, formatConfigIssues } from '../../config/config-error.ts';
+import { loadConfig } from '../../config/load.ts';
+import { parseDurationMs } from '../../config/units.ts';
 import { startGateway, type Gateway } from '../../gateway/gateway.ts';
+import { createLogger } from '../../observability/logger.ts';
 
 const help = `Usage: portico start [-c portico.yaml]
 
 Runs the gateway and the admin API until SIGTERM or SIGINT (graceful drain), reloading the
-config on file change, on SIGHUP and on POST /v1/config/reload.
+config on file change, on SIGHUP and on POST /v1/config/reload. With \`workers: N\` in the config,
+this process supervises N gateway processes that share the ports.
 
 Options:
   -c, --config FILE   config file (YAML or JSON), default portico.yaml
@@ -24,16 +31,37 @@ export async function runStart(args: string[]): Promise<number> {
     return 0;
   }
   let gateway: Gateway;
+  let member: ClusterMember | undefined;
   try {
-    gateway = await startGateway({ configFile: values.config });
+    if (cluster.isWorker) {
+      member = joinCluster();
+      gateway = await startGateway({ configFile: values.config, watchConfig: false, cluster: member });
+      await member.ready();
+    } else {
+      const config = await loadConfig(values.config, process.env);
+      const workers = config.workers === 'auto' ? availableParallelism() : config.workers;
+      if (workers > 1) {
+        // Loaded on demand: a single-process node never pays for the supervisor.
+        const { runSupervisor } = await import('../../cluster/supervisor.ts');
+        return await runSupervisor({
+          configFile: values.config,
+          workers,
+          logger: createLogger(config.logging.level),
+          shutdownTimeoutMs: parseDurationMs(config.shutdownTimeout),
+        });
+      }
+      gateway = await startGateway({ configFile: values.config });
+    }
   } catch (err) {
+    // A worker that failed to start must let go of the channel, or it would never exit.
+    member?.leave();
     if (err instanceof ConfigError) {
       console.error(formatConfigIssues(err.issues));
       return 1;
     }
     throw err;
   }
-  return runUntilSignal(gateway);
+  return runUntilSignal(gateway, member === undefined ? undefined : async () => member.leave());
 }
 
 /** Keeps the process alive until SIGTERM/SIGINT, then drains; SIGHUP reloads. */

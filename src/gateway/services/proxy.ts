@@ -396,8 +396,9 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
   #mayRetry(failure: TryFailure, status: number): boolean {
     const policy = this.#resilience?.retry;
     if (policy === undefined || this.#clientGone) return false;
-    // Only a request with nothing to replay can be sent again: a streamed body is gone.
-    if (this.#body !== null || !policy.allowsMethod(this.#ctx.req.method ?? 'GET')) return false;
+    // A streamed body is gone once sent; a body a stage already buffered (validation) can be sent again.
+    const replayable = this.#body === null || Buffer.isBuffer(this.#body);
+    if (!replayable || !policy.allowsMethod(this.#ctx.req.method ?? 'GET')) return false;
     if (failure === 'status' && !policy.retriesStatus(status)) return false;
     if (this.#retries >= policy.attempts) return false;
     if (this.#deadlineAt !== 0 && Date.now() + policy.delayMs(this.#retries) >= this.#deadlineAt)
