@@ -131,7 +131,9 @@ async function main(): Promise<void> {
   const placement = placementOf();
   const upstream = await startUpstream(group, tmpDir, placement.support);
   const load = await createLoadGenerator(group, placement.support, tmpDir, options.loadGenerator);
-  const scenarios = allScenarios().filter((s) => options.only === undefined || options.only.includes(s.name));
+  const scenarios = allScenarios().filter((s) =>
+    options.only === undefined ? !options.quick || s.quick !== false : options.only.includes(s.name),
+  );
   const estimate = scenarios.reduce((sum, s) => sum + s.estimateS(options), 0);
   const info = {
     date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),

@@ -10,7 +10,7 @@ import type { ContenderSpec, RunningContender } from './contender.ts';
 import { porticoConfigYaml } from './portico-config.ts';
 
 /** The CLI entry, relative to the repository root; PORTICO_BENCH_ENTRY=dist/cli/main.js measures a build. */
-const PORTICO_ENTRY = process.env.PORTICO_BENCH_ENTRY ?? 'src/cli/main.ts';
+export const PORTICO_ENTRY = process.env.PORTICO_BENCH_ENTRY ?? 'src/cli/main.ts';
 
 const here = (file: string): string => fileURLToPath(new URL(file, import.meta.url));
 
@@ -124,7 +124,13 @@ export function porticoWith(label: string, options: PorticoSpecOptions): Contend
       const dir = join(ctx.tmpDir, `${label}-${port}`);
       await mkdir(dir, { recursive: true });
       const configFile = join(dir, 'portico.yaml');
-      const setup = { port, adminPort, upstreamOrigin: ctx.upstream.origin, dir, storeDir: join(dir, 'store') };
+      const setup = {
+        port,
+        adminPort,
+        upstreamOrigin: ctx.upstream.origin,
+        dir,
+        storeDir: join(dir, 'store'),
+      };
       await writeFile(configFile, await options.config(setup));
       const proc = ctx.group.spawn(label, process.execPath, [PORTICO_ENTRY, 'start', '-c', configFile], {
         cpus: options.pinned === false ? undefined : ctx.cpus,
@@ -171,7 +177,11 @@ export function portico(label = 'portico', extraRoutes = 0): ContenderSpec {
   });
 }
 
-/** The plain-proxy line-up, in table order. */
-export function plainContenders(): ContenderSpec[] {
+/**
+ * The plain-proxy line-up, in table order. express-gateway is only in the throughput tables (`slowPeers`): it
+ * is the slowest reference by far, and its latency and memory lines would cost the full run's time budget.
+ */
+export function plainContenders(slowPeers = false): ContenderSpec[] {
+  if (!slowPeers) return [direct, nodeFloor, fastifyHttpProxy, fastGateway, httpProxy, nginx, portico()];
   return [direct, nodeFloor, fastifyHttpProxy, fastGateway, httpProxy, expressGateway, nginx, portico()];
 }

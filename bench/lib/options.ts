@@ -1,7 +1,11 @@
 import { parseArgs } from 'node:util';
 import type { BenchOptions } from '../scenarios/scenario.ts';
 
-/** Reads the command line; `--quick` is 1 round × 5 s, the default 5 rounds × 10 s. */
+/**
+ * Reads the command line; `--quick` is 1 round × 2 s, the default 5 rounds × 4 s. Rounds are short so that
+ * the full line-up and every scenario fit in 15 minutes; on these noisy machines more rounds help the medians
+ * far more than longer ones.
+ */
 export function parseOptions(argv: string[]): BenchOptions {
   const { values } = parseArgs({
     args: argv,
@@ -20,7 +24,8 @@ export function parseOptions(argv: string[]): BenchOptions {
   });
   if (values.help) {
     console.log(`node bench/run.ts [--quick] [--rounds N] [--duration S] [--warmup S] [--idle N]
-  [--only plain-small,plain-large,added-latency,route-table,idle-connections]
+  [--only plain-small,plain-large,added-latency,route-table,idle-connections,policies,instances,
+          registry-latency,aggregate,workers]
   [--contenders direct,node-floor,...] [--load-generator wrk|autocannon] [--docs | --no-docs]
 Environment: PORTICO_BENCH_ENTRY=dist/cli/main.js runs a build instead of src/cli/main.ts.`);
     process.exit(0);
@@ -40,7 +45,7 @@ Environment: PORTICO_BENCH_ENTRY=dist/cli/main.js runs a build instead of src/cl
   return {
     quick,
     rounds: Number(values.rounds ?? (quick ? 1 : 5)),
-    durationS: Number(values.duration ?? (quick ? 5 : 10)),
+    durationS: Number(values.duration ?? (quick ? 2 : 4)),
     warmupS: Number(values.warmup ?? (quick ? 1 : 2)),
     idleConnections: Number(values.idle ?? (quick ? 2000 : 10_000)),
     only: list(values.only),

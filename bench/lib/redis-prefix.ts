@@ -10,7 +10,12 @@ export function uniquePrefix(): string {
 }
 
 function connect(url: string): Redis {
-  return new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 1000, retryStrategy: () => null });
+  return new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 1000,
+    retryStrategy: () => null,
+  });
 }
 
 /** True when Redis answers PING within a second. */

@@ -16,7 +16,12 @@ export interface RegistryClient {
   register(service: string, id: string, body: object): Promise<number>;
   deregister(service: string, id: string): Promise<number>;
   /** Registers `ids` with `concurrency` calls in flight. */
-  registerMany(service: string, ids: readonly string[], body: object, concurrency: number): Promise<BatchResult>;
+  registerMany(
+    service: string,
+    ids: readonly string[],
+    body: object,
+    concurrency: number,
+  ): Promise<BatchResult>;
   heartbeatMany(service: string, ids: readonly string[], concurrency: number): Promise<BatchResult>;
   close(): Promise<void>;
 }
@@ -30,7 +35,11 @@ export function instanceIds(count: number, prefix = 'i'): string[] {
 export function createRegistryClient(adminOrigin: string, connections = 32): RegistryClient {
   const pool = new Pool(adminOrigin, { connections, keepAliveTimeout: 30_000 });
 
-  async function call(method: 'PUT' | 'DELETE', path: string, body?: string): Promise<{ status: number; text: string }> {
+  async function call(
+    method: 'PUT' | 'DELETE',
+    path: string,
+    body?: string,
+  ): Promise<{ status: number; text: string }> {
     const res = await pool.request({
       method,
       path,

@@ -10,7 +10,7 @@ const CONNECTIONS = 50;
 /** Plain proxying of one fixed document at 50 connections: throughput, latency and peak memory. */
 export function createPlainProxyScenario(size: 'small' | 'large'): Scenario {
   const label = size === 'small' ? '101 B' : '16 KiB';
-  const contenders = plainContenders();
+  const contenders = plainContenders(true);
   return {
     name: `plain-${size}`,
     title: `Plain proxy, ${label} JSON, ${CONNECTIONS} connections`,

@@ -64,6 +64,11 @@ export interface Scenario {
   contenders: ContenderSpec[];
   setup?(ctx: BenchContext): Promise<void>;
   run(ctx: BenchContext, started: RunningContender[]): Promise<ScenarioResult>;
+  /**
+   * False for scenarios a quick run leaves out unless named with `--only` (the quick run must stay under
+   * 3 minutes); included when absent.
+   */
+  quick?: boolean;
   /** Rough wall time in seconds, for the up-front estimate and the time budget. */
   estimateS(ctx: BenchOptions): number;
 }

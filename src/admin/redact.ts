@@ -14,6 +14,10 @@ function redact(value: unknown): unknown {
   for (const [key, inner] of Object.entries(value)) {
     out[key] = secretKeys.has(key) && inner !== undefined ? '[redacted]' : redact(inner);
   }
+  // Collector headers usually carry an API key.
+  if (typeof out.endpoint === 'string' && out.headers !== null && typeof out.headers === 'object') {
+    out.headers = Object.fromEntries(Object.keys(out.headers).map((name) => [name, '[redacted]']));
+  }
   if (typeof out.url === 'string' && /^rediss?:\/\/[^@]*:[^@]*@/.test(out.url)) {
     out.url = out.url.replace(/\/\/([^:@]*):[^@]*@/, '//$1:[redacted]@');
   }

@@ -116,15 +116,12 @@ export function createClusterMember(options: ClusterMemberOptions): ClusterMembe
       local = gateway;
       peer.handle('reload', async () => toWire(await reloadHere()));
       peer.handle('collect-metrics', () => gateway.metrics.getMetricsAsJSON());
-      peer.handle(
-        'status',
-        (): WorkerStatus => ({
-          id: workerId,
-          pid: process.pid,
-          requests: gateway.requests(),
-          uptimeSeconds: (Date.now() - startedAt) / 1000,
-        }),
-      );
+      peer.handle('status', (): WorkerStatus => ({
+        id: workerId,
+        pid: process.pid,
+        requests: gateway.requests(),
+        uptimeSeconds: (Date.now() - startedAt) / 1000,
+      }));
       return [
         {
           method: 'GET',

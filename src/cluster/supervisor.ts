@@ -128,12 +128,14 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
     const targets = readyMembers().filter((m) => m.worker.id !== except);
     const results = await Promise.all(
       targets.map((m) =>
-        m.peer.request<WireReloadResult>('reload', undefined, 60_000).catch(
-          (err: unknown): WireReloadResult => ({
+        m.peer
+          .request<WireReloadResult>('reload', undefined, 60_000)
+          .catch((err: unknown): WireReloadResult => ({
             ok: false,
-            issues: [{ file: options.configFile, path: '', message: `worker ${m.worker.id}: ${String(err)}` }],
-          }),
-        ),
+            issues: [
+              { file: options.configFile, path: '', message: `worker ${m.worker.id}: ${String(err)}` },
+            ],
+          })),
       ),
     );
     return results.find((r) => !r.ok) ?? { ok: true };
@@ -141,14 +143,18 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
 
   function reloadAll(trigger: string): void {
     void reloadWorkers().then((result) => {
-      if (result.ok) logger.info({ trigger, workers: readyMembers().length }, 'config reloaded on every worker');
-      else logger.error({ trigger, issues: result.issues }, 'config reload rejected; the running config stays');
+      if (result.ok)
+        logger.info({ trigger, workers: readyMembers().length }, 'config reloaded on every worker');
+      else
+        logger.error({ trigger, issues: result.issues }, 'config reload rejected; the running config stays');
     });
   }
 
   async function nodeMetrics(): Promise<string> {
     const perWorker = await Promise.all(
-      readyMembers().map((m) => m.peer.request<MetricObjectWithValues<MetricValue<string>>[]>('collect-metrics', undefined, 5000)),
+      readyMembers().map((m) =>
+        m.peer.request<MetricObjectWithValues<MetricValue<string>>[]>('collect-metrics', undefined, 5000),
+      ),
     );
     const all = perWorker.map((list) =>
       list.map((metric) => {

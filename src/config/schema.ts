@@ -41,6 +41,42 @@ const HttpMethod = Type.String({
   description: 'An HTTP method in upper case.',
 });
 
+export const TracingSchema = Obj(
+  {
+    otlp: Type.Optional(
+      Obj(
+        {
+          endpoint: Type.String({
+            pattern: '^https?://',
+            description:
+              'OTLP/HTTP traces URL of the collector, path included (e.g. http://127.0.0.1:4318/v1/traces).',
+          }),
+          headers: Type.Optional(
+            Type.Record(Type.String({ pattern: '^[A-Za-z0-9-]+$' }), Type.String(), {
+              description: 'Extra HTTP headers sent with every export (e.g. a collector API key).',
+            }),
+          ),
+          serviceName: Type.String({
+            minLength: 1,
+            default: 'portico',
+            description: 'The `service.name` resource attribute of the exported spans.',
+          }),
+          sampleRatio: Type.Number({
+            minimum: 0,
+            maximum: 1,
+            default: 1,
+            description:
+              "Share of new traces exported; a continued trace follows the caller's sampled flag instead.",
+          }),
+        },
+        "Export the gateway's span of each request over OTLP/HTTP (JSON); off when absent.",
+      ),
+    ),
+  },
+  'Distributed tracing: `traceparent` is always propagated; span export is optional. Read at start only.',
+  {},
+);
+
 export const AdminSchema = Obj(
   {
     listen: HostPort(
@@ -684,6 +720,7 @@ export const ConfigSchema = Obj(
     limits: LimitsSchema,
     logging: LoggingSchema,
     metrics: MetricsSchema,
+    tracing: TracingSchema,
     shutdownTimeout: Duration('Longest wait for in-flight requests on shutdown.', '30s'),
     workers: Type.Union([Type.Integer({ minimum: 1 }), Type.Literal('auto')], {
       default: 1,
@@ -724,3 +761,5 @@ export type JwtConfig = NonNullable<AuthConfig['jwt']>;
 export type ConsumerConfig = Static<typeof ConsumerSchema>;
 export type RateLimitConfig = Static<typeof RateLimitInline>;
 export type CorsConfig = Static<typeof CorsSchema>;
+export type TracingConfig = Static<typeof TracingSchema>;
+export type OtlpTracingConfig = NonNullable<TracingConfig['otlp']>;

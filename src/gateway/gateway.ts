@@ -20,6 +20,7 @@ import type { Config } from '../config/schema.ts';
 import { parseDurationMs, parseSizeBytes } from '../config/units.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { GatewayMetrics } from '../observability/metrics.ts';
+import { createOtlpTracer } from '../observability/otlp-tracer.ts';
 import { RouteStatsTable } from '../observability/route-stats.ts';
 import { createAddressPolicy, createGuardedLookup } from '../registry/address-policy.ts';
 import { createRegistry, type Registry } from '../registry/registry.ts';
@@ -211,6 +212,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   current = compile(config, undefined);
   for (const checker of current.healthCheckers) checker.start();
 
+  // Undefined unless tracing.otlp is set: the OpenTelemetry packages are then never loaded.
+  const tracer = await createOtlpTracer(config.tracing, logger);
   const gatewayServer: GatewayServer = createGatewayServer({
     runtime: () => current as Runtime,
     logger,
@@ -219,6 +222,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     headersTimeoutMs: parseDurationMs(config.limits.headersTimeout),
     requestTimeoutMs: parseDurationMs(config.limits.requestTimeout),
     keepAliveTimeoutMs: parseDurationMs(config.limits.keepAliveTimeout),
+    tracer,
   });
 
   let reloading: Promise<ReloadResult> | undefined;
@@ -353,6 +357,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         await registry.close();
         await store.close();
         await closeStageState(stageState);
+        await tracer?.shutdown();
         logger.info('portico stopped');
       })();
       return shuttingDown;

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from '../observability/logger.ts';
+import type { OtlpTracer } from '../observability/otlp-tracer.ts';
 import { spanIdOf, traceIdOf, traceparentOf } from '../observability/trace-context.ts';
 import { sendError, sendProblem } from '../errors/problem.ts';
 import { PorticoError } from '../errors/portico-error.ts';
@@ -22,6 +23,8 @@ export interface GatewayServerOptions {
   readonly headersTimeoutMs: number;
   readonly requestTimeoutMs: number;
   readonly keepAliveTimeoutMs: number;
+  /** Span export; undefined (the default) when tracing is off. */
+  readonly tracer?: OtlpTracer | undefined;
 }
 
 export interface GatewayServer {
@@ -56,7 +59,7 @@ const requestIdPattern = /^[A-Za-z0-9._:-]{1,128}$/;
  * runs the route's compiled handler. Node's strict parser stays on (`insecureHTTPParser: false`).
  */
 export function createGatewayServer(options: GatewayServerOptions): GatewayServer {
-  const { logger, accessLog } = options;
+  const { logger, accessLog, tracer } = options;
   let inflight = 0;
 
   function onResponseClose(this: TrackedResponse): void {
@@ -68,6 +71,7 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
     const seconds = (performance.now() - ctx.startedAt) / 1e3;
     const status = this.writableFinished ? this.statusCode : 499;
     ctx.route.stats.record(ctx.req.method ?? 'GET', status, seconds);
+    if (tracer !== undefined) tracer.record(ctx, status);
     if (accessLog) {
       const traceparent = traceparentOf(ctx.req);
       logger.info({

@@ -24,6 +24,7 @@ export interface ClusterRateLimiterOptions {
 
 /** The worker side of the node-wide limiter. */
 export interface ClusterRateLimiter extends RateLimiter {
+  consume(keys: readonly string[], shapes: readonly BucketShape[]): Promise<RateLimitOutcome>;
   /** Calls waiting for an answer (tests, metrics). */
   readonly pending: number;
 }

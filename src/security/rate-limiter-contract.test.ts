@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, describe, test } from 'node:test';
 import { deleteRedisKeys, sharedRedisUrl } from '../../test/helpers/redis-server.ts';
+import { answerRateLimitBatch, createClusterRateLimiter } from './cluster-rate-limiter.ts';
 import { createLocalRateLimiter } from './local-rate-limiter.ts';
 import { bucketShape, type RateLimiter } from './rate-limiter.ts';
 import { createRedisRateLimiter } from './redis-rate-limiter.ts';
@@ -56,6 +57,11 @@ function contract(name: string, make: () => Promise<RateLimiter>): void {
 }
 
 contract('local', async () => createLocalRateLimiter({ now: () => 1_000_000 }));
+
+contract('cluster (a worker asking the primary)', async () => {
+  const buckets = createLocalRateLimiter({ now: () => 1_000_000 });
+  return createClusterRateLimiter({ send: async (batch) => answerRateLimitBatch(buckets, batch) });
+});
 
 const prefixes: string[] = [];
 const closers: (() => Promise<void>)[] = [];

@@ -42,9 +42,9 @@ export function registryStoreContract(
     }
 
     /** Two stores on one set of data, or undefined when the fixture cannot open a peer. */
-    async function openPair(
-      t: { after(fn: () => Promise<void>): void },
-    ): Promise<[RegistryStore, RegistryStore] | undefined> {
+    async function openPair(t: {
+      after(fn: () => Promise<void>): void;
+    }): Promise<[RegistryStore, RegistryStore] | undefined> {
       const fixture = await makeStore();
       t.after(() => fixture.cleanup());
       if (fixture.openPeer === undefined) return undefined;
