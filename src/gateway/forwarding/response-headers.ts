@@ -49,8 +49,12 @@ export function toClientHeaders(
 }
 
 function removeNamed(out: string[], connection: string): void {
-  const named = new Set<string>();
-  for (const token of connection.split(',')) named.add(token.trim().toLowerCase());
+  let named: Set<string> | undefined;
+  for (const token of connection.split(',')) {
+    const lower = token.trim().toLowerCase();
+    if (lower !== '' && lower !== 'keep-alive' && lower !== 'close') (named ??= new Set()).add(lower);
+  }
+  if (named === undefined) return;
   let kept = 0;
   for (let i = 0; i < out.length; i += 2) {
     if (named.has((out[i] as string).toLowerCase())) continue;
