@@ -25,3 +25,23 @@ const candidateLengths = new Set([...connectionHeaders].map((name) => name.lengt
 export function isHopByHop(name: string): boolean {
   return candidateLengths.has(name.length) && connectionHeaders.has(name.toLowerCase());
 }
+
+/**
+ * Removes from a flat [name, value, …] list every header named in a Connection header value, except the
+ * keep-alive/close options (the common case costs one split and no second pass).
+ */
+export function removeConnectionNamed(out: string[], connection: string): void {
+  let named: Set<string> | undefined;
+  for (const token of connection.split(',')) {
+    const lower = token.trim().toLowerCase();
+    if (lower !== '' && lower !== 'keep-alive' && lower !== 'close') (named ??= new Set()).add(lower);
+  }
+  if (named === undefined) return;
+  let kept = 0;
+  for (let i = 0; i < out.length; i += 2) {
+    if (named.has((out[i] as string).toLowerCase())) continue;
+    out[kept++] = out[i] as string;
+    out[kept++] = out[i + 1] as string;
+  }
+  out.length = kept;
+}

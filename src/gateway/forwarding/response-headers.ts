@@ -1,3 +1,5 @@
+import { removeConnectionNamed } from './hop-by-hop.ts';
+
 const responseHopByHop = new Set([
   'connection',
   'keep-alive',
@@ -43,23 +45,7 @@ export function toClientHeaders(
       framing.upstreamContentLength = Number(value);
     out.push(name, value);
   }
-  if (connection !== undefined) removeNamed(out, connection);
+  if (connection !== undefined) removeConnectionNamed(out, connection);
   out.push('x-request-id', requestId);
   return out;
-}
-
-function removeNamed(out: string[], connection: string): void {
-  let named: Set<string> | undefined;
-  for (const token of connection.split(',')) {
-    const lower = token.trim().toLowerCase();
-    if (lower !== '' && lower !== 'keep-alive' && lower !== 'close') (named ??= new Set()).add(lower);
-  }
-  if (named === undefined) return;
-  let kept = 0;
-  for (let i = 0; i < out.length; i += 2) {
-    if (named.has((out[i] as string).toLowerCase())) continue;
-    out[kept++] = out[i] as string;
-    out[kept++] = out[i + 1] as string;
-  }
-  out.length = kept;
 }

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { appendTraceHeaders } from '../../observability/trace-context.ts';
 import type { AddressMatcher } from '../net/address-matcher.ts';
-import { isHopByHop } from './hop-by-hop.ts';
+import { isHopByHop, removeConnectionNamed } from './hop-by-hop.ts';
 
 /** Headers the gateway sets itself; a client's copies are dropped, except forwarding ones from trusted proxies. */
 const gatewayHeaders = new Set([
@@ -80,7 +80,7 @@ export function buildUpstreamHeaders(req: IncomingMessage, info: ForwardingInfo)
   }
   // Most clients send no Connection header or only keep-alive/close: headers it names are filtered in a
   // second pass only when it names something else.
-  if (connection !== undefined) removeNamedHeaders(out, connection);
+  if (connection !== undefined) removeConnectionNamed(out, connection);
   const peer = info.peer;
   const proto = priorProto ?? 'http';
   const host = priorHost ?? clientHost;
@@ -124,20 +124,4 @@ export function resolveClientIp(
     if (hop !== '' && !trusted.has(hop)) return hop;
   }
   return peer;
-}
-
-function removeNamedHeaders(out: string[], connection: string): void {
-  let named: Set<string> | undefined;
-  for (const token of connection.split(',')) {
-    const lower = token.trim().toLowerCase();
-    if (lower !== '' && lower !== 'keep-alive' && lower !== 'close') (named ??= new Set()).add(lower);
-  }
-  if (named === undefined) return;
-  let kept = 0;
-  for (let i = 0; i < out.length; i += 2) {
-    if (named.has((out[i] as string).toLowerCase())) continue;
-    out[kept++] = out[i] as string;
-    out[kept++] = out[i + 1] as string;
-  }
-  out.length = kept;
 }

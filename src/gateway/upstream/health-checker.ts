@@ -226,8 +226,8 @@ function createHttpProbe(agent: Agent, path: string, expected: StatusMatcher): P
   };
 }
 
-/** Settles with the probe, or rejects as soon as `signal` aborts even if the probe ignores it. */
-function withAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+/** Settles with the probe, or rejects with the abort reason as soon as `signal` aborts, even if the probe ignores it. */
+export function withAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const onAbort = (): void => reject(signal.reason);
     if (signal.aborted) {

@@ -8,7 +8,7 @@ import type {
   InstanceStatus,
   StoredInstance,
 } from '../../store/registry-store.ts';
-import type { HealthCheckTimers } from './health-checker.ts';
+import { withAbort, type HealthCheckTimers } from './health-checker.ts';
 
 /** Probes one registered instance; resolves true when it is healthy. `signal` aborts on timeout or stop. */
 export type RegisteredProbe = (instance: StoredInstance, signal: AbortSignal) => Promise<boolean>;
@@ -167,7 +167,10 @@ export function createRegisteredHealthChecks(options: RegisteredHealthOptions): 
   async function runProbe(entry: Tracked): Promise<boolean> {
     const controller = new AbortController();
     entry.controller = controller;
-    const timeout = timers.setTimeout(() => controller.abort(), entry.check.timeoutMs);
+    const timeout = timers.setTimeout(
+      () => controller.abort(new Error('health check timed out')),
+      entry.check.timeoutMs,
+    );
     try {
       return await withAbort(
         (probe as RegisteredProbe)(entry.instance, controller.signal),
@@ -268,27 +271,6 @@ function createHttpProbe(agent: Agent): RegisteredProbe {
     await response.body.dump();
     return response.statusCode >= 200 && response.statusCode < 300;
   };
-}
-
-function withAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(new Error('health check timed out'));
-    if (signal.aborted) {
-      onAbort();
-      return;
-    }
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error instanceof Error ? error : new Error(String(error)));
-      },
-    );
-  });
 }
 
 function sameCheck(a: InstanceHealthCheck, b: InstanceHealthCheck): boolean {
