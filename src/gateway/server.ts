@@ -1,17 +1,16 @@
-import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from '../observability/logger.ts';
 import type { OtlpTracer } from '../observability/otlp-tracer.ts';
 import { spanIdOf, traceIdOf, traceparentOf } from '../observability/trace-context.ts';
 import { sendError, sendProblem } from '../errors/problem.ts';
 import { PorticoError } from '../errors/portico-error.ts';
+import type { ErrorCode } from '../errors/catalog.ts';
 import { resolveClientIp } from './forwarding/upstream-headers.ts';
+import { isTrustedPeer, requestIdOf } from './forwarding/request-identity.ts';
 import { RequestContext } from './pipeline/request-context.ts';
 import { normalizePath } from './router/normalize-path.ts';
 import { checkFraming } from '../security/framing.ts';
 import type { Runtime } from './runtime/compile-runtime.ts';
-import type { AddressMatcher } from './net/address-matcher.ts';
-import type { Socket } from 'node:net';
 import { proxyUpgrade } from './services/websocket.ts';
 
 export interface GatewayServerOptions {
@@ -35,24 +34,6 @@ export interface GatewayServer {
 
 const kContext = Symbol('portico.context');
 type TrackedResponse = ServerResponse & { [kContext]?: RequestContext };
-
-const kTrust = Symbol('portico.trust');
-type MemoSocket = Socket & { [kTrust]?: { matcher: AddressMatcher; trusted: boolean } };
-
-/**
- * Whether the peer is a trusted proxy, remembered per connection and per matcher (a reload brings a new
- * one): BlockList.check builds a SocketAddress on every call, which keep-alive connections need not repeat.
- */
-function isTrustedPeer(socket: MemoSocket, peer: string, matcher: AddressMatcher): boolean {
-  if (matcher.empty) return false;
-  const memo = socket[kTrust];
-  if (memo !== undefined && memo.matcher === matcher) return memo.trusted;
-  const trusted = matcher.has(peer);
-  socket[kTrust] = { matcher, trusted };
-  return trusted;
-}
-
-const requestIdPattern = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
  * The client-facing listener: normalises the path once, matches a route, builds the request context and
@@ -94,6 +75,13 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
     inflight--;
   }
 
+  /** Answers before any route ran; `close` drops the connection (its framing or headers are suspect). */
+  function refuse(res: ServerResponse, code: ErrorCode, detail: string, close: boolean): void {
+    res.once('close', onUntrackedClose);
+    if (close) res.shouldKeepAlive = false;
+    sendProblem(res, code, detail);
+  }
+
   function fail(ctx: RequestContext, err: unknown): void {
     if (!(err instanceof PorticoError)) logger.error({ err, requestId: ctx.requestId }, 'request failed');
     sendError(ctx.res, err, { 'x-request-id': ctx.requestId });
@@ -103,24 +91,13 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
     inflight++;
     const runtime = options.runtime();
     if (req.rawHeaders.length > runtime.headerCountLimit * 2) {
-      res.once('close', onUntrackedClose);
-      res.shouldKeepAlive = false;
-      sendProblem(res, 'headers_too_large', `more than ${runtime.headerCountLimit} header lines`);
-      return;
+      return refuse(res, 'headers_too_large', `more than ${runtime.headerCountLimit} header lines`, true);
     }
     const framingProblem = checkFraming(req);
-    if (framingProblem !== undefined) {
-      res.once('close', onUntrackedClose);
-      res.shouldKeepAlive = false;
-      sendProblem(res, 'bad_request', framingProblem);
-      return;
-    }
+    if (framingProblem !== undefined) return refuse(res, 'bad_request', framingProblem, true);
     const target = normalizePath(req.url ?? '');
-    if (target === undefined) {
-      res.once('close', onUntrackedClose);
-      sendProblem(res, 'bad_request', 'the request target is not a valid path');
-      return;
-    }
+    if (target === undefined)
+      return refuse(res, 'bad_request', 'the request target is not a valid path', false);
     const match = runtime.router.find(
       routingMethod(req, runtime),
       req.headers.host,
@@ -128,15 +105,12 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
       req.headers,
     );
     if (match === undefined) {
-      res.once('close', onUntrackedClose);
-      sendProblem(res, 'route_not_found', `no route for ${req.method} ${target.path}`);
-      return;
+      return refuse(res, 'route_not_found', `no route for ${req.method} ${target.path}`, false);
     }
     const peer = req.socket.remoteAddress ?? '';
-    const trusted = isTrustedPeer(req.socket as MemoSocket, peer, runtime.trustedProxies);
+    const trusted = isTrustedPeer(req.socket, peer, runtime.trustedProxies);
     const clientIp = resolveClientIp(peer, trusted, req.headers['x-forwarded-for'], runtime.trustedProxies);
-    const given = req.headers['x-request-id'];
-    const requestId = typeof given === 'string' && requestIdPattern.test(given) ? given : randomUUID();
+    const requestId = requestIdOf(req);
     const route = match.entry.value;
     const ctx = new RequestContext(
       req,

@@ -40,7 +40,9 @@ admin: { listen: 127.0.0.1:${adminPort} }
 logging: { level: warn, accessLog: false }
 services:
   chat: { instances: [{ url: "${upstream}" }] }
+  mounted: { instances: [{ url: "${upstream}/v1/ws/" }] }
 routes:
+  - { name: mounted, match: { path: /mounted/** }, service: mounted, stripPrefix: /mounted }
   - { name: chat, match: { path: /chat/** }, service: chat, stripPrefix: /chat }
   - { name: no-ws, match: { path: /plain/** }, service: chat, websocket: false }
 `,
@@ -72,6 +74,16 @@ routes:
       assert.equal(handshake?.url, '/room-1?user=ann');
       assert.equal(handshake?.headers['x-forwarded-for'], '127.0.0.1');
       assert.match(String(handshake?.headers['x-request-id']), /\S+/);
+    } finally {
+      client.close();
+    }
+  });
+
+  test('an instance URL with a base path prefixes the upgrade path, as for plain requests', async () => {
+    const client = new WebSocket(`ws://127.0.0.1:${portico.port}/mounted/room-2`);
+    await once(client, 'open');
+    try {
+      assert.equal(handshakes.at(-1)?.url, '/v1/ws/room-2');
     } finally {
       client.close();
     }

@@ -78,9 +78,18 @@ function answerWithoutInstance(
   breakersOpen: boolean,
 ): void {
   if (fallback !== undefined) return fallback.send(ctx.res, ctx.requestId);
+  throw noInstanceError(instances, service, breakersOpen);
+}
+
+/** circuit_open when breakers refused every instance, else service_not_found or no_healthy_instance. */
+function noInstanceError(
+  instances: InstanceSet,
+  service: ServiceRuntime,
+  breakersOpen: boolean,
+): PorticoError {
   if (breakersOpen)
-    throw new PorticoError('circuit_open', `the circuit breaker of "${service.name}" is open`);
-  throw new PorticoError(
+    return new PorticoError('circuit_open', `the circuit breaker of "${service.name}" is open`);
+  return new PorticoError(
     instances.all.length === 0 ? 'service_not_found' : 'no_healthy_instance',
     `service "${service.name}" has no available instance`,
   );
@@ -225,9 +234,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     this.#instance = instance;
     this.#status = 0;
     ctx.upstream = instance.id;
-    const basePath = instance.url.pathname;
-    const path = ctx.route.upstreamPath(ctx.path, ctx.params);
-    const fullPath = basePath === '/' ? path : basePath.replace(/\/$/, '') + path;
+    const fullPath = instance.pathPrefix + ctx.route.upstreamPath(ctx.path, ctx.params);
     instance.inflight++;
     instance.pool.dispatch(
       {
@@ -457,12 +464,12 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
       this.#finish();
       return fallback.send(ctx.res, ctx.requestId);
     }
-    if (breakersOpen) {
-      return this.#fail('circuit_open', `the circuit breaker of "${this.#service.name}" is open`);
-    }
-    const set = instances ?? ctx.instances ?? this.#service.instances;
-    const code: ErrorCode = set.all.length === 0 ? 'service_not_found' : 'no_healthy_instance';
-    this.#fail(code, `service "${this.#service.name}" has no available instance`);
+    const error = noInstanceError(
+      instances ?? ctx.instances ?? this.#service.instances,
+      this.#service,
+      breakersOpen,
+    );
+    this.#fail(error.code, error.detail as string);
   }
 
   /** Answers a problem the gateway decided itself (no try in flight). */

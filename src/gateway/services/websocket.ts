@@ -6,11 +6,11 @@ import type { ErrorCode } from '../../errors/catalog.ts';
 import { errorCatalog } from '../../errors/catalog.ts';
 import { buildUpstreamHeaders, resolveClientIp } from '../forwarding/upstream-headers.ts';
 import { normalizePath } from '../router/normalize-path.ts';
+import { isTrustedPeer, requestIdOf } from '../forwarding/request-identity.ts';
 import { checkFraming } from '../../security/framing.ts';
 import type { Runtime } from '../runtime/compile-runtime.ts';
 import { hashKeyOf } from './hash-key.ts';
 import { RequestContext } from '../pipeline/request-context.ts';
-import { randomUUID } from 'node:crypto';
 
 /**
  * Proxies an HTTP/1.1 Upgrade (WebSocket) on a matching route: the handshake goes to a picked instance with
@@ -40,11 +40,9 @@ export function proxyUpgrade(
   )
     return refuse(socket, route.config.auth === undefined ? 'forbidden' : 'unauthorized');
   const peer = req.socket.remoteAddress ?? '';
-  const trusted = runtime.trustedProxies.has(peer);
+  const trusted = isTrustedPeer(req.socket, peer, runtime.trustedProxies);
   const clientIp = resolveClientIp(peer, trusted, req.headers['x-forwarded-for'], runtime.trustedProxies);
-  const given = req.headers['x-request-id'];
-  const requestId =
-    typeof given === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(given) ? given : randomUUID();
+  const requestId = requestIdOf(req);
   const ctx = new RequestContext(
     req,
     undefined as never,
@@ -67,7 +65,7 @@ export function proxyUpgrade(
     contentLength: -1,
   });
   headers.push('connection', 'Upgrade', 'upgrade', req.headers.upgrade ?? 'websocket');
-  const path = route.upstreamPath(target.path, match.params);
+  const path = instance.pathPrefix + route.upstreamPath(target.path, match.params);
   const upstreamReq = request({
     host: instance.url.hostname,
     port: instance.url.port,

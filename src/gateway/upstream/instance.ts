@@ -32,6 +32,8 @@ export class Instance {
   readonly url: URL;
   /** scheme://host:port, the pool key. */
   readonly origin: string;
+  /** The URL's path without its trailing slash ('' for `/`), put in front of every upstream path. */
+  readonly pathPrefix: string;
   readonly version: string | undefined;
   readonly weight: number;
   readonly source: 'static' | 'registry';
@@ -49,6 +51,7 @@ export class Instance {
     this.service = options.service;
     this.url = new URL(options.url);
     this.origin = this.url.origin;
+    this.pathPrefix = this.url.pathname.replace(/\/+$/, '');
     this.version = options.version;
     this.weight = options.weight ?? 1;
     this.source = options.source;
