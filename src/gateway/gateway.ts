@@ -169,10 +169,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       stageState,
       registered: (service) => registered.forService(service),
     });
-    for (const service of table.services.values()) {
-      service.instances.onChange(onPanicChange);
-      service.instances.setPanicThreshold(service.config.panicThreshold ?? 0.5);
-    }
+    for (const service of table.services.values()) service.instances.onChange(onPanicChange);
     return table;
   };
 
@@ -230,20 +227,27 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     // Reloads are serialised: a second trigger during a reload waits for it and then reads the file again.
     while (reloading !== undefined) await reloading;
     reloading = (async (): Promise<ReloadResult> => {
-      let next: Config;
+      const previous = current as Runtime;
+      let table: Runtime;
       try {
-        next = await loadConfig(options.configFile, env);
+        // Compiling can still refuse what validation let through (a route pattern, a contract): the running
+        // table stays in both cases.
+        table = compile(await loadConfig(options.configFile, env), previous);
       } catch (err) {
         const error =
           err instanceof ConfigError
             ? err
-            : new ConfigError([{ file: options.configFile, path: '', message: String(err) }]);
+            : new ConfigError([
+                {
+                  file: options.configFile,
+                  path: '',
+                  message: err instanceof Error ? err.message : String(err),
+                },
+              ]);
         metrics.reloads.inc({ result: 'rejected' });
         logger.error({ issues: error.issues }, 'config reload rejected; the running config stays');
         return { ok: false, error };
       }
-      const previous = current as Runtime;
-      const table = compile(next, previous);
       for (const checker of previous.healthCheckers) await checker.stop();
       current = table;
       for (const checker of table.healthCheckers) checker.start();

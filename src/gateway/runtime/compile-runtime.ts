@@ -161,14 +161,16 @@ function compileService(
   // Registered instances belong to the registry, not to the file: a reload keeps them.
   const staticIds = new Set(instances.map((instance) => instance.id));
   for (const instance of registered) if (!staticIds.has(instance.id)) instances.push(instance);
+  const set = new InstanceSet({
+    service: name,
+    balancer: createBalancer<Instance>(config.loadBalancer),
+    instances,
+  });
+  set.setPanicThreshold(config.panicThreshold);
   return {
     name,
     config,
-    instances: new InstanceSet({
-      service: name,
-      balancer: createBalancer<Instance>(config.loadBalancer),
-      instances,
-    }),
+    instances: set,
     hashKey: hashKeySource(config),
     connectTimeoutMs,
     requestTimeoutMs,
