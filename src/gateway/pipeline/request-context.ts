@@ -40,6 +40,8 @@ export class RequestContext {
   instances: InstanceSet | undefined = undefined;
   /** Whether the answer carries `Portico-Version` with the version of the instance that served it. */
   versioned = false;
+  /** The path sent upstream (prefix stripped, rewritten), built once by `upstreamPathOf`. */
+  upstreamPath: string | undefined = undefined;
   /** The upstream exchange in progress, told when the client goes away so it aborts the upstream request. */
   exchange: { clientGone(): void } | undefined = undefined;
   /**
@@ -71,4 +73,9 @@ export class RequestContext {
     this.requestId = requestId;
     this.startedAt = startedAt;
   }
+}
+
+/** The path the upstream receives, built once per request whoever asks first (validation, the proxy's tries). */
+export function upstreamPathOf(ctx: RequestContext): string {
+  return (ctx.upstreamPath ??= ctx.route.upstreamPath(ctx.path, ctx.params));
 }

@@ -7,7 +7,7 @@ import type { CircuitBreaker } from '../../resilience/circuit-breaker.ts';
 import type { TryFailure } from '../../resilience/retry-policy.ts';
 import { buildUpstreamHeaders } from '../forwarding/upstream-headers.ts';
 import { toClientHeaders } from '../forwarding/response-headers.ts';
-import type { RequestContext } from '../pipeline/request-context.ts';
+import { upstreamPathOf, type RequestContext } from '../pipeline/request-context.ts';
 import type { Handler } from '../pipeline/stage.ts';
 import type { ServiceRuntime } from '../runtime/service-runtime.ts';
 import type { Instance } from '../upstream/instance.ts';
@@ -234,7 +234,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     this.#instance = instance;
     this.#status = 0;
     ctx.upstream = instance.id;
-    const fullPath = instance.pathPrefix + ctx.route.upstreamPath(ctx.path, ctx.params);
+    const fullPath = instance.pathPrefix + upstreamPathOf(ctx);
     instance.inflight++;
     instance.pool.dispatch(
       {

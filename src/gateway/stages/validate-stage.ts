@@ -7,7 +7,7 @@ import type { ContractValidator } from '../../contracts/request-validator.ts';
 import { PorticoError } from '../../errors/portico-error.ts';
 import { CONTRACT_BOOK_KEY, type ContractBook } from '../../versions/contract-book.ts';
 import { responseReports, type ResponseReports } from '../../versions/response-reports.ts';
-import type { RequestContext } from '../pipeline/request-context.ts';
+import { upstreamPathOf, type RequestContext } from '../pipeline/request-context.ts';
 import type { Stage, StageCompileContext, StageFactory } from '../pipeline/stage.ts';
 import type { Instance } from '../upstream/instance.ts';
 
@@ -69,7 +69,7 @@ function createValidateStage(route: RouteConfig, context: StageCompileContext): 
     const req = ctx.req;
     if (hasBody(req)) ctx.body = await readBody(ctx, limitBytes);
     const method = req.method ?? 'GET';
-    const path = ctx.route.upstreamPath(ctx.path, ctx.params);
+    const path = upstreamPathOf(ctx);
     const violations = validator.validate({
       method,
       path,
