@@ -42,7 +42,31 @@ export interface Contract {
  * @example
  * const contract = await parseContract({ openapi: '3.1.0', info: { title: 'users', version: '1.0.0' }, paths: {} });
  */
-export async function parseContract(input: unknown, options: { baseFile?: string } = {}): Promise<Contract> {
+export function parseContract(input: unknown, options: { baseFile?: string } = {}): Promise<Contract> {
+  if (typeof input !== 'string' || options.baseFile !== undefined) return checkContract(input, options);
+  let parsed = parsedTexts.get(input);
+  if (parsed === undefined) {
+    if (parsedTexts.size >= MAX_PARSED_TEXTS) parsedTexts.delete(parsedTexts.keys().next().value as string);
+    const pending = checkContract(input, options);
+    parsedTexts.set(input, pending);
+    // A refused text is not kept: the cache is for the documents in use.
+    pending.catch(() => {
+      if (parsedTexts.get(input) === pending) parsedTexts.delete(input);
+    });
+    parsed = pending;
+  }
+  return parsed;
+}
+
+/**
+ * Published contracts by text. The registry's gate parses a registration's contract (and the one it is compared
+ * with), then the gateway's ContractBook loads the same text back from the store, and every instance of a version
+ * registers it again: one parse serves them all. Callers never mutate a Contract (the catalogue clones).
+ */
+const parsedTexts = new Map<string, Promise<Contract>>();
+const MAX_PARSED_TEXTS = 32;
+
+async function checkContract(input: unknown, options: { baseFile?: string }): Promise<Contract> {
   const document = typeof input === 'string' ? parseText(input) : input;
   if (document === null || typeof document !== 'object' || Array.isArray(document))
     throw new ContractError('the contract must be an OpenAPI document (a JSON object)', '');

@@ -6,6 +6,13 @@ export interface SplitArm {
   readonly weight: number;
 }
 
+/** See {@link createCanarySplit}. */
+export interface CanarySplit {
+  readonly arms: readonly SplitArm[];
+  /** The majors for `key`, best first (the caller falls back to the next when an arm has no instance). */
+  order(key: string): number[];
+}
+
 /**
  * Sticky weighted choice between majors by rendezvous hashing: each arm scores `-ln(u) / weight` with `u` taken
  * from the hash of (key, major), and the lowest score wins. The same key always lands on the same arm, the
@@ -16,11 +23,7 @@ export interface SplitArm {
  * const split = createCanarySplit({ '1': 90, '2': 10 });
  * split.order('mobile-app'); // [1, 2] for most keys, [2, 1] for about 10% of them
  */
-export function createCanarySplit(weights: Readonly<Record<string, number>>): {
-  readonly arms: readonly SplitArm[];
-  /** The arms for `key`, best first (the caller falls back to the next when an arm has no instance). */
-  order(key: string): number[];
-} {
+export function createCanarySplit(weights: Readonly<Record<string, number>>): CanarySplit {
   const arms = Object.entries(weights)
     .map(([major, weight]) => ({ major: Number(major), weight }))
     .filter((arm) => arm.weight > 0)

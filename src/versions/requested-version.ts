@@ -37,8 +37,10 @@ export function requestedRange(
     }
     if (source === 'header') {
       const value = headers['accept-version'];
-      if (typeof value !== 'string' || value.trim() === '') continue;
-      return checkedRange(value.trim(), 'Accept-Version');
+      if (typeof value !== 'string') continue;
+      const text = value.trim();
+      if (text === '') continue;
+      return checkedRange(text, 'Accept-Version');
     }
     const accept = headers.accept;
     if (typeof accept !== 'string') continue;
@@ -48,8 +50,18 @@ export function requestedRange(
   return undefined;
 }
 
+/**
+ * Ranges already found valid. Clients send few distinct ones, and parsing a range costs more than the rest of the
+ * version stage; past the bound (clients choose ranges freely) the set starts over.
+ */
+const validRanges = new Set<string>();
+const MAX_VALID_RANGES = 256;
+
 function checkedRange(text: string, where: string): string {
+  if (validRanges.has(text)) return text;
   if (text.length > 64 || semver.validRange(text) === null)
     throw new PorticoError('bad_request', `${where} "${text.slice(0, 64)}" is not a semver range`);
+  if (validRanges.size >= MAX_VALID_RANGES) validRanges.clear();
+  validRanges.add(text);
   return text;
 }

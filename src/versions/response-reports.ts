@@ -2,7 +2,7 @@ import type { Logger } from '../observability/logger.ts';
 import type { Violation } from '../contracts/request-validator.ts';
 
 /** Key of the table in the stage state; the gateway gives it its logger, the metrics read it. */
-export const RESPONSE_REPORTS_KEY = 'versions.responseReports';
+const RESPONSE_REPORTS_KEY = 'versions.responseReports';
 
 /** One line of {@link ResponseReports.entries}. */
 export interface ResponseReportLine {

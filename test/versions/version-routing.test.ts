@@ -63,6 +63,7 @@ services:
       "0": { sunset: "2020-01-01", refuseAfterSunset: true }
       "1": { deprecated: "2026-06-01", sunset: "2027-01-01", link: "https://docs.example.test/users/v2" }
   carts: {}
+  tills: {}
 routes:
   - name: users
     match: { path: /users/** }
@@ -72,6 +73,10 @@ routes:
     match: { path: /carts/** }
     service: carts
     split: { "1": 50, "2": 50 }
+  - name: tills
+    match: { path: /tills/** }
+    service: tills
+    split: { "1": 50, "3": 50 }
 `,
   );
   for (const [id, url, version, c] of [
@@ -84,6 +89,7 @@ routes:
   }
   assert.equal((await register('carts', 'c1', { url: u1.url, version: '1.0.0' })).status, 201);
   assert.equal((await register('carts', 'c2', { url: u2.url, version: '2.0.0' })).status, 201);
+  assert.equal((await register('tills', 't1', { url: u1.url, version: '1.0.0' })).status, 201);
 });
 
 after(async () => {
@@ -178,6 +184,14 @@ test('a canary split is sticky per client address', async () => {
   }
   const versions = new Set(seen.values());
   assert.deepEqual([...versions].sort(), ['1.0.0', '2.0.0']);
+});
+
+test('clients whose canary arm has no instance running go to the other arm', async () => {
+  for (let i = 0; i < 20; i++) {
+    const res = await get('/tills/1', { 'x-forwarded-for': `10.0.1.${i}` });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('portico-version'), '1.0.0');
+  }
 });
 
 test('usage counts requests per version and consumer', async () => {

@@ -27,7 +27,7 @@ export async function loadDiffPolicy(file: string): Promise<Pick<DiffOptions, 'i
 }
 
 /** Checks a parsed ignore file; unknown rules and severities are refused so a typo cannot hide a break. */
-export function parseDiffPolicy(data: unknown): Pick<DiffOptions, 'ignore' | 'severity'> {
+function parseDiffPolicy(data: unknown): Pick<DiffOptions, 'ignore' | 'severity'> {
   if (data === null || typeof data !== 'object' || Array.isArray(data))
     throw new ContractError('the ignore file must be a mapping with "ignore" and/or "severity"', '');
   const record = data as Record<string, unknown>;

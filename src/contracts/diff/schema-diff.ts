@@ -197,7 +197,7 @@ function compareAlternatives(
 }
 
 /** Merges `allOf` members into one schema, so moving fields into a shared `$ref` is seen as no change. */
-export function flattenAllOf(schema: JsonObject, depth = 0): JsonObject {
+function flattenAllOf(schema: JsonObject, depth = 0): JsonObject {
   if (!Array.isArray(schema.allOf) || depth > 16) return schema;
   const merged: JsonObject = { ...schema };
   delete merged.allOf;
@@ -226,7 +226,7 @@ function requiredSet(schema: JsonObject, direction: Direction): Set<string> {
 }
 
 /** The non-null types of a schema, or undefined when any type goes. */
-export function typesOf(schema: JsonObject): Set<string> | undefined {
+function typesOf(schema: JsonObject): Set<string> | undefined {
   const type = schema.type;
   if (typeof type === 'string') return type === 'null' ? new Set() : new Set([type]);
   if (Array.isArray(type))

@@ -1,7 +1,7 @@
 import type { RouteConfig } from '../../config/schema.ts';
 import { configContracts, contractDates } from '../../contracts/config-contracts.ts';
 import { PorticoError } from '../../errors/portico-error.ts';
-import { createCanarySplit } from '../../versions/canary-split.ts';
+import { createCanarySplit, type CanarySplit } from '../../versions/canary-split.ts';
 import { compileLifecycles, type VersionLifecycle } from '../../versions/lifecycle.ts';
 import { requestedRange, type VersionSource } from '../../versions/requested-version.ts';
 import { UsageTable } from '../../versions/usage-table.ts';
@@ -11,8 +11,8 @@ import type { Stage, StageCompileContext, StageFactory } from '../pipeline/stage
 import type { ServiceRuntime } from '../runtime/service-runtime.ts';
 import type { InstanceSet } from '../upstream/instance-set.ts';
 
-/** Key of the usage table in {@link StageCompileContext.shared}; the admin API reads the same table. */
-export const USAGE_KEY = 'versions.usage';
+/** Key of the usage table in {@link StageCompileContext.shared}; the admin API reads it through {@link usageTable}. */
+const USAGE_KEY = 'versions.usage';
 const INDEX_KEY = 'versions.index';
 
 export interface VersionStageOptions {
@@ -51,6 +51,8 @@ function createVersionStage(route: RouteConfig, context: StageCompileContext, cl
   const from: readonly VersionSource[] = route.version?.from ?? [];
   const defaultRange = route.version?.default;
   const split = route.split === undefined ? undefined : createCanarySplit(route.split);
+  // Built once: a fresh string per request would also be hashed again by the index's lookup.
+  const armRanges = new Map(split?.arms.map((arm): [number, string] => [arm.major, `${arm.major}.x`]));
   // Dates in a contract file's info (x-deprecated, x-sunset) apply when the config gives none.
   const files = configContracts(context.config).get(route.service);
   const lifecycles = compileLifecycles(context.config.services[route.service]?.versions, (major) => {
@@ -72,10 +74,10 @@ function createVersionStage(route: RouteConfig, context: StageCompileContext, cl
     return index;
   }
 
-  function splitView(index: VersionIndex, key: string): VersionView | undefined {
+  function splitView(arms: CanarySplit, index: VersionIndex, key: string): VersionView | undefined {
     let first: VersionView | undefined;
-    for (const major of (split as ReturnType<typeof createCanarySplit>).order(key)) {
-      const view = index.view(`${major}.x`);
+    for (const major of arms.order(key)) {
+      const view = index.view(armRanges.get(major) as string);
       first ??= view;
       // A canary arm with nothing running must not fail its share of users: they go to the next arm.
       if (view.instances.available.length > 0) return view;
@@ -94,7 +96,8 @@ function createVersionStage(route: RouteConfig, context: StageCompileContext, cl
     const index = indexOf(ctx.route.service);
     const asked = from.length === 0 ? undefined : requestedRange(from, ctx.params, ctx.req.headers);
     let view: VersionView | undefined;
-    if (asked === undefined && split !== undefined) view = splitView(index, ctx.consumer ?? ctx.clientIp);
+    if (asked === undefined && split !== undefined)
+      view = splitView(split, index, ctx.consumer ?? ctx.clientIp);
     else {
       const range = asked ?? defaultRange;
       if (range !== undefined) view = index.view(range);
