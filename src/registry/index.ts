@@ -21,7 +21,6 @@ export {
 export {
   INSTANCE_ID_PATTERN,
   SERVICE_NAME_PATTERN,
-  parseDurationMs,
   registrationLimits,
   validateRegistration,
   type RegistrationInput,

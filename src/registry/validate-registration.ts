@@ -1,4 +1,5 @@
 import semver from 'semver';
+import { parseDurationMs } from '../config/units.ts';
 import { PorticoError } from '../errors/portico-error.ts';
 import type { InstanceHealthCheck } from '../store/registry-store.ts';
 
@@ -37,8 +38,6 @@ export interface RegistrationInput {
 
 const BODY_FIELDS = new Set(['url', 'version', 'ttl', 'metadata', 'healthCheck', 'contract', 'force']);
 const HEALTH_FIELDS = new Set(['path', 'interval', 'timeout', 'unhealthyThreshold', 'healthyThreshold']);
-const DURATION = /^([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)$/;
-const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
 
 /** Throws `invalid_registration` naming `field` unless the service name matches {@link SERVICE_NAME_PATTERN}. */
 export function assertServiceName(service: string): void {
@@ -91,13 +90,6 @@ function checkForce(value: unknown): boolean {
   return value;
 }
 
-/** Parses `500ms`, `15s`, `2m`, `1h` into milliseconds; undefined when malformed. */
-export function parseDurationMs(text: string): number | undefined {
-  const match = DURATION.exec(text);
-  if (match === null) return undefined;
-  return Math.round(Number(match[1]) * (UNIT_MS[match[2] as string] as number));
-}
-
 function checkUrl(value: unknown): URL {
   if (typeof value !== 'string') fail('url', 'url is required and must be a string');
   let url: URL;
@@ -122,8 +114,14 @@ function checkVersion(value: unknown): string {
 }
 
 function checkDuration(field: string, value: unknown, minMs: number, maxMs: number): number {
-  const ms = typeof value === 'string' ? parseDurationMs(value) : undefined;
-  if (ms === undefined) fail(field, `${field} must be a duration such as "15s" or "500ms"`);
+  const malformed = `${field} must be a duration such as "15s" or "500ms"`;
+  if (typeof value !== 'string') fail(field, malformed);
+  let ms: number;
+  try {
+    ms = parseDurationMs(value);
+  } catch {
+    fail(field, malformed);
+  }
   if (ms < minMs || ms > maxMs) fail(field, `${field} must be between ${minMs}ms and ${maxMs}ms`);
   return ms;
 }

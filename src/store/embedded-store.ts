@@ -29,6 +29,8 @@ export interface EmbeddedStoreOptions {
 
 const DEFAULT_CHANGE_LOG_SIZE = 10_000;
 const DEFAULT_POLL_MS = 5;
+/** Changes read per poll query, so a long backlog is delivered in bounded steps. */
+const POLL_BATCH = 1000;
 
 interface InstanceRow {
   data: string;
@@ -166,7 +168,7 @@ class EmbeddedStore implements RegistryStore {
         'SELECT revision, kind, reason, service, id, instance FROM changes WHERE revision > ? ORDER BY revision',
       ),
       changesAfterLimited: db.prepare(
-        'SELECT revision, kind, reason, service, id, instance FROM changes WHERE revision > ? ORDER BY revision LIMIT 1000',
+        `SELECT revision, kind, reason, service, id, instance FROM changes WHERE revision > ? ORDER BY revision LIMIT ${POLL_BATCH}`,
       ),
       putContract: db.prepare(
         'INSERT OR REPLACE INTO contracts (service, version, hash, document) VALUES (?, ?, ?, ?)',
@@ -322,7 +324,7 @@ class EmbeddedStore implements RegistryStore {
           this.#delivered = change.revision;
           this.#emit(change);
         }
-        if (rows.length === 1000) this.#pollAgain = true;
+        if (rows.length === POLL_BATCH) this.#pollAgain = true;
       } while (this.#pollAgain && !this.#closed);
     } catch (err) {
       process.emitWarning(err instanceof Error ? err : new Error(String(err)), 'PorticoStoreWarning');

@@ -3,10 +3,10 @@ import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
 import { deleteRedisKeys, sharedRedisUrl } from '../../test/helpers/redis-server.ts';
 import { createRedisStore, type RedisStoreOptions } from './redis-store.ts';
-import type { RegistryChange, RegistrySnapshot, RegistryStore, StoredInstance } from './registry-store.ts';
+import type { RegistryChange, RegistrySnapshot, RegistryStore } from './registry-store.ts';
 import { createRedisConnection } from './redis-connection.ts';
 import { upsertScript } from './redis-store-scripts.ts';
-import { registryStoreContract } from './registry-store.contract.ts';
+import { registryStoreContract, storedInstance, waitFor } from './registry-store.contract.ts';
 
 registryStoreContract('redis', async (options) => {
   const prefix = uniquePrefix();
@@ -45,30 +45,6 @@ async function openNodes(
   return stores;
 }
 
-function instance(id: string, overrides: Partial<StoredInstance> = {}): StoredInstance {
-  return {
-    service: 'orders',
-    id,
-    url: 'http://127.0.0.1:7001',
-    version: '1.2.0',
-    metadata: {},
-    status: 'passing',
-    ttlMs: 15_000,
-    expiresAt: 20_000,
-    registeredAt: 1000,
-    updatedAt: 1000,
-    ...overrides,
-  };
-}
-
-async function waitFor(condition: () => boolean, timeoutMs = 2000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 1));
-  }
-}
-
 test('a change written on one node reaches another node within 100 ms', async (t) => {
   const [a, b] = await openNodes(t, 2);
   assert.ok(a && b);
@@ -76,8 +52,8 @@ test('a change written on one node reaches another node within 100 ms', async (t
   b.onChange((change) => arrivals.set(change.revision, performance.now()));
   for (let i = 0; i < 20; i++) {
     const started = performance.now();
-    const change = await a.upsert(instance(`i${i}`), 'register');
-    await waitFor(() => arrivals.has(change.revision), 1000);
+    const change = await a.upsert(storedInstance(`i${i}`), 'register');
+    await waitFor(() => arrivals.has(change.revision), 1000, 1);
     const latency = (arrivals.get(change.revision) ?? Infinity) - started;
     assert.ok(latency < 100, `change ${change.revision} took ${latency.toFixed(1)} ms`);
   }
@@ -91,7 +67,7 @@ test('revisions from concurrent writers on two nodes are unique and seen in the 
   a.onChange((c) => seenA.push(c.revision));
   b.onChange((c) => seenB.push(c.revision));
   const writes = await Promise.all(
-    Array.from({ length: 50 }, (_, i) => (i % 2 === 0 ? a : b).upsert(instance(`i${i}`), 'register')),
+    Array.from({ length: 50 }, (_, i) => (i % 2 === 0 ? a : b).upsert(storedInstance(`i${i}`), 'register')),
   );
   const revisions = writes.map((w) => w.revision).sort((x, y) => x - y);
   assert.deepEqual(
@@ -109,7 +85,7 @@ test('expire called by two nodes at once deletes every expired instance exactly 
   for (let i = 0; i < 1200; i += 100) {
     await Promise.all(
       Array.from({ length: 100 }, (_, j) =>
-        a.upsert(instance(`i${i + j}`, { expiresAt: 1000 + i + j }), 'register'),
+        a.upsert(storedInstance(`i${i + j}`, { expiresAt: 1000 + i + j }), 'register'),
       ),
     );
   }
@@ -130,7 +106,7 @@ test('expire called by two nodes at once deletes every expired instance exactly 
 test('a status change from a node with a stale lease does not shorten the lease', async (t) => {
   const [a, b] = await openNodes(t, 2);
   assert.ok(a && b);
-  const registered = instance('a', { expiresAt: 10_000 });
+  const registered = storedInstance('a', { expiresAt: 10_000 });
   await a.upsert(registered, 'register');
   await a.renew('orders', 'a', 40_000);
   const change = await b.upsert({ ...registered, status: 'critical' }, 'status');
@@ -148,7 +124,7 @@ test('a follower whose revision was trimmed away resyncs from a snapshot, then c
   const changes: number[] = [];
   b.onResync?.((snapshot) => resyncs.push(snapshot));
   b.onChange((c) => changes.push(c.revision));
-  await a.upsert(instance('first'), 'register');
+  await a.upsert(storedInstance('first'), 'register');
   await waitFor(() => changes.length === 1);
   // Ten writes in one transaction: the follower wakes only after all of them, when the stream keeps the last 3.
   const raw = await createRedisConnection(sharedRedisUrl);
@@ -156,7 +132,7 @@ test('a follower whose revision was trimmed away resyncs from a snapshot, then c
   const keys = ['instances', 'leases', 'revision', 'changes', 'epoch'].map((k) => prefix + k);
   const batch = raw.multi();
   for (let i = 0; i < 10; i++) {
-    const json = JSON.stringify(instance(`i${i}`));
+    const json = JSON.stringify(storedInstance(`i${i}`));
     batch.eval(upsertScript.source, 5, ...keys, 'x', '=', 3, `orders\ni${i}`, json, 20_000, 'register', '0');
   }
   await batch.exec();
@@ -164,7 +140,7 @@ test('a follower whose revision was trimmed away resyncs from a snapshot, then c
   assert.equal(resyncs[0]?.revision, 11);
   assert.equal(resyncs[0]?.instances.length, 11);
   assert.deepEqual(changes, [1], 'trimmed changes are covered by the snapshot, not replayed');
-  const next = await a.upsert(instance('next'), 'register');
+  const next = await a.upsert(storedInstance('next'), 'register');
   await waitFor(() => changes.length === 2);
   assert.deepEqual(changes, [1, next.revision]);
 });
@@ -177,12 +153,12 @@ test('a follower detects that the shared data vanished and resyncs to the empty 
   const changes: RegistryChange[] = [];
   b.onResync?.((snapshot) => resyncs.push(snapshot));
   b.onChange((c) => changes.push(c));
-  for (let i = 0; i < 5; i++) await a.upsert(instance(`i${i}`), 'register');
+  for (let i = 0; i < 5; i++) await a.upsert(storedInstance(`i${i}`), 'register');
   await waitFor(() => changes.length === 5);
   await deleteRedisKeys(sharedRedisUrl, prefix);
   await waitFor(() => resyncs.length === 1);
   assert.deepEqual(resyncs[0], { revision: 0, instances: [] });
-  const again = await a.upsert(instance('again'), 'register');
+  const again = await a.upsert(storedInstance('again'), 'register');
   assert.equal(again.revision, 1);
   await waitFor(() => changes.length === 6);
   assert.equal(changes[5]?.id, 'again');

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
+import { eventually } from '../../test/helpers/eventually.ts';
 import type { RegistryChange, RegistryStore, StoredInstance } from './registry-store.ts';
 
 /** A store under test and how to remove it (close it and delete its data) afterwards. */
@@ -62,12 +63,14 @@ export function registryStoreContract(
       a.onChange((c) => seenA.push(c.revision));
       b.onChange((c) => seenB.push(c.revision));
       const writes = await Promise.all(
-        Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? a : b).upsert(instance(`i${i}`), 'register')),
+        Array.from({ length: 40 }, (_, i) =>
+          (i % 2 === 0 ? a : b).upsert(storedInstance(`i${i}`), 'register'),
+        ),
       );
       const revisions = writes.map((w) => w.revision).sort((x, y) => x - y);
       assert.equal(new Set(revisions).size, 40, 'revisions are unique across writers');
       await waitFor(() => seenA.length >= 40 && seenB.length >= 40);
-      const marker = await b.upsert(instance('marker'), 'register');
+      const marker = await b.upsert(storedInstance('marker'), 'register');
       await waitFor(() => seenA.at(-1) === marker.revision && seenB.at(-1) === marker.revision);
       assert.deepEqual(seenA, [...revisions, marker.revision]);
       assert.deepEqual(seenB, [...revisions, marker.revision]);
@@ -77,7 +80,8 @@ export function registryStoreContract(
       const pair = await openPair(t);
       if (pair === undefined) return t.skip('the fixture opens no peer');
       const [a, b] = pair;
-      for (let i = 0; i < 200; i++) await a.upsert(instance(`i${i}`, { expiresAt: 1000 + i }), 'register');
+      for (let i = 0; i < 200; i++)
+        await a.upsert(storedInstance(`i${i}`, { expiresAt: 1000 + i }), 'register');
       const seen: RegistryChange[] = [];
       b.onChange((c) => {
         if (c.kind === 'delete') seen.push(c);
@@ -92,9 +96,9 @@ export function registryStoreContract(
 
     test('upsert answers a change whose revision grows with every write', async (t) => {
       const store = await open(t);
-      const a = instance('a', { healthCheck: check, contractHash: 'f'.repeat(64) });
+      const a = storedInstance('a', { healthCheck: check, contractHash: 'f'.repeat(64) });
       const first = await store.upsert(a, 'register');
-      const second = await store.upsert(instance('b'), 'register');
+      const second = await store.upsert(storedInstance('b'), 'register');
       const third = await store.upsert({ ...a, status: 'critical' }, 'status');
       assert.deepEqual(first, {
         revision: first.revision,
@@ -114,9 +118,9 @@ export function registryStoreContract(
       const store = await open(t);
       const empty = await store.snapshot();
       assert.deepEqual(empty.instances, []);
-      await store.upsert(instance('a'), 'register');
-      await store.upsert(instance('b'), 'register');
-      const replaced = instance('a', { version: '1.3.0', updatedAt: 2000, metadata: { zone: 'b' } });
+      await store.upsert(storedInstance('a'), 'register');
+      await store.upsert(storedInstance('b'), 'register');
+      const replaced = storedInstance('a', { version: '1.3.0', updatedAt: 2000, metadata: { zone: 'b' } });
       await store.upsert(replaced, 'update');
       const last = await store.remove('orders', 'b', 'deregister');
       const snapshot = await store.snapshot();
@@ -126,7 +130,7 @@ export function registryStoreContract(
 
     test('renew moves the lease of a known instance without a change, and refuses an unknown one', async (t) => {
       const store = await open(t);
-      const registered = await store.upsert(instance('a'), 'register');
+      const registered = await store.upsert(storedInstance('a'), 'register');
       assert.equal(await store.renew('orders', 'a', 99_000), true);
       assert.deepEqual(await store.changesSince(registered.revision), []);
       assert.equal((await store.snapshot()).instances[0]?.expiresAt, 99_000);
@@ -142,7 +146,7 @@ export function registryStoreContract(
 
     test('remove answers the delete with the instance as it was, and undefined when it is absent', async (t) => {
       const store = await open(t);
-      const a = instance('a');
+      const a = storedInstance('a');
       const registered = await store.upsert(a, 'register');
       await store.renew('orders', 'a', 50_000);
       const removed = await store.remove('orders', 'a', 'deregister');
@@ -160,9 +164,9 @@ export function registryStoreContract(
 
     test('expire removes only leases that ended before now, each once', async (t) => {
       const store = await open(t);
-      await store.upsert(instance('a', { expiresAt: 1000 }), 'register');
-      await store.upsert(instance('b', { expiresAt: 2000 }), 'register');
-      await store.upsert(instance('c', { expiresAt: 3000 }), 'register');
+      await store.upsert(storedInstance('a', { expiresAt: 1000 }), 'register');
+      await store.upsert(storedInstance('b', { expiresAt: 2000 }), 'register');
+      await store.upsert(storedInstance('c', { expiresAt: 3000 }), 'register');
       const expired = await store.expire(2000);
       assert.deepEqual(
         expired.map((c) => [c.kind, c.reason, c.id]),
@@ -178,9 +182,9 @@ export function registryStoreContract(
       const store = await open(t);
       const start = (await store.snapshot()).revision;
       const written = [
-        await store.upsert(instance('a'), 'register'),
-        await store.upsert(instance('b'), 'register'),
-        await store.upsert(instance('a', { status: 'draining' }), 'drain'),
+        await store.upsert(storedInstance('a'), 'register'),
+        await store.upsert(storedInstance('b'), 'register'),
+        await store.upsert(storedInstance('a', { status: 'draining' }), 'drain'),
       ];
       const removed = await store.remove('orders', 'b', 'deregister');
       assert.ok(removed);
@@ -198,7 +202,8 @@ export function registryStoreContract(
     test('changesSince answers undefined once the revision is no longer kept', async (t) => {
       const store = await open(t, { changeRetention: 5 });
       let last: RegistryChange | undefined;
-      for (let i = 0; i < 300; i++) last = await store.upsert(instance('a', { updatedAt: i }), 'update');
+      for (let i = 0; i < 300; i++)
+        last = await store.upsert(storedInstance('a', { updatedAt: i }), 'update');
       assert.ok(last);
       assert.equal(await store.changesSince(0), undefined);
       const recent = await store.changesSince(last.revision - 3);
@@ -224,14 +229,14 @@ export function registryStoreContract(
       store.onChange((change) => seen.push(change));
       const written: RegistryChange[] = [];
       for (let i = 0; i < 10; i++)
-        written.push(await store.upsert(instance(`i${i}`, { expiresAt: 1000 + i }), 'register'));
+        written.push(await store.upsert(storedInstance(`i${i}`, { expiresAt: 1000 + i }), 'register'));
       written.push(...(await store.expire(1003)));
       const removed = await store.remove('orders', 'i9', 'deregister');
       assert.ok(removed);
       written.push(removed);
       await waitFor(() => seen.length >= written.length);
       // One more change proves nothing else was queued behind the ones already seen.
-      written.push(await store.upsert(instance('marker'), 'register'));
+      written.push(await store.upsert(storedInstance('marker'), 'register'));
       await waitFor(() => seen.at(-1)?.id === 'marker');
       assert.deepEqual(seen, written);
     });
@@ -242,10 +247,10 @@ export function registryStoreContract(
       const kept: RegistryChange[] = [];
       const unsubscribe = store.onChange((change) => dropped.push(change));
       store.onChange((change) => kept.push(change));
-      await store.upsert(instance('a'), 'register');
+      await store.upsert(storedInstance('a'), 'register');
       await waitFor(() => kept.length === 1);
       unsubscribe();
-      await store.upsert(instance('b'), 'register');
+      await store.upsert(storedInstance('b'), 'register');
       await waitFor(() => kept.length === 2);
       assert.deepEqual(
         dropped.map((c) => c.id),
@@ -253,7 +258,7 @@ export function registryStoreContract(
       );
       await store.close();
       await store.close();
-      await assert.rejects(store.upsert(instance('c'), 'register'));
+      await assert.rejects(store.upsert(storedInstance('c'), 'register'));
       assert.equal(kept.length, 2);
     });
   });
@@ -267,7 +272,8 @@ const check = {
   healthyThreshold: 2,
 };
 
-function instance(id: string, overrides: Partial<StoredInstance> = {}): StoredInstance {
+/** A passing `orders` instance for store tests; `overrides` replace any field. */
+export function storedInstance(id: string, overrides: Partial<StoredInstance> = {}): StoredInstance {
   return {
     service: 'orders',
     id,
@@ -283,10 +289,11 @@ function instance(id: string, overrides: Partial<StoredInstance> = {}): StoredIn
   };
 }
 
-async function waitFor(condition: () => boolean, timeoutMs = 2000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
+/** Polls `condition` (see {@link eventually}) until it holds; rejects after `timeoutMs`. */
+export async function waitFor(condition: () => boolean, timeoutMs = 2000, intervalMs = 5): Promise<void> {
+  await eventually(
+    () => assert.ok(condition(), `condition not met within ${timeoutMs} ms`),
+    timeoutMs,
+    intervalMs,
+  );
 }

@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { test } from 'node:test';
-import { call, eventually, openWatch } from './admin-harness.ts';
+import { createAddressPolicy } from '../../src/registry/address-policy.ts';
+import { createRegistryRoutes } from '../../src/registry/http-api.ts';
+import { createRegistry } from '../../src/registry/registry.ts';
+import { createEmbeddedStore } from '../../src/store/embedded-store.ts';
+import type { RegistrySnapshot, RegistryStore } from '../../src/store/registry-store.ts';
+import { call, eventually, openWatch, startAdmin } from './admin-harness.ts';
 import { startRegistryApi } from './setup.ts';
 
 const body = (version = '1.0.0') => ({ url: 'http://127.0.0.1:3001', version, ttl: '30s' });
@@ -145,4 +150,47 @@ test('a watcher that stops reading is disconnected, while the registry and other
   assert.ok(slowBytes < total * 16 * 1024, `the slow watcher got ${slowBytes} bytes, not everything`);
   assert.equal(fast.ended, false);
   assert.ok(elapsed < 5_000, `600 registrations took ${elapsed}ms`);
+});
+
+test('after a store resync every open watch starts over from a snapshot, even when the revision went down', async (t) => {
+  const inner = await createEmbeddedStore({ path: ':memory:' });
+  let fire: ((snapshot: RegistrySnapshot) => void) | undefined;
+  // The embedded store only resyncs in multi-process mode; this one hands the resync to the test.
+  const store = new Proxy(inner, {
+    get(target, property) {
+      if (property === 'onResync')
+        return (listener: (snapshot: RegistrySnapshot) => void) => {
+          fire = listener;
+          return () => (fire = undefined);
+        };
+      const value: unknown = Reflect.get(target, property);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  }) as RegistryStore;
+  const registry = createRegistry({ store, addressPolicy: createAddressPolicy() });
+  await registry.start();
+  t.after(async () => {
+    await registry.close();
+    await inner.close();
+  });
+  const base = await startAdmin(t, createRegistryRoutes(registry));
+  await call(base, 'PUT', '/v1/services/orders/instances/o-1', body());
+  await call(base, 'PUT', '/v1/services/orders/instances/o-2', body());
+  const watcher = await openWatch(t, `${base}/v1/watch`);
+  await eventually(() => watcher.events.length === 1, 2_000, 'first snapshot');
+  assert.equal(watcher.events[0]?.id, '2');
+  const kept = registry.getInstance('orders', 'o-2');
+  assert.ok(kept && fire);
+  fire({ revision: 1, instances: [kept] });
+  await eventually(() => watcher.events.length === 2, 2_000, 'snapshot after the resync');
+  const resynced = watcher.events[1];
+  assert.equal(resynced?.event, 'snapshot');
+  assert.equal(resynced?.id, '1');
+  assert.deepEqual(
+    resynced?.data.instances.map((i: { id: string }) => i.id),
+    ['o-2'],
+  );
+  await call(base, 'PUT', '/v1/services/orders/instances/o-3', body());
+  await eventually(() => watcher.events.length === 3, 2_000, 'a change after the resync');
+  assert.deepEqual([watcher.events[2]?.event, watcher.events[2]?.data.id], ['upsert', 'o-3']);
 });

@@ -2,42 +2,15 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { startRedisServer } from '../helpers/redis-server.ts';
 import { createRedisStore } from '../../src/store/redis-store.ts';
-import type {
-  RegistryChange,
-  RegistrySnapshot,
-  RegistryStore,
-  StoredInstance,
-} from '../../src/store/registry-store.ts';
-
-function instance(id: string): StoredInstance {
-  return {
-    service: 'orders',
-    id,
-    url: 'http://127.0.0.1:7001',
-    version: '1.2.0',
-    metadata: {},
-    status: 'passing',
-    ttlMs: 15_000,
-    expiresAt: 20_000,
-    registeredAt: 1000,
-    updatedAt: 1000,
-  };
-}
-
-async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
+import { storedInstance, waitFor } from '../../src/store/registry-store.contract.ts';
+import type { RegistryChange, RegistrySnapshot, RegistryStore } from '../../src/store/registry-store.ts';
 
 /** Retries a write until Redis is back (bounded); answers the change. */
 async function writeWhenBack(store: RegistryStore, id: string, timeoutMs = 5000): Promise<RegistryChange> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
-      return await store.upsert(instance(id), 'register');
+      return await store.upsert(storedInstance(id), 'register');
     } catch (err) {
       if (Date.now() > deadline) throw err;
       await new Promise((resolve) => setTimeout(resolve, 20));
@@ -68,15 +41,15 @@ test('a Redis outage fails writes fast, and the feed resumes or resyncs after th
   follower.onChange((c) => changes.push(c));
   follower.onResync?.((s) => resyncs.push(s));
 
-  const before = await writer.upsert(instance('before'), 'register');
-  await waitFor(() => changes.length === 1);
+  const before = await writer.upsert(storedInstance('before'), 'register');
+  await waitFor(() => changes.length === 1, 5000);
 
   await t.test(
     'writes and reads reject with store_unavailable within a second while Redis is down',
     async () => {
       await server.stop({ keepData: true });
       const started = performance.now();
-      await assert.rejects(writer.upsert(instance('during'), 'register'), {
+      await assert.rejects(writer.upsert(storedInstance('during'), 'register'), {
         code: 'store_unavailable',
         status: 503,
       });
@@ -90,7 +63,7 @@ test('a Redis outage fails writes fast, and the feed resumes or resyncs after th
     await server.start();
     const after = await writeWhenBack(writer, 'after');
     assert.equal(after.revision, before.revision + 1);
-    await waitFor(() => changes.length === 2);
+    await waitFor(() => changes.length === 2, 5000);
     assert.deepEqual(
       changes.map((c) => c.id),
       ['before', 'after'],
@@ -103,13 +76,13 @@ test('a Redis outage fails writes fast, and the feed resumes or resyncs after th
     await server.start();
     const lost = await writeWhenBack(writer, 'after-loss');
     assert.equal(lost.revision, 1, 'the revision counter starts over');
-    await waitFor(() => resyncs.length === 1);
+    await waitFor(() => resyncs.length === 1, 5000);
     const snapshot = resyncs[0];
     assert.ok(snapshot);
     // The follower may notice the loss before or after the first new write; either way it sees the write once.
     if (snapshot.revision === 0) {
       assert.deepEqual(snapshot.instances, []);
-      await waitFor(() => changes.at(-1)?.id === 'after-loss');
+      await waitFor(() => changes.at(-1)?.id === 'after-loss', 5000);
     } else {
       assert.deepEqual(
         snapshot.instances.map((i) => i.id),

@@ -1,5 +1,6 @@
 import type { OutlierDetectionConfig } from '../../config/schema.ts';
 import { parseDurationMs } from '../../config/units.ts';
+import type { HealthCheckTimers } from './health-checker.ts';
 import type { Instance } from './instance.ts';
 import type { InstanceSet } from './instance-set.ts';
 
@@ -21,11 +22,8 @@ export interface OutlierTarget {
   readonly settings: OutlierSettings;
 }
 
-/** Timer functions, injectable so tests drive time by hand. */
-export interface OutlierTimers {
-  setTimeout(callback: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
+/** Timer functions, injectable so tests drive time by hand (the health checker's shape). */
+export type OutlierTimers = HealthCheckTimers;
 
 /** Options of {@link createOutlierDetector}. */
 export interface OutlierDetectorOptions {
@@ -142,10 +140,10 @@ export class OutlierDetector {
   }
 
   #mayEject(instances: InstanceSet, settings: OutlierSettings): boolean {
+    if (settings.maxEjectionPercent === 0) return false;
     let ejected = 0;
     for (const other of instances.all) if (this.#states.get(other)?.ejected === true) ejected++;
     // As in Envoy: the share is checked before this ejection, so one instance can always be ejected.
-    if (settings.maxEjectionPercent === 0) return false;
     return ejected === 0 || ejected * 100 < settings.maxEjectionPercent * instances.size;
   }
 

@@ -50,7 +50,8 @@ export class RegisteredInstances {
   #upsert(stored: StoredInstance): void {
     const key = keyOf(stored.service, stored.id);
     const existing = this.#byKey.get(key);
-    const set = this.#runtime()?.services.get(stored.service)?.instances;
+    const service = this.#runtime()?.services.get(stored.service);
+    const set = service?.instances;
     if (
       existing !== undefined &&
       existing.url.href === new URL(stored.url).href &&
@@ -60,7 +61,6 @@ export class RegisteredInstances {
       else existing.status = stored.status;
       return;
     }
-    const service = this.#runtime()?.services.get(stored.service);
     const instance = new Instance(
       {
         id: stored.id,
