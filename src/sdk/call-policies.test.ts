@@ -12,18 +12,8 @@ const retry = new RetryPolicy({
   backoff: { baseMs: 0, maxMs: 0 },
 });
 const answer = (status: number): TryOutcome<number> => ({ ok: true, status, value: status });
-const refused: TryOutcome<number> = {
-  ok: false,
-  failure: 'connect',
-  error: new Error('refused'),
-  notSent: true,
-};
-const reset: TryOutcome<number> = {
-  ok: false,
-  failure: 'connect',
-  error: new Error('reset'),
-  notSent: false,
-};
+const refused: TryOutcome<number> = { ok: false, failure: 'refused', error: new Error('refused') };
+const reset: TryOutcome<number> = { ok: false, failure: 'connect', error: new Error('reset') };
 
 function scripted(outcomes: TryOutcome<number>[]): {
   tries: number[];

@@ -20,13 +20,8 @@ export interface CallPolicies {
 /** What one try produced: an answer (any status), or a failure classified for the retry policy. */
 export type TryOutcome<R> =
   | { readonly ok: true; readonly status: number; readonly value: R }
-  | {
-      readonly ok: false;
-      readonly failure: TryFailure;
-      readonly error: Error;
-      /** Nothing reached the service (refused connection): safe to retry whatever the method. */
-      readonly notSent: boolean;
-    };
+  /** `failure: 'refused'`: nothing reached the service, so it is safe to retry whatever the method. */
+  | { readonly ok: false; readonly failure: TryFailure; readonly error: Error };
 
 /**
  * Runs `tryOnce` under the policies: bulkhead → breaker → tries with per-try timeouts inside an overall
@@ -64,7 +59,7 @@ export async function callWithPolicies<R>(
       const retryable =
         retry !== undefined &&
         (outcome.ok ? status >= 500 : true) &&
-        (retry.allowsMethod(method) || (!outcome.ok && outcome.notSent)) &&
+        (retry.allowsMethod(method) || failure === 'refused') &&
         retry.shouldRetry(tryIndex, failure, status);
       if (!retryable) {
         if (outcome.ok) return outcome.value;

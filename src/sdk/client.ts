@@ -362,18 +362,16 @@ async function sendOnce(
 
 function classify(error: Error & { code?: string }, timedOut: boolean): TryOutcome<Answer> {
   let failure: TryFailure = 'other';
-  let notSent = false;
   if (timedOut || TIMEOUT.has(error.code ?? '')) {
     failure = 'timeout';
     error = new CallTimeoutError('the call timed out', { cause: error });
   } else if (NOT_SENT.has(error.code ?? '')) {
-    failure = 'connect';
-    notSent = true;
+    failure = 'refused';
   } else if (error.code === 'ECONNRESET' || error.code === 'UND_ERR_SOCKET' || error.code === 'EPIPE') {
     // Reset before any response byte (the answer promise had not resolved): the request was not answered.
     failure = 'connect';
   }
-  return { ok: false, failure, error, notSent };
+  return { ok: false, failure, error };
 }
 
 function withQuery(path: string, query: CallOptions['query']): string {

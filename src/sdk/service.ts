@@ -1,6 +1,7 @@
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
+import { parseDurationMs } from '../config/units.ts';
 import { toRequestListener, type ServiceApp } from './handler-adapter.ts';
 import { Registration } from './registration.ts';
 import { RegistryConnection, type RegistryOptions } from './registry-connection.ts';
@@ -143,7 +144,7 @@ export async function createService(options: ServiceOptions): Promise<PorticoSer
       healthCheck: options.healthCheck,
       contract: options.contract,
     },
-    heartbeatMs: options.heartbeatMs ?? Math.max(250, Math.floor(parseTtlMs(ttl) / 3)),
+    heartbeatMs: options.heartbeatMs ?? Math.max(250, Math.floor(parseDurationMs(ttl) / 3)),
     onError: (err) => logger.warn(`portico sdk: ${options.name} ${id}: ${err.message}`),
   });
 
@@ -216,12 +217,4 @@ export async function createService(options: ServiceOptions): Promise<PorticoSer
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
-}
-
-/** The registry's duration syntax (`500ms`, `15s`, `2m`, `1h`), for the default heartbeat interval. */
-function parseTtlMs(ttl: string): number {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(ttl);
-  if (match === null) throw new TypeError(`ttl must be a duration such as "15s", not "${ttl}"`);
-  const unit = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 }[match[2] as 'ms' | 's' | 'm' | 'h'];
-  return Number(match[1]) * unit;
 }

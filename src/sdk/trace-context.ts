@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { randomBytes } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
+import { isValidTracestate, parseTraceparent, TraceIdSource } from '../observability/trace-context.ts';
 
 /** The W3C trace context of the request being handled (https://www.w3.org/TR/trace-context/). */
 export interface TraceContext {
@@ -14,28 +14,23 @@ export interface TraceContext {
   readonly traceState: string | undefined;
 }
 
-const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 const storage = new AsyncLocalStorage<TraceContext>();
+const ids = new TraceIdSource();
 
-/** Reads `traceparent`/`tracestate`; an absent or invalid header starts a new trace (trace context §3.2.2). */
-export function traceContextFrom(headers: IncomingHttpHeaders): TraceContext {
+/** Reads `traceparent`/`tracestate` as the gateway does; an absent or invalid header starts a new trace. */
+function traceContextFrom(headers: IncomingHttpHeaders): TraceContext {
   const header = headers.traceparent;
-  const match = typeof header === 'string' ? TRACEPARENT.exec(header.trim()) : null;
-  const traceId = match?.[1];
-  if (match === null || traceId === undefined || /^0+$/.test(traceId) || /^0+$/.test(match[2] ?? '')) {
-    return {
-      traceId: randomBytes(16).toString('hex'),
-      parentId: undefined,
-      flags: '01',
-      traceState: undefined,
-    };
+  const parent = parseTraceparent(typeof header === 'string' ? header.trim() : undefined);
+  if (parent === undefined) {
+    return { traceId: ids.traceId(), parentId: undefined, flags: '01', traceState: undefined };
   }
   const state = headers.tracestate;
+  const joined = Array.isArray(state) ? state.join(',') : state;
   return {
-    traceId,
-    parentId: match[2],
-    flags: match[3] ?? '01',
-    traceState: typeof state === 'string' ? state : Array.isArray(state) ? state.join(',') : undefined,
+    traceId: parent.traceId,
+    parentId: parent.parentId,
+    flags: parent.flags,
+    traceState: joined !== undefined && isValidTracestate(joined) ? joined : undefined,
   };
 }
 
@@ -61,7 +56,7 @@ export function currentTraceContext(): TraceContext | undefined {
  * sampled trace outside any request.
  */
 export function outgoingTraceparent(context: TraceContext | undefined = storage.getStore()): string {
-  const spanId = randomBytes(8).toString('hex');
-  if (context === undefined) return `00-${randomBytes(16).toString('hex')}-${spanId}-01`;
+  const spanId = ids.spanId();
+  if (context === undefined) return `00-${ids.traceId()}-${spanId}-01`;
   return `00-${context.traceId}-${spanId}-${context.flags}`;
 }

@@ -172,11 +172,16 @@ async function tries(
   const method = call.method ?? 'GET';
   policy?.recordCall();
   let avoid: Instance | undefined;
+  let triedBefore: Instance | undefined;
+  let lastError: CallError | undefined;
   for (let retry = 0; ; retry++) {
+    // The proxy's pick: a retry passes over the last two instances tried and those whose breaker refuses.
     const picked =
       resilience === undefined
         ? service.instances.pick(undefined, avoid)
-        : resilience.pick(service.instances, undefined, avoid);
+        : resilience.pick(service.instances, undefined, avoid, triedBefore);
+    // As in the proxy, a retry that finds no instance answers with the failure it was retrying.
+    if (picked == null && lastError !== undefined) throw lastError;
     if (picked === null)
       throw new CallError('circuit_open', `the circuit breaker of "${service.name}" is open`, 503);
     if (picked === undefined) {
@@ -232,6 +237,8 @@ async function tries(
     await sleep(policy.delayMs(retry), signal).catch(() => {
       throw timeoutOrAbort(service.name, signal);
     });
+    lastError = error;
+    triedBefore = avoid;
     avoid = instance;
   }
 }
