@@ -5,6 +5,7 @@ import type { LoadBalancerName } from '../config/schema.ts';
 import { Bulkhead } from '../resilience/bulkhead.ts';
 import { CircuitBreaker } from '../resilience/circuit-breaker.ts';
 import { RetryPolicy, type TryFailure } from '../resilience/retry-policy.ts';
+import { tryFailureOf } from '../resilience/try-failure.ts';
 import { CallTimeoutError } from './call-timeout-error.ts';
 import { callWithPolicies, type CallPolicies, type TryOutcome } from './call-policies.ts';
 import { NoInstanceError } from './no-instance-error.ts';
@@ -118,16 +119,6 @@ interface Answer {
   readonly headers: Record<string, string | string[] | undefined>;
   readonly body: unknown;
 }
-
-const NOT_SENT = new Set([
-  'ECONNREFUSED',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-]);
-const TIMEOUT = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 
 /**
  * A client that finds services through Portico's registry and calls them directly: instances come from a
@@ -361,16 +352,8 @@ async function sendOnce(
 }
 
 function classify(error: Error & { code?: string }, timedOut: boolean): TryOutcome<Answer> {
-  let failure: TryFailure = 'other';
-  if (timedOut || TIMEOUT.has(error.code ?? '')) {
-    failure = 'timeout';
-    error = new CallTimeoutError('the call timed out', { cause: error });
-  } else if (NOT_SENT.has(error.code ?? '')) {
-    failure = 'refused';
-  } else if (error.code === 'ECONNRESET' || error.code === 'UND_ERR_SOCKET' || error.code === 'EPIPE') {
-    // Reset before any response byte (the answer promise had not resolved): the request was not answered.
-    failure = 'connect';
-  }
+  const failure: TryFailure = timedOut ? 'timeout' : tryFailureOf(error.code);
+  if (failure === 'timeout') error = new CallTimeoutError('the call timed out', { cause: error });
   return { ok: false, failure, error };
 }
 

@@ -12,6 +12,7 @@ import {
 } from '../../resilience/aggregate-plan.ts';
 import type { CircuitBreaker } from '../../resilience/circuit-breaker.ts';
 import type { TryFailure } from '../../resilience/retry-policy.ts';
+import { tryFailureOf } from '../../resilience/try-failure.ts';
 import type { RequestContext } from '../pipeline/request-context.ts';
 import type { Handler } from '../pipeline/stage.ts';
 import type { ServiceRuntime } from '../runtime/service-runtime.ts';
@@ -216,14 +217,7 @@ async function tries(
       breaker?.record(false);
       if (kind !== undefined) observer.upstreamError(service.name, instance, kind);
       error = new CallError(code, `calling "${service.name}" failed (${code})`);
-      failure =
-        kind === 'connect'
-          ? 'refused'
-          : kind === 'reset'
-            ? 'connect'
-            : kind === 'timeout'
-              ? 'timeout'
-              : 'other';
+      failure = tryFailureOf((err as { code?: string }).code);
     } finally {
       instance.inflight--;
     }

@@ -5,6 +5,7 @@ import { PorticoError } from '../../errors/portico-error.ts';
 import type { ErrorCode } from '../../errors/catalog.ts';
 import type { CircuitBreaker } from '../../resilience/circuit-breaker.ts';
 import type { TryFailure } from '../../resilience/retry-policy.ts';
+import { tryFailureOf } from '../../resilience/try-failure.ts';
 import { buildUpstreamHeaders } from '../forwarding/upstream-headers.ts';
 import { toClientHeaders } from '../forwarding/response-headers.ts';
 import { upstreamPathOf, type RequestContext } from '../pipeline/request-context.ts';
@@ -327,14 +328,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     }
     if (this.#resilience?.retry !== undefined && !this.#res.headersSent) {
       this.#lastFailure = code;
-      const failure: TryFailure =
-        kind === 'connect'
-          ? 'refused'
-          : kind === 'reset'
-            ? 'connect'
-            : kind === 'timeout'
-              ? 'timeout'
-              : 'other';
+      const failure = tryFailureOf((err as { code?: string }).code);
       if (kind !== undefined && this.#mayRetry(failure, 0)) return this.#backoff();
     }
     this.#finish();
