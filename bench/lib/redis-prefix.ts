@@ -18,20 +18,6 @@ function connect(url: string): Redis {
   });
 }
 
-/** True when Redis answers PING within a second. */
-export async function redisReachable(url: string): Promise<boolean> {
-  const redis = connect(url);
-  redis.on('error', () => {});
-  try {
-    await redis.connect();
-    return (await redis.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    redis.disconnect();
-  }
-}
-
 /** Deletes every key under `prefix` (SCAN, never KEYS); returns how many went. */
 export async function deletePrefix(url: string, prefix: string): Promise<number> {
   const redis = connect(url);

@@ -2,7 +2,7 @@ import { plainContenders } from '../contenders/catalog.ts';
 import { PATHS } from '../lib/payloads.ts';
 import { treeMemoryBytes } from '../lib/rss.ts';
 import { summarize } from '../lib/stats.ts';
-import { measureRounds } from './rounds.ts';
+import { loadMetrics, measureRounds } from './rounds.ts';
 import type { ResultRow, Scenario } from './scenario.ts';
 
 const CONNECTIONS = 50;
@@ -30,9 +30,7 @@ export function createPlainProxyScenario(size: 'small' | 'large'): Scenario {
       for (const c of started) {
         const s = samples.get(c.label)!;
         const metrics = {
-          rps: summarize(s.results.map((r) => r.rps)),
-          p50: summarize(s.results.map((r) => r.p50Ms)),
-          p99: summarize(s.results.map((r) => r.p99Ms)),
+          ...loadMetrics(s),
           ...(c.process === undefined || !c.process.alive()
             ? {}
             : { rss: summarize([(await treeMemoryBytes(c.process.pid, 'VmHWM')) / 2 ** 20]) }),

@@ -5,8 +5,7 @@ import { porticoWith } from '../contenders/catalog.ts';
 import type { ContenderSpec } from '../contenders/contender.ts';
 import { porticoHeadYaml } from '../contenders/portico-config.ts';
 import { ORDER_BODY, PATHS } from '../lib/payloads.ts';
-import { summarize } from '../lib/stats.ts';
-import { measureRounds } from './rounds.ts';
+import { loadColumns, loadMetrics, measureRounds } from './rounds.ts';
 import type { BenchOptions, ResultRow, Scenario } from './scenario.ts';
 
 const PLAIN = 'portico-plain';
@@ -150,11 +149,7 @@ export function createPoliciesScenario(): Scenario {
           label: c.label,
           status: 'ok',
           notes: [...(first === undefined ? [] : [first]), ...new Set(s.notes)],
-          metrics: {
-            rps: summarize(s.results.map((r) => r.rps)),
-            p50: summarize(s.results.map((r) => r.p50Ms)),
-            p99: summarize(s.results.map((r) => r.p99Ms)),
-          },
+          metrics: loadMetrics(s),
         };
       });
       return {
@@ -163,11 +158,7 @@ export function createPoliciesScenario(): Scenario {
         description: this.description,
         chart: false,
         rows,
-        columns: [
-          { key: 'rps', label: 'req/s', unit: '', decimals: 0, ratioTo: [PLAIN] },
-          { key: 'p50', label: 'p50', unit: 'ms', decimals: 2, ratioTo: [PLAIN] },
-          { key: 'p99', label: 'p99', unit: 'ms', decimals: 2, ratioTo: [PLAIN] },
-        ],
+        columns: loadColumns([PLAIN]),
       };
     },
   };

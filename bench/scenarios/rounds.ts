@@ -1,6 +1,8 @@
 import type { RunningContender } from '../contenders/contender.ts';
 import type { LoadResult } from '../lib/load-generator.ts';
-import type { BenchContext } from './scenario.ts';
+import { summarize } from '../lib/stats.ts';
+import type { Summary } from '../lib/stats.ts';
+import type { BenchContext, MetricColumn } from './scenario.ts';
 
 /** Samples of one contender over the rounds; NaN marks a round that failed. */
 export interface RoundSamples {
@@ -89,6 +91,24 @@ export async function measureRounds(
     }
   }
   return samples;
+}
+
+/** Req/s, p50 and p99 of one contender over its rounds, under the keys of {@link loadColumns}. */
+export function loadMetrics(s: RoundSamples): Record<'rps' | 'p50' | 'p99', Summary> {
+  return {
+    rps: summarize(s.results.map((r) => r.rps)),
+    p50: summarize(s.results.map((r) => r.p50Ms)),
+    p99: summarize(s.results.map((r) => r.p99Ms)),
+  };
+}
+
+/** The req/s, p50 and p99 columns, each divided by the rows named in `ratioTo`. */
+export function loadColumns(ratioTo: string[]): MetricColumn[] {
+  return [
+    { key: 'rps', label: 'req/s', unit: '', decimals: 0, ratioTo },
+    { key: 'p50', label: 'p50', unit: 'ms', decimals: 2, ratioTo },
+    { key: 'p99', label: 'p99', unit: 'ms', decimals: 2, ratioTo },
+  ];
 }
 
 function fmt(value: number, decimals: number): string {

@@ -1,7 +1,6 @@
 import { portico } from '../contenders/catalog.ts';
 import { PATHS } from '../lib/payloads.ts';
-import { summarize } from '../lib/stats.ts';
-import { measureRounds } from './rounds.ts';
+import { loadColumns, loadMetrics, measureRounds } from './rounds.ts';
 import type { BenchOptions, ResultRow, Scenario } from './scenario.ts';
 
 const SMALL_TABLE = 'portico-10-routes';
@@ -35,11 +34,7 @@ export function createRouteTableScenario(): Scenario {
           label: c.label,
           status: 'ok',
           notes: [...new Set(s.notes)],
-          metrics: {
-            rps: summarize(s.results.map((r) => r.rps)),
-            p50: summarize(s.results.map((r) => r.p50Ms)),
-            p99: summarize(s.results.map((r) => r.p99Ms)),
-          },
+          metrics: loadMetrics(s),
         };
       });
       return {
@@ -48,11 +43,7 @@ export function createRouteTableScenario(): Scenario {
         description: this.description,
         chart: false,
         rows,
-        columns: [
-          { key: 'rps', label: 'req/s', unit: '', decimals: 0, ratioTo: [SMALL_TABLE] },
-          { key: 'p50', label: 'p50', unit: 'ms', decimals: 2, ratioTo: [SMALL_TABLE] },
-          { key: 'p99', label: 'p99', unit: 'ms', decimals: 2, ratioTo: [SMALL_TABLE] },
-        ],
+        columns: loadColumns([SMALL_TABLE]),
       };
     },
   };

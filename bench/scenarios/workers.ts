@@ -9,7 +9,7 @@ import { porticoHeadYaml } from '../contenders/portico-config.ts';
 import { PATHS } from '../lib/payloads.ts';
 import { treeMemoryBytes } from '../lib/rss.ts';
 import { summarize } from '../lib/stats.ts';
-import { measureRounds } from './rounds.ts';
+import { loadColumns, loadMetrics, measureRounds } from './rounds.ts';
 import type { BenchOptions, ResultRow, Scenario } from './scenario.ts';
 
 const ONE = 'portico-1-worker';
@@ -96,9 +96,7 @@ export function createWorkersScenario(): Scenario {
           status: 'ok',
           notes: [...new Set(s.notes)],
           metrics: {
-            rps: summarize(s.results.map((r) => r.rps)),
-            p50: summarize(s.results.map((r) => r.p50Ms)),
-            p99: summarize(s.results.map((r) => r.p99Ms)),
+            ...loadMetrics(s),
             ...(alive
               ? { rss: summarize([(await treeMemoryBytes(c.process!.pid, 'VmHWM')) / 2 ** 20]) }
               : {}),
@@ -112,9 +110,7 @@ export function createWorkersScenario(): Scenario {
         chart: false,
         rows,
         columns: [
-          { key: 'rps', label: 'req/s', unit: '', decimals: 0, ratioTo: [ONE] },
-          { key: 'p50', label: 'p50', unit: 'ms', decimals: 2, ratioTo: [ONE] },
-          { key: 'p99', label: 'p99', unit: 'ms', decimals: 2, ratioTo: [ONE] },
+          ...loadColumns([ONE]),
           { key: 'rss', label: 'peak RSS', unit: 'MB', decimals: 1, ratioTo: [ONE] },
         ],
       };

@@ -32,6 +32,9 @@ const assetNames = ['index.html', 'app.js', 'render.js', 'sse.js', 'style.css'] 
 export function createDashboardRoutes(deps: DashboardDependencies): AdminRoute[] {
   const assets = createAssetStore(new URL('./assets/', import.meta.url), assetNames);
   const sampler = new StatsSampler(deps.stats, deps.clock === undefined ? {} : { clock: deps.clock });
+  // A runtime never changes once compiled, so its route → service map is built once per reload, not per poll.
+  let mapped: Runtime | undefined;
+  let serviceOf = new Map<string, string>();
   return [
     {
       method: 'GET',
@@ -56,8 +59,11 @@ export function createDashboardRoutes(deps: DashboardDependencies): AdminRoute[]
       method: 'GET',
       path: '/v1/stats',
       handler: function liveStats(_req, res) {
-        const serviceOf = new Map<string, string>();
-        for (const route of deps.runtime().routes) serviceOf.set(route.name, route.service.name);
+        const runtime = deps.runtime();
+        if (runtime !== mapped) {
+          mapped = runtime;
+          serviceOf = new Map(runtime.routes.map((route) => [route.name, route.service.name]));
+        }
         res.setHeader('cache-control', 'no-store');
         sendJson(res, 200, sampler.sample(serviceOf));
       },

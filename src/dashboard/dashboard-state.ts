@@ -56,18 +56,7 @@ export interface DashboardState {
  * leases and metadata come from the registry's watch stream instead, which the page follows live.
  */
 export function describeRuntime(runtime: Runtime): DashboardState {
-  const aggregates = new Set((runtime.config.aggregates ?? []).map((aggregate) => aggregate.name));
-  const routes = runtime.routes.map((route): RouteState => ({
-    name: route.name,
-    methods: route.config.match.methods ?? null,
-    path: route.config.match.path,
-    host: route.config.match.host ?? null,
-    service: route.service.name,
-    aggregate: aggregates.has(route.name),
-    policies: aggregates.has(route.name)
-      ? aggregatePolicies(runtime, route.name, route.config)
-      : routePolicies(route.config, runtime.config.cors !== undefined),
-  }));
+  const routes = describeRoutes(runtime);
   const services: ServiceState[] = [];
   for (const service of runtime.services.values()) {
     const resilience = service.resilience?.snapshot();
@@ -95,6 +84,31 @@ export function describeRuntime(runtime: Runtime): DashboardState {
     });
   }
   return { routes, services };
+}
+
+/** Route rows depend on the compiled config alone, which a runtime never changes: built once per runtime. */
+const routeStates = new WeakMap<Runtime, readonly RouteState[]>();
+
+function describeRoutes(runtime: Runtime): readonly RouteState[] {
+  let routes = routeStates.get(runtime);
+  if (routes !== undefined) return routes;
+  const aggregates = new Set((runtime.config.aggregates ?? []).map((aggregate) => aggregate.name));
+  routes = runtime.routes.map((route): RouteState => {
+    const aggregate = aggregates.has(route.name);
+    return {
+      name: route.name,
+      methods: route.config.match.methods ?? null,
+      path: route.config.match.path,
+      host: route.config.match.host ?? null,
+      service: route.service.name,
+      aggregate,
+      policies: aggregate
+        ? aggregatePolicies(runtime, route.name, route.config)
+        : routePolicies(route.config, runtime.config.cors !== undefined),
+    };
+  });
+  routeStates.set(runtime, routes);
+  return routes;
 }
 
 function routePolicies(config: RouteConfig, cors: boolean): string[] {

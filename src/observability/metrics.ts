@@ -1,5 +1,6 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import type { Runtime } from '../gateway/runtime/compile-runtime.ts';
+import type { ServiceRuntime } from '../gateway/runtime/service-runtime.ts';
 import type { UpstreamErrorKind } from '../gateway/services/proxy.ts';
 import { latencyBuckets, type RouteStatsTable } from './route-stats.ts';
 
@@ -42,38 +43,26 @@ export class GatewayMetrics {
       },
     });
     this.registry.registerMetric(createRouteLatencyMetric(stats) as unknown as Metric);
-    new Gauge({
+    perService(this.registry, runtime, {
       name: 'portico_upstream_instance_healthy',
       help: 'Whether an instance takes traffic (1) or not (0), by service and instance.',
       labelNames: ['service', 'instance'],
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        const table = runtime();
-        if (table === undefined) return;
-        for (const service of table.services.values()) {
-          for (const instance of service.instances.all) {
-            this.set({ service: service.name, instance: instance.id }, instance.available ? 1 : 0);
-          }
+      set(gauge, service) {
+        for (const instance of service.instances.all) {
+          gauge.set({ service: service.name, instance: instance.id }, instance.available ? 1 : 0);
         }
       },
     });
     // Per service, not per instance: registered instances come and go, and an alert on "no instance available"
     // must not depend on series that vanish with them.
-    new Gauge({
+    perService(this.registry, runtime, {
       name: 'portico_upstream_instances',
       help: 'Instances of a service by state: available (takes traffic) or unavailable (unhealthy, critical, draining).',
       labelNames: ['service', 'state'],
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        const table = runtime();
-        if (table === undefined) return;
-        for (const service of table.services.values()) {
-          const available = service.instances.available.length;
-          this.set({ service: service.name, state: 'available' }, available);
-          this.set({ service: service.name, state: 'unavailable' }, service.instances.size - available);
-        }
+      set(gauge, service) {
+        const available = service.instances.available.length;
+        gauge.set({ service: service.name, state: 'available' }, available);
+        gauge.set({ service: service.name, state: 'unavailable' }, service.instances.size - available);
       },
     });
   }
@@ -81,6 +70,26 @@ export class GatewayMetrics {
   upstreamError(service: string, kind: UpstreamErrorKind): void {
     this.upstreamErrors.inc({ service, kind });
   }
+}
+
+/** A gauge rebuilt at scrape time from every service of the current runtime (none before the first). */
+function perService<L extends string>(
+  registry: Registry,
+  runtime: () => Runtime | undefined,
+  spec: { name: string; help: string; labelNames: L[]; set(gauge: Gauge<L>, service: ServiceRuntime): void },
+): void {
+  new Gauge({
+    name: spec.name,
+    help: spec.help,
+    labelNames: spec.labelNames,
+    registers: [registry],
+    collect() {
+      this.reset();
+      const table = runtime();
+      if (table === undefined) return;
+      for (const service of table.services.values()) spec.set(this, service);
+    },
+  });
 }
 
 /** A histogram exported from RouteStats' own buckets (prom-client's Histogram cannot be set from counts). */

@@ -3,7 +3,7 @@ import type { IdGenerator } from '@opentelemetry/sdk-trace';
 import type { OtlpTracingConfig, TracingConfig } from '../config/schema.ts';
 import type { RequestContext } from '../gateway/pipeline/request-context.ts';
 import type { Logger } from './logger.ts';
-import { isValidTracestate, parseTraceparent, spanIdOf, traceIdOf, traceparentOf } from './trace-context.ts';
+import { parseTraceparent, spanIdOf, traceIdOf, traceparentOf, tracestateOf } from './trace-context.ts';
 
 /**
  * Exports the gateway's span of each request over OTLP/HTTP. Exists only when `tracing.otlp` is configured;
@@ -114,15 +114,13 @@ function callerContext(api: typeof OtelApi, ctx: RequestContext, traceId: string
   const incoming = ctx.req.headers.traceparent;
   const caller = parseTraceparent(typeof incoming === 'string' ? incoming : undefined);
   if (caller === undefined || caller.traceId !== traceId) return api.ROOT_CONTEXT;
-  const state = ctx.req.headers.tracestate;
+  const state = tracestateOf(ctx.req);
   return api.trace.setSpanContext(api.ROOT_CONTEXT, {
     traceId,
     spanId: caller.parentId,
     traceFlags: parseInt(caller.flags, 16) & api.TraceFlags.SAMPLED,
     isRemote: true,
-    ...(typeof state === 'string' && isValidTracestate(state)
-      ? { traceState: api.createTraceState(state) }
-      : {}),
+    ...(state === undefined ? {} : { traceState: api.createTraceState(state) }),
   });
 }
 

@@ -178,8 +178,17 @@ export function traceparentOf(req: IncomingMessage, ids: TraceIdSource = default
  */
 export function appendTraceHeaders(req: IncomingMessage, out: string[]): void {
   out.push('traceparent', traceparentOf(req));
-  const state = (req as TracedRequest)[kTracestate];
+  const state = tracestateOf(req);
   if (state !== undefined) out.push('tracestate', state);
+}
+
+/**
+ * The caller's `tracestate` as checked once by {@link traceparentOf}: undefined when the caller sent none, sent an
+ * invalid one, or its trace was not continued.
+ */
+export function tracestateOf(req: IncomingMessage): string | undefined {
+  traceparentOf(req);
+  return (req as TracedRequest)[kTracestate];
 }
 
 /** The trace id in a traceparent made by {@link nextTraceparent}. */

@@ -5,7 +5,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 const artifacts = resolve(import.meta.dirname, '..', '..', 'test-artifacts', 'dashboard');
 
 /** Debian's chromium (installed by .ci/run when missing); Playwright's own browser downloads are never used. */
-export const chromiumPath = process.env.PORTICO_CHROMIUM ?? '/usr/bin/chromium';
+const chromiumPath = process.env.PORTICO_CHROMIUM ?? '/usr/bin/chromium';
 
 /** Headless Chromium with the background services that would reach the network turned off. */
 export function launchChromium(): Promise<Browser> {

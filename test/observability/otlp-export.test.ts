@@ -23,6 +23,7 @@ interface OtlpSpan {
   readonly traceId: string;
   readonly spanId: string;
   readonly parentSpanId?: string;
+  readonly traceState?: string;
   readonly name: string;
   readonly kind: number;
   readonly attributes: readonly { key: string; value: OtlpValue }[];
@@ -165,7 +166,11 @@ ${servicesYaml(users, orders)}`,
   );
   t.after(() => portico.stop());
 
-  const caller = { traceparent: `00-${callerTrace}-${callerSpan}-01`, 'x-request-id': 'otlp-continued' };
+  const caller = {
+    traceparent: `00-${callerTrace}-${callerSpan}-01`,
+    tracestate: 'rojo=00f067aa0ba902b7',
+    'x-request-id': 'otlp-continued',
+  };
   assert.equal(await get(portico, '/users/7', caller), 200);
   const continued = seenBy(users);
   orders.fault = { kind: 'status', status: 503 };
@@ -189,6 +194,7 @@ ${servicesYaml(users, orders)}`,
   assert.equal(continued.traceId, callerTrace);
   assert.equal(span.traceId, callerTrace);
   assert.equal(span.parentSpanId, callerSpan, "the caller's span is the parent");
+  assert.equal(span.traceState, 'rojo=00f067aa0ba902b7', "the caller's tracestate stays with its trace");
   assert.equal(span.name, 'GET users');
   assert.equal(span.kind, 2, 'SPAN_KIND_SERVER');
   assert.equal(attribute(span, 'http.request.method'), 'GET');

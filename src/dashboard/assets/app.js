@@ -53,15 +53,12 @@ const tables = {
 
 const schedule = createScheduler(render);
 
-function headers() {
-  return state.token === '' ? {} : { authorization: `Bearer ${state.token}` };
+function headers(token = state.token) {
+  return token === '' ? {} : { authorization: `Bearer ${token}` };
 }
 
 async function api(path, token = state.token) {
-  const res = await fetch(path, {
-    headers: token === '' ? {} : { authorization: `Bearer ${token}` },
-    cache: 'no-store',
-  });
+  const res = await fetch(path, { headers: headers(token), cache: 'no-store' });
   if (res.status === 401) throw new Unauthorized();
   if (!res.ok) throw new Error(`${path} answered ${res.status}`);
   return res;
