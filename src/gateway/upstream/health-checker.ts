@@ -16,6 +16,31 @@ export interface HealthCheckSettings {
   expectStatus: string;
 }
 
+/** Consecutive probe outcomes of one instance. */
+export interface ProbeStreak {
+  failures: number;
+  successes: number;
+}
+
+/**
+ * Counts one probe outcome; answers true (healthy) or false (unhealthy) once its streak reaches the
+ * threshold, undefined while it has not. Thresholds damp flapping for config and registered checks alike.
+ */
+export function countStreak(
+  streak: ProbeStreak,
+  ok: boolean,
+  thresholds: { readonly healthyThreshold: number; readonly unhealthyThreshold: number },
+): boolean | undefined {
+  if (ok) {
+    streak.failures = 0;
+    streak.successes++;
+    return streak.successes >= thresholds.healthyThreshold ? true : undefined;
+  }
+  streak.successes = 0;
+  streak.failures++;
+  return streak.failures >= thresholds.unhealthyThreshold ? false : undefined;
+}
+
 /** Outcome of one probe. */
 export interface ProbeResult {
   ok: boolean;
@@ -144,16 +169,9 @@ export function createHealthChecker(options: HealthCheckerOptions): HealthChecke
   }
 
   function record(entry: Tracked, result: ProbeResult): void {
-    const { instance } = entry;
-    if (result.ok) {
-      entry.failures = 0;
-      entry.successes++;
-      if (!instance.healthy && entry.successes >= check.healthyThreshold) transition(instance, true, result);
-    } else {
-      entry.successes = 0;
-      entry.failures++;
-      if (instance.healthy && entry.failures >= check.unhealthyThreshold) transition(instance, false, result);
-    }
+    const verdict = countStreak(entry, result.ok, check);
+    if (verdict !== undefined && verdict !== entry.instance.healthy)
+      transition(entry.instance, verdict, result);
   }
 
   function transition(instance: Instance, healthy: boolean, result: ProbeResult): void {

@@ -8,7 +8,7 @@ import type {
   InstanceStatus,
   StoredInstance,
 } from '../../store/registry-store.ts';
-import { withAbort, type HealthCheckTimers } from './health-checker.ts';
+import { countStreak, withAbort, type HealthCheckTimers } from './health-checker.ts';
 
 /** Probes one registered instance; resolves true when it is healthy. `signal` aborts on timeout or stop. */
 export type RegisteredProbe = (instance: StoredInstance, signal: AbortSignal) => Promise<boolean>;
@@ -185,17 +185,9 @@ export function createRegisteredHealthChecks(options: RegisteredHealthOptions): 
   }
 
   async function record(entry: Tracked, ok: boolean): Promise<void> {
-    const { check } = entry;
-    let next: InstanceStatus | undefined;
-    if (ok) {
-      entry.failures = 0;
-      entry.successes++;
-      if (entry.successes >= check.healthyThreshold) next = 'passing';
-    } else {
-      entry.successes = 0;
-      entry.failures++;
-      if (entry.failures >= check.unhealthyThreshold) next = 'critical';
-    }
+    const verdict = countStreak(entry, ok, entry.check);
+    const next: InstanceStatus | undefined =
+      verdict === undefined ? undefined : verdict ? 'passing' : 'critical';
     const current = registry.getInstance(entry.instance.service, entry.instance.id);
     if (
       next === undefined ||
