@@ -88,7 +88,7 @@ export function createCoreAdminRoutes(deps: CoreAdminDependencies): AdminRoute[]
     {
       method: 'GET',
       path: '/v1/routes/match',
-      handler: (req, res, { url }) => {
+      handler: (_req, res, { url }) => {
         const method = (url.searchParams.get('method') ?? 'GET').toUpperCase();
         const host = url.searchParams.get('host') ?? undefined;
         const path = url.searchParams.get('path') ?? '/';
@@ -99,7 +99,6 @@ export function createCoreAdminRoutes(deps: CoreAdminDependencies): AdminRoute[]
             headers[header.slice(0, colon).trim().toLowerCase()] = header.slice(colon + 1).trim();
         }
         if (host !== undefined) headers.host = host;
-        void req;
         const target = normalizePath(path);
         if (target === undefined)
           throw new PorticoError('bad_request', `"${path}" is not a valid request path`);

@@ -50,12 +50,17 @@ export function createIpcPeer(channel: IpcChannel): IpcPeer {
   let nextId = 1;
   let closed: string | undefined;
 
-  function fail(id: number, err: Error): void {
+  /** Removes a pending call (its answer, failure or timeout came first); undefined when already settled. */
+  function take(id: number): Pending | undefined {
     const call = pending.get(id);
-    if (call === undefined) return;
+    if (call === undefined) return undefined;
     pending.delete(id);
     clearTimeout(call.timer);
-    call.reject(err);
+    return call;
+  }
+
+  function fail(id: number, err: Error): void {
+    take(id)?.reject(err);
   }
 
   function answer(request: IpcMessage, body: unknown, error: string | undefined): void {
@@ -72,12 +77,9 @@ export function createIpcPeer(channel: IpcChannel): IpcPeer {
     if (typeof raw !== 'object' || raw === null) return;
     const message = raw as Partial<IpcMessage>;
     if (message.portico === 'res' && typeof message.id === 'number') {
-      const call = pending.get(message.id);
-      if (call === undefined) return;
-      pending.delete(message.id);
-      clearTimeout(call.timer);
-      if (message.error !== undefined) call.reject(new Error(message.error));
-      else call.resolve(message.body);
+      const call = take(message.id);
+      if (message.error !== undefined) call?.reject(new Error(message.error));
+      else call?.resolve(message.body);
       return;
     }
     if (message.portico !== 'req' || typeof message.type !== 'string') return;
@@ -87,17 +89,11 @@ export function createIpcPeer(channel: IpcChannel): IpcPeer {
       answer(request, undefined, `no handler for "${request.type}"`);
       return;
     }
-    try {
-      const result = handler(request.body);
-      if (result instanceof Promise)
-        result.then(
-          (body: unknown) => answer(request, body, undefined),
-          (err: unknown) => answer(request, undefined, messageOf(err)),
-        );
-      else answer(request, result, undefined);
-    } catch (err) {
-      answer(request, undefined, messageOf(err));
-    }
+    // The executor turns a sync throw into a rejection, so sync and async handlers answer the same way.
+    new Promise((resolve) => resolve(handler(request.body))).then(
+      (body: unknown) => answer(request, body, undefined),
+      (err: unknown) => answer(request, undefined, messageOf(err)),
+    );
   }
 
   channel.on('message', onMessage);

@@ -1,8 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
-import { watch, type FSWatcher } from 'node:fs';
-import { basename, dirname } from 'node:path';
 import { AggregatorRegistry, Counter, Gauge, Registry, type MetricObjectWithValues } from 'prom-client';
 import type { MetricValue } from 'prom-client';
+import { watchConfigFile } from '../config/watch-config-file.ts';
 import type { Logger } from '../observability/logger.ts';
 import { createLocalRateLimiter } from '../security/local-rate-limiter.ts';
 import { answerRateLimitBatch, type RateLimitBatch } from '../security/cluster-rate-limiter.ts';
@@ -174,18 +173,10 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
     return { workers, restarts: (await restarts.get()).values[0]?.value ?? 0 };
   }
 
-  let watcher: FSWatcher | undefined;
-  if (options.watchConfig ?? true) {
-    let timer: NodeJS.Timeout | undefined;
-    const file = basename(options.configFile);
-    // The folder, not the file: editors replace files by rename, which ends a watch on the file itself.
-    watcher = watch(dirname(options.configFile), (_event, name) => {
-      if (name !== file) return;
-      clearTimeout(timer);
-      timer = setTimeout(() => reloadAll('file'), 100);
-    });
-    watcher.on('error', (err) => logger.warn({ err }, 'config watch failed'));
-  }
+  const watcher =
+    (options.watchConfig ?? true)
+      ? watchConfigFile(options.configFile, () => reloadAll('file'), logger)
+      : undefined;
 
   for (let i = 0; i < options.workers; i++) fork();
   logger.info({ workers: options.workers, pid: process.pid }, 'portico primary started');

@@ -1,5 +1,6 @@
 import type { ErrorObject } from 'ajv';
 import { pointerToDocPath } from './source-location.ts';
+import { DURATION_PATTERN, SIZE_PATTERN } from './units.ts';
 
 /** A schema violation in plain words, before it is given a file position. */
 export interface SchemaIssue {
@@ -14,9 +15,8 @@ export interface SchemaIssue {
  * can check that every pattern in ConfigSchema has a phrase here.
  */
 export const patternPhrases: Readonly<Record<string, string>> = {
-  '^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$':
-    'a duration: a number followed by ms, s, m, h or d, such as 250ms, 5s or 1.5m',
-  '^[0-9]+(b|kb|mb|gb)$': 'a size: a whole number followed by b, kb, mb or gb, such as 512kb or 10mb',
+  [DURATION_PATTERN]: 'a duration: a number followed by ms, s, m, h or d, such as 250ms, 5s or 1.5m',
+  [SIZE_PATTERN]: 'a size: a whole number followed by b, kb, mb or gb, such as 512kb or 10mb',
   '^v?(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?(\\+[0-9A-Za-z.-]+)?$':
     'a semantic version such as 1.4.0',
   '^(GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS|TRACE|CONNECT)$':

@@ -1,4 +1,5 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { DURATION_PATTERN, SIZE_PATTERN } from './units.ts';
 
 /**
  * The one source of truth for Portico's configuration: the TypeScript types, the validator
@@ -8,14 +9,14 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
 
 const Duration = (description: string, dflt?: string) =>
   Type.String({
-    pattern: '^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$',
+    pattern: DURATION_PATTERN,
     description,
     ...(dflt === undefined ? {} : { default: dflt }),
   });
 
 const Size = (description: string, dflt?: string) =>
   Type.String({
-    pattern: '^[0-9]+(b|kb|mb|gb)$',
+    pattern: SIZE_PATTERN,
     description,
     ...(dflt === undefined ? {} : { default: dflt }),
   });

@@ -99,18 +99,6 @@ export function checkSemantics(config: Config): SemanticIssue[] {
       const problem = checkInstanceUrl(instance.url);
       if (problem !== undefined) add(['services', name, 'instances', i, 'url'], problem);
     });
-    for (const [major, policy] of Object.entries(service.versions ?? {})) {
-      if (
-        policy.deprecated !== undefined &&
-        policy.sunset !== undefined &&
-        policy.sunset < policy.deprecated
-      ) {
-        add(
-          ['services', name, 'versions', major, 'sunset'],
-          `sunset (${policy.sunset}) must not be earlier than deprecated (${policy.deprecated})`,
-        );
-      }
-    }
   }
 
   const firstUse = new Map<string, string>();

@@ -1,9 +1,9 @@
-import { parseArgs } from 'node:util';
 import { loadContractFile } from '../../contracts/contract.ts';
 import { ContractError } from '../../contracts/contract-error.ts';
 import { diffContracts, type DiffOptions } from '../../contracts/diff/diff-contracts.ts';
 import { loadDiffPolicy } from '../../contracts/diff/diff-policy.ts';
 import { formatDiffText } from '../../contracts/diff/format-diff.ts';
+import { parseCommandArgs } from '../parse-command-args.ts';
 
 /** Where `runContract` writes; tests pass their own. */
 export interface ContractIo {
@@ -12,6 +12,13 @@ export interface ContractIo {
   /** Epoch ms for sunset dates. */
   now?: () => number;
 }
+
+const OPTIONS = {
+  json: { type: 'boolean' },
+  ignore: { type: 'string' },
+  all: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
 
 const HELP = `Usage: portico contract diff OLD NEW [--json] [--ignore FILE] [--all]
 
@@ -36,18 +43,9 @@ export async function runContract(
   args: string[],
   io: ContractIo = { stdout: process.stdout, stderr: process.stderr },
 ): Promise<number> {
-  let parsed: ReturnType<typeof parse>;
-  try {
-    parsed = parse(args);
-  } catch (err) {
-    io.stderr.write(`${(err as Error).message}\n\n${HELP}`);
-    return 2;
-  }
+  const parsed = parseCommandArgs(args, OPTIONS, HELP, io, 2, true);
+  if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;
-  if (values.help === true) {
-    io.stdout.write(HELP);
-    return 0;
-  }
   const [sub, oldFile, newFile, ...extra] = positionals;
   if (sub !== 'diff' || oldFile === undefined || newFile === undefined || extra.length > 0) {
     io.stderr.write(HELP);
@@ -66,18 +64,4 @@ export async function runContract(
     io.stderr.write(`portico contract: ${err.message}\n`);
     return 2;
   }
-}
-
-function parse(args: string[]) {
-  return parseArgs({
-    args,
-    options: {
-      json: { type: 'boolean' },
-      ignore: { type: 'string' },
-      all: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    strict: true,
-    allowPositionals: true,
-  });
 }

@@ -2,15 +2,16 @@ import { createHash, createHmac } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { startGateway } from '../../gateway/gateway.ts';
 import { startDemoServices } from '../../demo/sample-services.ts';
+import { parseCommandArgs } from '../parse-command-args.ts';
 import { runUntilSignal } from './start.ts';
 
 const help = `Usage: portico demo [--port 8080] [--admin-port 8081]
 
 Starts a gateway and sample services that register themselves with the SDK (users v1 and v2, orders,
-carts with a canary), prints a demo JWT, an API key and the commands to try, and runs until Ctrl-C.`;
+carts with a canary), prints a demo JWT, an API key and the commands to try, and runs until Ctrl-C.
+`;
 
 // Demo-only credentials: printed for the reader, never meant to protect anything.
 const demoSecret = 'portico-demo-secret-not-for-production';
@@ -31,18 +32,19 @@ function demoJwt(now = Math.floor(Date.now() / 1000)): string {
 }
 
 export async function runDemo(args: string[]): Promise<number> {
-  const { values } = parseArgs({
+  const parsed = parseCommandArgs(
     args,
-    options: {
+    {
       port: { type: 'string', default: process.env.PORTICO_DEMO_PORT ?? '8080' },
       'admin-port': { type: 'string', default: process.env.PORTICO_DEMO_ADMIN_PORT ?? '8081' },
       help: { type: 'boolean', short: 'h' },
     },
-  });
-  if (values.help === true) {
-    console.log(help);
-    return 0;
-  }
+    help,
+    process,
+    1,
+  );
+  if (typeof parsed === 'number') return parsed;
+  const { values } = parsed;
   const keyHash = `sha256:${createHash('sha256').update(demoApiKey).digest('hex')}`;
   const dir = await mkdtemp(join(tmpdir(), 'portico-demo-'));
   const configFile = join(dir, 'portico.yaml');

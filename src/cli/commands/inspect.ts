@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { parseCommandArgs } from '../parse-command-args.ts';
 
 const options = {
   admin: { type: 'string', default: process.env.PORTICO_ADMIN_URL ?? 'http://127.0.0.1:8081' },
@@ -26,11 +26,15 @@ async function fetchAdmin(admin: string, token: string | undefined, path: string
 
 /** `portico routes`: the routes of a running node, read from its admin API. */
 export async function runRoutes(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options });
-  if (values.help === true) {
-    console.log('Usage: portico routes [--admin URL] [--token TOKEN] [--json]');
-    return 0;
-  }
+  const parsed = parseCommandArgs(
+    args,
+    options,
+    'Usage: portico routes [--admin URL] [--token TOKEN] [--json]\n',
+    process,
+    1,
+  );
+  if (typeof parsed === 'number') return parsed;
+  const { values } = parsed;
   const routes = (await fetchAdmin(values.admin, values.token, '/v1/routes')) as {
     name: string;
     match: { path: string; methods?: string[]; host?: string };
@@ -65,11 +69,16 @@ interface InstanceListing {
 
 /** `portico services [show NAME]`: services of a running node, read from its registry API. */
 export async function runServices(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args, options, allowPositionals: true });
-  if (values.help === true) {
-    console.log('Usage: portico services [show NAME] [--admin URL] [--token TOKEN] [--json]');
-    return 0;
-  }
+  const parsed = parseCommandArgs(
+    args,
+    options,
+    'Usage: portico services [show NAME] [--admin URL] [--token TOKEN] [--json]\n',
+    process,
+    1,
+    true,
+  );
+  if (typeof parsed === 'number') return parsed;
+  const { values, positionals } = parsed;
   if (positionals[0] === 'show' && positionals[1] !== undefined) {
     const body = (await fetchAdmin(
       values.admin,

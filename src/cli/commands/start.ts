@@ -1,12 +1,12 @@
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
-import { parseArgs } from 'node:util';
 import { joinCluster, type ClusterMember } from '../../cluster/cluster-member.ts';
 import { ConfigError, formatConfigIssues } from '../../config/config-error.ts';
 import { loadConfig } from '../../config/load.ts';
 import { parseDurationMs } from '../../config/units.ts';
 import { startGateway, type Gateway } from '../../gateway/gateway.ts';
 import { createLogger } from '../../observability/logger.ts';
+import { parseCommandArgs } from '../parse-command-args.ts';
 
 const help = `Usage: portico start [-c portico.yaml]
 
@@ -16,20 +16,22 @@ this process supervises N gateway processes that share the ports.
 
 Options:
   -c, --config FILE   config file (YAML or JSON), default portico.yaml
-  -h, --help          show this help`;
+  -h, --help          show this help
+`;
 
 export async function runStart(args: string[]): Promise<number> {
-  const { values } = parseArgs({
+  const parsed = parseCommandArgs(
     args,
-    options: {
+    {
       config: { type: 'string', short: 'c', default: 'portico.yaml' },
       help: { type: 'boolean', short: 'h' },
     },
-  });
-  if (values.help === true) {
-    console.log(help);
-    return 0;
-  }
+    help,
+    process,
+    1,
+  );
+  if (typeof parsed === 'number') return parsed;
+  const { values } = parsed;
   let gateway: Gateway;
   let member: ClusterMember | undefined;
   try {

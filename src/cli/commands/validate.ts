@@ -1,6 +1,6 @@
-import { parseArgs } from 'node:util';
 import { ConfigError, formatConfigIssues } from '../../config/config-error.ts';
 import { loadConfig } from '../../config/load.ts';
+import { parseCommandArgs } from '../parse-command-args.ts';
 
 /** Where `runValidate` writes and which environment it interpolates from; tests pass their own. */
 export interface ValidateIo {
@@ -8,6 +8,11 @@ export interface ValidateIo {
   stderr: { write(text: string): unknown };
   env: Record<string, string | undefined>;
 }
+
+const OPTIONS = {
+  config: { type: 'string', short: 'c', default: 'portico.yaml' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
 
 const HELP = `Usage: portico validate [-c FILE]
 
@@ -30,26 +35,9 @@ export async function runValidate(
   args: string[],
   io: ValidateIo = { stdout: process.stdout, stderr: process.stderr, env: process.env },
 ): Promise<number> {
-  let values: { config?: string | undefined; help?: boolean | undefined };
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        config: { type: 'string', short: 'c', default: 'portico.yaml' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    io.stderr.write(`${(err as Error).message}\n\n${HELP}`);
-    return 1;
-  }
-  if (values.help === true) {
-    io.stdout.write(HELP);
-    return 0;
-  }
-  const file = values.config ?? 'portico.yaml';
+  const parsed = parseCommandArgs(args, OPTIONS, HELP, io, 1);
+  if (typeof parsed === 'number') return parsed;
+  const file = parsed.values.config;
   try {
     await loadConfig(file, io.env);
   } catch (err) {
