@@ -1,7 +1,8 @@
-import { watch, type FSWatcher } from 'node:fs';
+import type { FSWatcher } from 'node:fs';
+import { watchConfigFile } from '../config/watch-config-file.ts';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { basename, dirname, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { Gauge } from 'prom-client';
 import { createAdminServer } from '../admin/admin-server.ts';
 import type { ClusterMember } from '../cluster/cluster-member.ts';
@@ -41,6 +42,8 @@ export interface GatewayOptions {
   readonly env?: Record<string, string | undefined>;
   /** Reload when the file changes (default true). */
   readonly watchConfig?: boolean;
+  /** The config, when the caller already loaded `configFile` (start-up reads and validates it once). */
+  readonly config?: Config | undefined;
   readonly logger?: Logger;
   /** Set when this process is one worker of a `workers: N` node (see src/cluster/). */
   readonly cluster?: ClusterMember;
@@ -72,7 +75,7 @@ export interface Gateway {
 
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const env = options.env ?? process.env;
-  const config = await loadConfig(options.configFile, env);
+  const config = options.config ?? (await loadConfig(options.configFile, env));
   const logger = options.logger ?? createLogger(config.logging.level);
   const stats = new RouteStatsTable();
   let current: Runtime | undefined;
@@ -300,18 +303,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   await listen(gatewayServer.server, config.listen);
   await listen(adminServer, config.admin.listen);
 
-  let watcher: FSWatcher | undefined;
-  if (options.watchConfig ?? true) {
-    let timer: NodeJS.Timeout | undefined;
-    const file = basename(options.configFile);
-    // Watch the folder: editors replace files by rename, which ends a watch on the file itself.
-    watcher = watch(dirname(options.configFile), (_event, name) => {
-      if (name !== file) return;
-      clearTimeout(timer);
-      timer = setTimeout(() => void reload(), 100);
-    });
-    watcher.on('error', (err) => logger.warn({ err }, 'config watch failed'));
-  }
+  const watcher: FSWatcher | undefined =
+    (options.watchConfig ?? true)
+      ? watchConfigFile(options.configFile, () => void reload(), logger)
+      : undefined;
 
   ready = true;
   let shuttingDown: Promise<void> | undefined;

@@ -52,7 +52,7 @@ export async function runStart(args: string[]): Promise<number> {
           shutdownTimeoutMs: parseDurationMs(config.shutdownTimeout),
         });
       }
-      gateway = await startGateway({ configFile: values.config });
+      gateway = await startGateway({ configFile: values.config, config });
     }
   } catch (err) {
     // A worker that failed to start must let go of the channel, or it would never exit.
