@@ -1,3 +1,4 @@
+import { parsePattern } from '../gateway/router/route-pattern.ts';
 import { compileAggregatePlan } from '../resilience/aggregate-plan.ts';
 import { isIP } from 'node:net';
 import { checkSecurityConfig } from '../security/check-security-config.ts';
@@ -107,14 +108,25 @@ export function checkSemantics(config: Config): SemanticIssue[] {
     if (earlier === undefined) firstUse.set(name, where);
     else add(path, `duplicate name "${name}" (already used by ${earlier})`);
   };
+  // The router refuses these patterns when it is built; refusing them here puts the error at its line,
+  // in `portico validate` and in a reload alike.
+  const checkPattern = (pattern: string, name: string, path: (string | number)[]) => {
+    try {
+      parsePattern(pattern, name);
+    } catch (err) {
+      add(path, (err as Error).message);
+    }
+  };
   config.routes.forEach((route, i) => {
     claimName(route.name, `routes[${i}]`, ['routes', i, 'name']);
+    checkPattern(route.match.path, route.name, ['routes', i, 'match', 'path']);
     if (!Object.hasOwn(config.services, route.service)) {
       add(['routes', i, 'service'], `unknown service "${route.service}"${knownServices(config)}`);
     }
   });
   config.aggregates?.forEach((aggregate, i) => {
     claimName(aggregate.name, `aggregates[${i}]`, ['aggregates', i, 'name']);
+    checkPattern(aggregate.match.path, aggregate.name, ['aggregates', i, 'match', 'path']);
     for (const [key, call] of Object.entries(aggregate.calls)) {
       if (!Object.hasOwn(config.services, call.service)) {
         add(

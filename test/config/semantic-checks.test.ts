@@ -28,6 +28,15 @@ test('a route must name a declared service', () => {
   assert.equal(issue.line, 3);
 });
 
+test('a route path pattern the router cannot build is refused at its line', () => {
+  const issue = onlyIssue(
+    'services: { users: {} }\nroutes:\n  - { name: a, match: { path: /a/**/b }, service: users }\n',
+  );
+  assert.equal(issue.path, 'routes[0].match.path');
+  assert.equal(issue.line, 3);
+  assert.match(issue.message, /route "a"/);
+});
+
 test('hashOn is refused with a balancer other than consistent-hash', () => {
   const issue = onlyIssue('services:\n  carts: { hashOn: "header:x-user-id" }\n');
   assert.equal(issue.path, 'services.carts.hashOn');
