@@ -1,29 +1,26 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { ConsumerConfig, RateLimitConfig } from '../config/schema.ts';
+import type { ConsumerConfig } from '../config/schema.ts';
 import { createIdentity, type Identity } from './identity.ts';
 
 /** A configured consumer with its identity built once. */
 export interface Consumer {
   readonly id: string;
   readonly identity: Identity;
-  readonly rateLimit: RateLimitConfig | undefined;
 }
 
-/** The consumers of one config, looked up by id or by API key. */
+/** The consumers of one config, looked up by API key. */
 export interface ConsumerTable {
-  readonly size: number;
-  byId(id: string): Consumer | undefined;
   /** The consumer owning this clear-text API key, or undefined. */
   byApiKey(key: string): Consumer | undefined;
 }
 
 /** SHA-256 of an API key as stored in config, without the `sha256:` prefix. */
-export function hashApiKey(key: string): Buffer {
+function hashApiKey(key: string): Buffer {
   return createHash('sha256').update(key).digest();
 }
 
 /**
- * Indexes consumers by id and by the digest of their keys. A presented key is hashed, the digest looked up,
+ * Indexes consumers by the digest of their keys. A presented key is hashed, the digest looked up,
  * and the stored digest compared with `timingSafeEqual`: the lookup's timing can only reveal something about a
  * SHA-256 digest, which says nothing usable about any key.
  *
@@ -32,23 +29,18 @@ export function hashApiKey(key: string): Buffer {
  * table.byApiKey('k')?.id; // 'app'
  */
 export function createConsumerTable(consumers: readonly ConsumerConfig[]): ConsumerTable {
-  const ids = new Map<string, Consumer>();
   const keys = new Map<string, { digest: Buffer; consumer: Consumer }>();
   for (const config of consumers) {
     const consumer: Consumer = {
       id: config.id,
       identity: createIdentity(config.id, undefined, config.scopes ?? []),
-      rateLimit: config.rateLimit,
     };
-    ids.set(config.id, consumer);
     for (const stored of config.apiKeys ?? []) {
       const hex = stored.slice('sha256:'.length).toLowerCase();
       keys.set(hex, { digest: Buffer.from(hex, 'hex'), consumer });
     }
   }
   return {
-    size: ids.size,
-    byId: (id) => ids.get(id),
     byApiKey(key) {
       const digest = hashApiKey(key);
       const entry = keys.get(digest.toString('hex'));

@@ -1,10 +1,8 @@
 /**
- * Headers through which the upstream learns who called. The gateway always removes a client's copies (see
- * forwarding/upstream-headers.ts) and adds the verified values, so an upstream can trust them.
+ * A verified caller, built once per API-key consumer or once per verified token. Its headers (X-Consumer-Id,
+ * X-Consumer-Scopes, X-Consumer-Subject) reach the upstream only from here: the gateway always removes a
+ * client's copies (forwarding/upstream-headers.ts), so an upstream can trust them.
  */
-export const identityHeaderNames = ['x-consumer-id', 'x-consumer-scopes', 'x-consumer-subject'] as const;
-
-/** A verified caller, built once per API-key consumer or once per verified token. */
 export interface Identity {
   /** Consumer id (X-Consumer-Id). */
   readonly consumer: string;

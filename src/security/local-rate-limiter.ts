@@ -62,14 +62,8 @@ export function createLocalRateLimiter(options: LocalRateLimiterOptions): LocalR
         remaining[i] = diff > tolerance ? 0 : Math.floor((tolerance - diff) / intervalUs);
         resetUs[i] = diff > tolerance ? tat - now : diff;
       }
-      if (allowed) {
-        for (let i = 0; i < n; i++) {
-          const key = keys[i] as string;
-          const stored = tats.get(key);
-          const tat = stored === undefined || stored < now ? now : stored;
-          tats.set(key, tat + (shapes[i] as BucketShape).intervalUs);
-        }
-      }
+      // When allowed, every reset is `tat + intervalUs - now`: the new TAT without a second lookup per key.
+      if (allowed) for (let i = 0; i < n; i++) tats.set(keys[i] as string, now + (resetUs[i] as number));
       return { allowed, retryAfterUs, remaining, resetUs };
     },
   };

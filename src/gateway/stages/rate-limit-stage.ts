@@ -33,20 +33,26 @@ export const rateLimitStage: StageFactory = {
   create(route, context) {
     const security = securityRuntime(context);
     const limits = compileLimits(route, context.config.rateLimits ?? {});
-    const consumerLimits = new Map<string, CompiledLimit>();
+    const routeSet = limitSet(limits);
+    // A consumer's own limit joins the route's: each set, with its header, is built once here, not per request.
+    const consumerSets = new Map<string, LimitSet>();
     if (route.auth !== undefined) {
       for (const consumer of context.config.consumers ?? []) {
-        if (consumer.rateLimit !== undefined)
-          consumerLimits.set(consumer.id, compile('consumer', `c:${consumer.id}`, consumer.rateLimit, route));
+        if (consumer.rateLimit !== undefined) {
+          const own = compile('consumer', `c:${consumer.id}`, consumer.rateLimit, route);
+          consumerSets.set(consumer.id, limitSet([...limits, own]));
+        }
       }
     }
-    if (limits.length === 0 && consumerLimits.size === 0) return undefined;
+    if (limits.length === 0 && consumerSets.size === 0) return undefined;
     const limiter = security.rateLimiter();
-    const policyHeader = limits.map(policyOf).join(', ');
+    const storeDown = new PorticoError('store_unavailable', 'rate limits cannot be checked', undefined, {
+      headers: { 'retry-after': '1' },
+    });
 
     return async function rateLimit(ctx, next) {
-      const own = ctx.consumer === undefined ? undefined : consumerLimits.get(ctx.consumer);
-      const applied = own === undefined ? limits : [...limits, own];
+      const set = (ctx.consumer === undefined ? undefined : consumerSets.get(ctx.consumer)) ?? routeSet;
+      const applied = set.limits;
       if (applied.length === 0) return next(ctx);
       const keys = new Array<string>(applied.length);
       for (let i = 0; i < applied.length; i++) keys[i] = bucketKey(applied[i] as CompiledLimit, ctx);
@@ -55,23 +61,11 @@ export const rateLimitStage: StageFactory = {
         outcome = await limiter.consume(keys, applied);
       } catch (err) {
         if (!(err instanceof PorticoError) || err.code !== 'store_unavailable') throw err;
-        for (const limit of applied) {
-          if (limit.failClosed)
-            throw new PorticoError('store_unavailable', 'rate limits cannot be checked', undefined, {
-              headers: { 'retry-after': '1' },
-            });
-        }
+        if (set.failClosed) throw storeDown;
         return next(ctx);
       }
       const res = ctx.res;
-      res.setHeader(
-        'ratelimit-policy',
-        own === undefined
-          ? policyHeader
-          : policyHeader === ''
-            ? policyOf(own)
-            : `${policyHeader}, ${policyOf(own)}`,
-      );
+      res.setHeader('ratelimit-policy', set.policyHeader);
       let tightest = 0;
       for (let i = 1; i < applied.length; i++)
         if ((outcome.remaining[i] as number) < (outcome.remaining[tightest] as number)) tightest = i;
@@ -88,6 +82,22 @@ export const rateLimitStage: StageFactory = {
     };
   },
 };
+
+/** The limits one request draws from, with their RateLimit-Policy header. */
+interface LimitSet {
+  readonly limits: readonly CompiledLimit[];
+  readonly policyHeader: string;
+  /** Whether any of the limits refuses requests while the store is down. */
+  readonly failClosed: boolean;
+}
+
+function limitSet(limits: readonly CompiledLimit[]): LimitSet {
+  return {
+    limits,
+    policyHeader: limits.map(policyOf).join(', '),
+    failClosed: limits.some((limit) => limit.failClosed),
+  };
+}
 
 function compileLimits(
   route: RouteConfig,

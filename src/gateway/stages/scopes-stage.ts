@@ -19,9 +19,10 @@ export const scopesStage: StageFactory = {
   create(route) {
     const spec = route.scopes;
     if (spec === undefined) return undefined;
-    const requirement = (scopes: readonly string[]): Requirement | undefined =>
+    // `null` is "no scopes needed", so one map lookup tells a method listed with `[]` from an unlisted one.
+    const requirement = (scopes: readonly string[]): Requirement | null =>
       scopes.length === 0
-        ? undefined
+        ? null
         : {
             scopes,
             error: new PorticoError('forbidden', `requires the scopes: ${scopes.join(' ')}`, undefined, {
@@ -30,8 +31,8 @@ export const scopesStage: StageFactory = {
               },
             }),
           };
-    const byMethod = new Map<string, Requirement | undefined>();
-    let fallback: Requirement | undefined;
+    const byMethod = new Map<string, Requirement | null>();
+    let fallback: Requirement | null = null;
     if (Array.isArray(spec)) fallback = requirement(spec);
     else {
       for (const [method, scopes] of Object.entries(spec)) {
@@ -43,8 +44,9 @@ export const scopesStage: StageFactory = {
 
     return function authorize(ctx, next) {
       const method = ctx.req.method ?? 'GET';
-      const required = byMethod.has(method) ? byMethod.get(method) : fallback;
-      if (required === undefined) return next(ctx);
+      const listed = byMethod.get(method);
+      const required = listed === undefined ? fallback : listed;
+      if (required === null) return next(ctx);
       const held = ctx.scopes;
       if (held === undefined) throw unauthenticated;
       const scopes = required.scopes;
