@@ -147,6 +147,17 @@ export const LimitsSchema = Obj(
     headersTimeout: Duration('Time a client has to send the complete request head.', '10s'),
     requestTimeout: Duration('Time a client has to send the complete request, body included.', '5m'),
     keepAliveTimeout: Duration('How long an idle client connection is kept open.', '65s'),
+    maxConnections: Type.Integer({
+      minimum: 1,
+      default: 16384,
+      description: 'Most client connections open at once; more are closed as soon as they are accepted.',
+    }),
+    maxConnectionsPerClient: Type.Integer({
+      minimum: 1,
+      default: 1024,
+      description:
+        'Most client connections open at once from one client address (trusted proxies are exempt), so a few slow clients cannot take every connection.',
+    }),
   },
   'Limits on what clients may send.',
   {},

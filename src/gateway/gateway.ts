@@ -222,6 +222,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     headersTimeoutMs: parseDurationMs(config.limits.headersTimeout),
     requestTimeoutMs: parseDurationMs(config.limits.requestTimeout),
     keepAliveTimeoutMs: parseDurationMs(config.limits.keepAliveTimeout),
+    maxConnections: config.limits.maxConnections,
+    maxConnectionsPerClient: config.limits.maxConnectionsPerClient,
     tracer,
   });
 

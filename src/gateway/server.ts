@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Logger } from '../observability/logger.ts';
 import type { OtlpTracer } from '../observability/otlp-tracer.ts';
 import { spanIdOf, traceIdOf, traceparentOf } from '../observability/trace-context.ts';
@@ -12,6 +13,8 @@ import { normalizePath } from './router/normalize-path.ts';
 import { checkFraming } from '../security/framing.ts';
 import type { Runtime } from './runtime/compile-runtime.ts';
 import { proxyUpgrade } from './services/websocket.ts';
+import { ConnectionGuard } from './net/connection-guard.ts';
+import { closeAfterAnswer } from './net/lingering-close.ts';
 
 export interface GatewayServerOptions {
   /** The current runtime table; read once per request. */
@@ -22,6 +25,8 @@ export interface GatewayServerOptions {
   readonly headersTimeoutMs: number;
   readonly requestTimeoutMs: number;
   readonly keepAliveTimeoutMs: number;
+  readonly maxConnections: number;
+  readonly maxConnectionsPerClient: number;
   /** Span export; undefined (the default) when tracing is off. */
   readonly tracer?: OtlpTracer | undefined;
 }
@@ -34,6 +39,16 @@ export interface GatewayServer {
 
 const kContext = Symbol('portico.context');
 type TrackedResponse = ServerResponse & { [kContext]?: RequestContext };
+/** Set on a connection once a request on it asked to close it: later pipelined requests are not run. */
+const kLastRequestSeen = Symbol('portico.lastRequestSeen');
+/** Set on a connection whose remaining bytes did not parse: the answer owed is written after the others. */
+const kParseFailure = Symbol('portico.parseFailure');
+type ClientSocket = Socket & {
+  [kLastRequestSeen]?: boolean;
+  [kParseFailure]?: string;
+  /** Node's: the answer currently written on this connection. */
+  _httpMessage?: ServerResponse | null;
+};
 
 /**
  * The client-facing listener: normalises the path once, matches a route, builds the request context and
@@ -42,9 +57,18 @@ type TrackedResponse = ServerResponse & { [kContext]?: RequestContext };
 export function createGatewayServer(options: GatewayServerOptions): GatewayServer {
   const { logger, accessLog, tracer } = options;
   let inflight = 0;
+  const guard = new ConnectionGuard({
+    headersTimeoutMs: options.headersTimeoutMs,
+    maxConnectionsPerClient: options.maxConnectionsPerClient,
+    isExempt: (peer) => {
+      const proxies = options.runtime().trustedProxies;
+      return !proxies.empty && proxies.has(peer);
+    },
+  });
 
   function onResponseClose(this: TrackedResponse): void {
     inflight--;
+    afterAnswer(this.req.socket as ClientSocket | null);
     const ctx = this[kContext];
     if (ctx === undefined) return;
     this[kContext] = undefined;
@@ -71,41 +95,79 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
     }
   }
 
-  function onUntrackedClose(): void {
+  function onUntrackedClose(this: ServerResponse): void {
     inflight--;
+    afterAnswer(this.req.socket as ClientSocket | null);
   }
 
-  /** Answers before any route ran; `close` drops the connection (its framing or headers are suspect). */
-  function refuse(res: ServerResponse, code: ErrorCode, detail: string, close: boolean): void {
+  /** Once every answer owed on a connection is out, a parse failure behind them gets its own answer. */
+  function afterAnswer(socket: ClientSocket | null): void {
+    // A destroyed connection has left its request already.
+    if (socket === null) return;
+    guard.answered(socket);
+    const failure = socket[kParseFailure];
+    if (failure !== undefined && socket._httpMessage == null) answerParseFailure(socket, failure);
+  }
+
+  /**
+   * Answers before any route ran. `close` drops the connection without reading on (its framing or
+   * headers are suspect); otherwise an unread body is drained or lingered on (lingering-close.ts).
+   */
+  function refuse(
+    req: IncomingMessage,
+    res: ServerResponse,
+    code: ErrorCode,
+    detail: string,
+    close: boolean,
+    headers?: Record<string, string>,
+  ): void {
     res.once('close', onUntrackedClose);
-    if (close) res.shouldKeepAlive = false;
-    sendProblem(res, code, detail);
+    if (close) {
+      res.shouldKeepAlive = false;
+      markLast(req.socket as ClientSocket);
+    } else closeAfterAnswer(req, res);
+    sendProblem(res, code, detail, undefined, headers);
   }
 
   function fail(ctx: RequestContext, err: unknown): void {
     if (!(err instanceof PorticoError)) logger.error({ err, requestId: ctx.requestId }, 'request failed');
+    if (!ctx.res.headersSent) closeAfterAnswer(ctx.req, ctx.res);
     sendError(ctx.res, err, { 'x-request-id': ctx.requestId });
   }
 
   function handleRequest(req: IncomingMessage, res: ServerResponse): void {
+    const socket = req.socket as ClientSocket;
+    guard.headReceived(socket);
     inflight++;
+    if (socket[kLastRequestSeen] === true) {
+      // Pipelined after a request that closes the connection: never run, never answered.
+      res.once('close', onUntrackedClose);
+      return;
+    }
+    if (!res.shouldKeepAlive) markLast(socket);
     const runtime = options.runtime();
     if (req.rawHeaders.length > runtime.headerCountLimit * 2) {
-      return refuse(res, 'headers_too_large', `more than ${runtime.headerCountLimit} header lines`, true);
+      return refuse(
+        req,
+        res,
+        'headers_too_large',
+        `more than ${runtime.headerCountLimit} header lines`,
+        true,
+      );
     }
     const framingProblem = checkFraming(req);
-    if (framingProblem !== undefined) return refuse(res, 'bad_request', framingProblem, true);
+    if (framingProblem !== undefined) return refuse(req, res, 'bad_request', framingProblem, true);
     const target = normalizePath(req.url ?? '');
     if (target === undefined)
-      return refuse(res, 'bad_request', 'the request target is not a valid path', false);
-    const match = runtime.router.find(
-      routingMethod(req, runtime),
-      req.headers.host,
-      target.path,
-      req.headers,
-    );
-    if (match === undefined) {
-      return refuse(res, 'route_not_found', `no route for ${req.method} ${target.path}`, false);
+      return refuse(req, res, 'bad_request', 'the request target is not a valid path', false);
+    const method = routingMethod(req, runtime);
+    const match = runtime.router.find(method, req.headers.host, target.path, req.headers);
+    if (match === undefined) return refuseUnrouted(req, res, runtime, method, target.path);
+    if (method === 'TRACE' && match.entry.match.methods?.includes('TRACE') !== true) {
+      // TRACE echoes the request, credentials included (cross-site tracing): only where a route names it.
+      return refuse(req, res, 'method_not_allowed', 'TRACE is not allowed', false, {
+        allow: allowedWithoutTrace(runtime, req, target.path),
+      });
     }
     const peer = req.socket.remoteAddress ?? '';
     const trusted = isTrustedPeer(req.socket, peer, runtime.trustedProxies);
@@ -135,6 +197,22 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
     }
   }
 
+  /** 405 with `Allow` when routes serve the path with other methods (RFC 9110 §15.5.6), else 404. */
+  function refuseUnrouted(
+    req: IncomingMessage,
+    res: ServerResponse,
+    runtime: Runtime,
+    method: string,
+    path: string,
+  ): void {
+    const allowed = runtime.router.allowedMethods(req.headers.host, path, req.headers);
+    if (allowed === undefined || allowed.length === 0)
+      return refuse(req, res, 'route_not_found', `no route for ${req.method} ${path}`, false);
+    return refuse(req, res, 'method_not_allowed', `${method} is not allowed on ${path}`, false, {
+      allow: allowed.join(', '),
+    });
+  }
+
   const server = createServer(
     {
       insecureHTTPParser: false,
@@ -145,25 +223,61 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
       // Node enforces headersTimeout/requestTimeout on this sweep (30 s by default): a slow client would
       // otherwise hold its socket up to 30 s past its deadline.
       connectionsCheckingInterval: Math.min(1000, options.headersTimeoutMs),
-      requireHostHeader: true,
+      // checkFraming refuses a missing Host with one problem+json answer; Node's own refusal came on top.
+      requireHostHeader: false,
       joinDuplicateHeaders: false,
     },
     handleRequest,
   );
   // Node silently drops header lines past maxHeadersCount; let one more through so the count check above sees it.
   server.maxHeadersCount = 1001;
-  server.on('upgrade', (req: IncomingMessage, socket, head: Buffer) => {
+  server.maxConnections = options.maxConnections;
+  guard.attach(server);
+  server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    guard.headReceived(socket);
     proxyUpgrade(options.runtime(), req, socket, head, logger);
   });
-  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-    if (!socket.writable) return socket.destroy();
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: ClientSocket) => {
+    if (socket[kParseFailure] !== undefined) return;
+    // After a request that closes the connection, what follows is never read: its answers go out first.
+    if (!socket.writable || socket[kLastRequestSeen] === true) {
+      if (socket._httpMessage == null) socket.destroy();
+      return;
+    }
     const status =
       err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
     const reason =
       status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request';
-    socket.end(`HTTP/1.1 ${status} ${reason}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+    const answer = `HTTP/1.1 ${status} ${reason}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`;
+    markLast(socket);
+    const current = socket._httpMessage;
+    if (current == null) return answerParseFailure(socket, answer);
+    if (current.req.complete) {
+      // The bad bytes follow whole requests: those are answered first, in order; this answer comes last.
+      socket[kParseFailure] = answer;
+      socket.pause();
+    } else if (!current.headersSent) answerParseFailure(socket, answer);
+    // The request being answered is the broken one and its answer has begun: only a cut tells the client.
+    else socket.destroy();
   });
   return { server, inflight: () => inflight };
+}
+
+/** No later request on this connection runs: the answers owed go out, then it closes. */
+function markLast(socket: ClientSocket): void {
+  socket[kLastRequestSeen] = true;
+}
+
+function answerParseFailure(socket: ClientSocket, answer: string): void {
+  socket[kParseFailure] = undefined;
+  socket.end(answer);
+  socket.destroySoon();
+}
+
+/** The `Allow` of a TRACE refusal: the methods routes take on this path, or GET and HEAD. */
+function allowedWithoutTrace(runtime: Runtime, req: IncomingMessage, path: string): string {
+  const allowed = runtime.router.allowedMethods(req.headers.host, path, req.headers) ?? [];
+  return allowed.length > 0 ? allowed.join(', ') : 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';
 }
 
 /**

@@ -1,6 +1,8 @@
 import type { IncomingMessage } from 'node:http';
 
 const decimal = /^(0|[1-9][0-9]{0,15})$/;
+/** A host name, IPv4 or bracketed IPv6 address, with an optional port: no lists, paths or user info. */
+const validHost = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?\.?)(?::[0-9]{1,5})?$/;
 const dotSegmentWithParameters = /\/(\.|%2e){1,2};/i;
 
 /**
@@ -12,7 +14,8 @@ const dotSegmentWithParameters = /\/(\.|%2e){1,2};/i;
  * - Content-Length: one header, plain decimal without leading zeros (Node accepts `005`);
  * - Transfer-Encoding: exactly `chunked`, only on HTTP/1.1, never with Content-Length (Node accepts
  *   `,chunked`, `identity, chunked` and `CHUNKED`);
- * - one Host header; an absolute-form target must name the same authority as Host;
+ * - one Host header (required on HTTP/1.1) holding a valid host, so nothing odd reaches X-Forwarded-Host;
+ *   an absolute-form target must name the same authority as Host;
  * - one Authorization header (Node reads the first, an upstream may read the last);
  * - no `/..;/` or `/.;/` in the path (a Tomcat-style upstream reads them as dot segments).
  *
@@ -49,6 +52,9 @@ export function checkFraming(req: IncomingMessage): string | undefined {
         return 'more than one Authorization header';
     }
   }
+  if (hosts === 0) {
+    if (req.httpVersionMinor === 1) return 'no Host header';
+  } else if (!validHost.test(host)) return 'the Host header is not a valid host';
   if (encodings > 0 && lengths > 0) return 'both Content-Length and Transfer-Encoding';
   if (encodings > 0 && req.httpVersionMinor === 0) return 'Transfer-Encoding on HTTP/1.0';
   const url = req.url ?? '';

@@ -49,6 +49,11 @@ export interface Router<T> {
     path: string,
     headers: IncomingHttpHeaders,
   ): RouteMatch<T> | undefined;
+  /**
+   * The methods accepted by the routes whose path, host and headers match (for a 405 and its `Allow`), or
+   * undefined when no route serves this path at all. Called only after `find` missed.
+   */
+  allowedMethods(host: string | undefined, path: string, headers: IncomingHttpHeaders): string[] | undefined;
   /** For each route, why it matched, lost to another route, or did not match. Linear; not for the hot path. */
   explain(
     method: string,
@@ -59,6 +64,9 @@ export interface Router<T> {
   /** Number of routes. */
   readonly size: number;
 }
+
+/** Stands for every method in a walk; never a real request method. */
+const ANY_METHOD = '';
 
 const HOST_NONE = 0;
 const HOST_WILDCARD = 1;
@@ -226,7 +234,7 @@ function accepts<T>(
   headers: IncomingHttpHeaders,
 ): boolean {
   return (
-    (c.methods === undefined || c.methods.has(method)) &&
+    (c.methods === undefined || method === ANY_METHOD || c.methods.has(method)) &&
     hostAccepts(c, host, hostEnd) &&
     headersAccept(c, headers)
   );
@@ -316,6 +324,19 @@ class SegmentTrieRouter<T> implements Router<T> {
     }
     if (c.hasRest) params['**'] = path.slice(this.#restStart);
     return { entry: c.entry, params };
+  }
+
+  allowedMethods(host: string | undefined, path: string, headers: IncomingHttpHeaders): string[] | undefined {
+    const hostEnd = host === undefined ? 0 : hostNameEnd(host);
+    if (this.#walk(this.#root, path, 1, 0, ANY_METHOD, host, hostEnd, headers) === undefined)
+      return undefined;
+    const allowed = new Set<string>();
+    for (const c of this.#candidates) {
+      if (c.methods === undefined || !patternMatches(c.segments, path)) continue;
+      if (hostAccepts(c, host, hostEnd) && headersAccept(c, headers))
+        for (const m of c.methods) allowed.add(m);
+    }
+    return [...allowed].sort();
   }
 
   /**

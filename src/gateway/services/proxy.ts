@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import { errors as undiciErrors, type Dispatcher } from 'undici';
 import { sendProblem } from '../../errors/problem.ts';
 import { PorticoError } from '../../errors/portico-error.ts';
@@ -17,6 +17,7 @@ import { createBodyLimiter } from './body-limit.ts';
 import type { FallbackAnswer } from './fallback.ts';
 import { hashKeyOf } from './hash-key.ts';
 import type { ServiceResilience } from './service-resilience.ts';
+import { closeAfterAnswer } from '../net/lingering-close.ts';
 
 /** Reports upstream failures (metrics, passive health); set once by the gateway. */
 export interface ProxyObserver {
@@ -478,11 +479,9 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     this.#tryTimer = undefined;
   }
 
-  /** The rest of an unread request body would be taken as the next request: close instead. */
+  /** The rest of an unread request body must not be taken as the next request: drain or linger, then close. */
   #closeAfterAnswer(): void {
-    this.#res.shouldKeepAlive = false;
-    const req: IncomingMessage = this.#ctx.req;
-    req.resume();
+    if (!this.#res.headersSent) closeAfterAnswer(this.#ctx.req, this.#res);
   }
 }
 

@@ -10,6 +10,7 @@ import { responseReports, type ResponseReports } from '../../versions/response-r
 import { upstreamPathOf, type RequestContext } from '../pipeline/request-context.ts';
 import type { Stage, StageCompileContext, StageFactory } from '../pipeline/stage.ts';
 import type { Instance } from '../upstream/instance.ts';
+import { closeAfterAnswer } from '../net/lingering-close.ts';
 
 type Choice = ContractValidator | undefined;
 
@@ -120,7 +121,7 @@ function hasBody(req: IncomingMessage): boolean {
   return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
-/** Reads the whole body, refusing it with 413 past the limit (the connection then closes: the rest is unread). */
+/** Reads the whole body, refusing it with 413 past the limit (the rest is drained or lingered on). */
 function readBody(ctx: RequestContext, limitBytes: number): Promise<Buffer> {
   const req = ctx.req;
   const declared = Number(req.headers['content-length'] ?? -1);
@@ -161,9 +162,8 @@ function readBody(ctx: RequestContext, limitBytes: number): Promise<Buffer> {
 }
 
 function tooLarge(ctx: RequestContext, limitBytes: number): PorticoError {
-  // What is left of the body would be read as the next request: drain it and close after the answer.
-  ctx.res.shouldKeepAlive = false;
-  ctx.req.resume();
+  // What is left of the body must not be read as the next request: drain it or linger, then close.
+  closeAfterAnswer(ctx.req, ctx.res);
   return new PorticoError('payload_too_large', `body exceeds ${limitBytes} bytes`);
 }
 

@@ -1,0 +1,133 @@
+import type { Server } from 'node:http';
+import type { Socket } from 'node:net';
+
+export interface ConnectionGuardOptions {
+  /** Absolute time a connection has for each complete request head. */
+  readonly headersTimeoutMs: number;
+  readonly maxConnectionsPerClient: number;
+  /** Peers exempt from the per-client share (trusted proxies carry many clients). */
+  readonly isExempt: (peer: string) => boolean;
+}
+
+const kGuard = Symbol('portico.guard');
+interface GuardState {
+  readonly peer: string;
+  /** Requests whose head arrived and whose answer has not closed yet. */
+  inflight: number;
+  /**
+   * When the request head being received must be complete (ms, performance clock); RUNNING while a
+   * request runs, IDLE between an answer and the first byte of the next request.
+   */
+  headDeadline: number;
+  /** bytesRead when the sweep last saw this connection idle; -1 before it looked. */
+  idleBytes: number;
+}
+const RUNNING = 0;
+const IDLE = -1;
+type GuardedSocket = Socket & { [kGuard]?: GuardState };
+
+const requestTimeoutAnswer = 'HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n';
+
+/**
+ * Cuts slow request heads and bounds connections per client address.
+ *
+ * Node's headersTimeout is checked against the parser's activity, so a client that sends one byte a
+ * second keeps a partial head open forever. Like HAProxy's `timeout http-request`, every connection here
+ * gets an absolute deadline for each request head: from accept for the first request, and from its
+ * first byte (seen by the sweep, so up to two sweeps late) for the next ones on a kept-alive connection.
+ * One sweep timer checks every connection; a request only writes a few fields of its connection's state.
+ */
+export class ConnectionGuard {
+  readonly #options: ConnectionGuardOptions;
+  readonly #sockets = new Set<GuardedSocket>();
+  readonly #perClient = new Map<string, number>();
+  /** Coarse clock, advanced by the sweep: requests never read the time for this. */
+  #now = performance.now();
+  readonly #sweep: NodeJS.Timeout;
+
+  constructor(options: ConnectionGuardOptions) {
+    this.#options = options;
+    const sweepMs = Math.max(100, Math.min(1000, options.headersTimeoutMs / 4));
+    this.#sweep = setInterval(() => this.#expire(), sweepMs);
+    this.#sweep.unref();
+  }
+
+  /** Admits a new connection or destroys it when its client address already holds its share. */
+  admit(socket: Socket): void {
+    const peer = socket.remoteAddress ?? '';
+    const held = this.#perClient.get(peer) ?? 0;
+    if (held >= this.#options.maxConnectionsPerClient && !this.#options.isExempt(peer)) {
+      socket.destroy();
+      return;
+    }
+    this.#perClient.set(peer, held + 1);
+    this.#now = performance.now();
+    const state: GuardState = {
+      peer,
+      inflight: 0,
+      headDeadline: this.#now + this.#options.headersTimeoutMs,
+      idleBytes: -1,
+    };
+    (socket as GuardedSocket)[kGuard] = state;
+    this.#sockets.add(socket);
+    socket.once('close', () => this.#release(socket));
+  }
+
+  /** A request head arrived complete on this connection. */
+  headReceived(socket: Socket): void {
+    const state = (socket as GuardedSocket)[kGuard];
+    if (state === undefined) return;
+    state.inflight++;
+    state.headDeadline = RUNNING;
+  }
+
+  /** An answer on this connection closed; the clock of the next head starts with its first byte. */
+  answered(socket: Socket | null): void {
+    const state = (socket as GuardedSocket | null)?.[kGuard];
+    if (state === undefined || --state.inflight > 0) return;
+    state.headDeadline = IDLE;
+    state.idleBytes = -1;
+  }
+
+  /** Connections open now. */
+  get size(): number {
+    return this.#sockets.size;
+  }
+
+  close(): void {
+    clearInterval(this.#sweep);
+  }
+
+  /** Guards every connection the server accepts, until the server closes. */
+  attach(server: Server): void {
+    server.on('connection', (socket: Socket) => this.admit(socket));
+    server.once('close', () => this.close());
+  }
+
+  #expire(): void {
+    const now = (this.#now = performance.now());
+    for (const socket of this.#sockets) {
+      const state = socket[kGuard] as GuardState;
+      if (state.headDeadline === IDLE) {
+        // Keep-alive idleness is Node's keepAliveTimeout; a new head starts when bytes arrive again.
+        const read = socket.bytesRead;
+        if (state.idleBytes !== -1 && read !== state.idleBytes)
+          state.headDeadline = now + this.#options.headersTimeoutMs;
+        state.idleBytes = read;
+        continue;
+      }
+      if (state.headDeadline === RUNNING || state.headDeadline > now) continue;
+      if (socket.writable && state.inflight === 0) socket.write(requestTimeoutAnswer);
+      socket.destroy();
+    }
+  }
+
+  #release(socket: GuardedSocket): void {
+    this.#sockets.delete(socket);
+    const state = socket[kGuard];
+    if (state === undefined) return;
+    const held = (this.#perClient.get(state.peer) ?? 1) - 1;
+    if (held <= 0) this.#perClient.delete(state.peer);
+    else this.#perClient.set(state.peer, held);
+  }
+}
