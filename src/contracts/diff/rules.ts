@@ -395,13 +395,13 @@ export const diffRules = {
   'request-not-added': {
     family: 'JSON Schema 2020-12',
     severity: 'breaking',
-    description: 'A request schema gained a `not`.',
+    description: 'A request schema gained a `not`, or its `not` changed.',
     example: '`name: string` → `{ type: string, not: { const: root } }`',
   },
   'response-not-removed': {
     family: 'JSON Schema 2020-12',
     severity: 'breaking',
-    description: 'A response schema lost its `not`, so excluded values may now be sent.',
+    description: 'A response schema lost or changed its `not`, so excluded values may now be sent.',
     example: 'response `not: { const: "" }` is gone',
   },
   'request-unevaluated-restricted': {

@@ -173,7 +173,8 @@ function tighterBounds(x: JsonObject, y: JsonObject): string[] {
   if (x.uniqueItems !== true && y.uniqueItems === true) tighter.push('uniqueItems');
   if (
     typeof y.multipleOf === 'number' &&
-    (typeof x.multipleOf !== 'number' || !isMultiple(y.multipleOf, x.multipleOf))
+    // The new bound keeps every old value only when each old multiple is also a new one.
+    (typeof x.multipleOf !== 'number' || !isMultiple(x.multipleOf, y.multipleOf))
   )
     tighter.push('multipleOf');
   return tighter;
@@ -234,9 +235,10 @@ function compareStringContent(
   report: Report,
   ctx: CompareContext,
 ): void {
-  for (const key of ['contentMediaType', 'contentEncoding'] as const)
-    if (a[key] !== b[key])
-      report('string-content-changed', at, `${key} changed from ${String(a[key])} to ${String(b[key])}`);
+  const changed = (['contentMediaType', 'contentEncoding'] as const)
+    .filter((key) => a[key] !== b[key])
+    .map((key) => `${key} ${String(a[key] ?? 'none')} → ${String(b[key] ?? 'none')}`);
+  if (changed.length > 0) report('string-content-changed', at, changed.join(', '));
   if (isObject(a.contentSchema) || isObject(b.contentSchema))
     compareSchemas(a.contentSchema ?? {}, b.contentSchema ?? {}, direction, `${at}<content>`, report, ctx);
 }
@@ -426,13 +428,20 @@ function compareConditionals(
     for (const key of ['then', 'else'] as const)
       if (a[key] !== undefined || b[key] !== undefined)
         compareSchemas(a[key] ?? {}, b[key] ?? {}, direction, `${at}<${key}>`, report, ctx);
-  if (direction === 'request' && b.not !== undefined && a.not === undefined)
-    report('request-not-added', at, 'now excludes values matching "not"');
-  if (direction === 'response' && a.not !== undefined && b.not === undefined)
-    report('response-not-removed', at, 'values "not" excluded may now be sent');
-  // A value refused by `not X` is accepted again when X narrows, so the direction turns around inside it.
-  if (isObject(a.not) && isObject(b.not))
-    compareSchemas(a.not, b.not, direction === 'request' ? 'response' : 'request', `${at}<not>`, report, ctx);
+  // Whether a changed `not` lets more or fewer values through cannot be told in general: it counts both ways.
+  const sameNot = a.not !== undefined && b.not !== undefined && sameJson(a.not, b.not);
+  if (direction === 'request' && b.not !== undefined && !sameNot)
+    report(
+      'request-not-added',
+      at,
+      a.not === undefined ? 'now excludes values matching "not"' : '"not" changed',
+    );
+  if (direction === 'response' && a.not !== undefined && !sameNot)
+    report(
+      'response-not-removed',
+      at,
+      b.not === undefined ? 'values "not" excluded may now be sent' : '"not" changed',
+    );
 }
 
 function compareDiscriminators(
