@@ -18,6 +18,8 @@ export interface CompareContext {
   readonly seen: WeakMap<object, WeakSet<object>>;
   /** How many trial comparisons of composition branches enclose this one (bounded: branches nest). */
   readonly depth: number;
+  /** Trial comparisons left for the whole document pair, so nested compositions cannot explode. */
+  readonly budget: { trials: number };
 }
 
 interface Finding {
@@ -26,11 +28,12 @@ interface Finding {
   readonly message: string;
 }
 
-const MAX_TRIAL_DEPTH = 6;
+const MAX_TRIAL_DEPTH = 4;
+const MAX_TRIALS = 20_000;
 
 /** A fresh context for comparing two documents. */
 export function createCompareContext(now: number): CompareContext {
-  return { now, seen: new WeakMap(), depth: 0 };
+  return { now, seen: new WeakMap(), depth: 0, budget: { trials: MAX_TRIALS } };
 }
 
 /**
@@ -505,24 +508,33 @@ function withOuterKeywords(schema: JsonObject, alternatives: Alternatives): Alte
 function compareWrapping(
   a: JsonObject,
   b: JsonObject,
-  altA: Alternatives | undefined,
-  altB: Alternatives | undefined,
+  wrappedBefore: Alternatives | undefined,
+  wrappedAfter: Alternatives | undefined,
   direction: Direction,
   at: string,
   report: Report,
   ctx: CompareContext,
 ): void {
-  if (altB !== undefined) {
-    altB = withOuterKeywords(b, altB);
-    report('schema-wrapped', at, `became a ${altB.key} of ${altB.branches.length}`);
+  const outOfTrials = ctx.budget.trials <= 0 || ctx.depth >= MAX_TRIAL_DEPTH;
+  if (wrappedAfter !== undefined) {
+    const alt = withOuterKeywords(b, wrappedAfter);
+    report('schema-wrapped', at, `became a ${alt.key} of ${alt.branches.length}`);
+    if (outOfTrials) {
+      comparePositionally({ key: alt.key, branches: [a] }, alt, direction, at, report, ctx);
+      return;
+    }
     // Requests: what the old schema accepted must fit some branch. Responses: every branch must fit the old one.
-    if (direction === 'request') coveredBySome(a, altB.branches, true, direction, at, report, ctx);
-    else eachCovered(altB.branches, a, false, direction, at, report, ctx);
-  } else if (altA !== undefined) {
-    altA = withOuterKeywords(a, altA);
-    report('schema-unwrapped', at, `is no longer a ${altA.key}`);
-    if (direction === 'request') eachCovered(altA.branches, b, true, direction, at, report, ctx);
-    else coveredBySome(b, altA.branches, false, direction, at, report, ctx);
+    if (direction === 'request') coveredBySome(a, alt.branches, true, direction, at, report, ctx);
+    else eachCovered(alt.branches, a, false, direction, at, report, ctx);
+  } else if (wrappedBefore !== undefined) {
+    const alt = withOuterKeywords(a, wrappedBefore);
+    report('schema-unwrapped', at, `is no longer a ${alt.key}`);
+    if (outOfTrials) {
+      comparePositionally(alt, { key: alt.key, branches: [b] }, direction, at, report, ctx);
+      return;
+    }
+    if (direction === 'request') eachCovered(alt.branches, b, true, direction, at, report, ctx);
+    else coveredBySome(b, alt.branches, false, direction, at, report, ctx);
   }
 }
 
@@ -534,6 +546,10 @@ function compareAlternatives(
   report: Report,
   ctx: CompareContext,
 ): void {
+  if (ctx.budget.trials <= 0 || ctx.depth >= MAX_TRIAL_DEPTH) {
+    comparePositionally(altA, altB, direction, at, report, ctx);
+    return;
+  }
   // Requests: each old branch must still be accepted by some new one. Responses: each new branch must be one
   // clients already handle.
   const [from, to, fromIsOld] =
@@ -550,6 +566,27 @@ function compareAlternatives(
   if (direction === 'request')
     report('request-oneof-branch-removed', at, `${altA.key} lost ${missing} alternative(s)`);
   else report('response-oneof-branch-added', at, `${altB.key} has ${missing} new alternative(s)`);
+}
+
+/**
+ * Out of trials: branches are paired by position and the counts compared, which costs nothing extra and still
+ * reports what it sees.
+ */
+function comparePositionally(
+  altA: Alternatives,
+  altB: Alternatives,
+  direction: Direction,
+  at: string,
+  report: Report,
+  ctx: CompareContext,
+): void {
+  const lost = altA.branches.length - altB.branches.length;
+  if (direction === 'request' && lost > 0)
+    report('request-oneof-branch-removed', at, `${altA.key} lost ${lost} alternative(s)`);
+  if (direction === 'response' && lost < 0)
+    report('response-oneof-branch-added', at, `${altB.key} has ${-lost} new alternative(s)`);
+  for (let i = 0; i < Math.min(altA.branches.length, altB.branches.length); i++)
+    compareSchemas(altA.branches[i], altB.branches[i], direction, `${at}<${i}>`, report, ctx);
 }
 
 /** `single` must be covered by one of `branches`: the closest branch's differences are reported. */
@@ -620,7 +657,8 @@ function bestMatch(
 
 /**
  * Compares two branches on the side, so the closest one can be chosen before anything is reported. Trials nest
- * with compositions; past a bound the branches are taken as matching rather than risking exponential work.
+ * with compositions; past a depth or a count per document pair, branches are taken as matching rather than
+ * risking exponential work on a hostile or huge document.
  */
 function trial(
   before: JsonObject,
@@ -629,27 +667,18 @@ function trial(
   at: string,
   ctx: CompareContext,
 ): Finding[] {
-  if (ctx.depth >= MAX_TRIAL_DEPTH) return [];
+  ctx.budget.trials--;
   const findings: Finding[] = [];
-  compareSchemas(
-    before,
-    after,
-    direction,
-    at,
-    (rule, where, message) => findings.push({ rule, at: where, message }),
-    {
-      now: ctx.now,
-      seen: new WeakMap(),
-      depth: ctx.depth + 1,
-    },
-  );
+  const collect: Report = (rule, where, message) => findings.push({ rule, at: where, message });
+  compareSchemas(before, after, direction, at, collect, {
+    now: ctx.now,
+    seen: new WeakMap(),
+    depth: ctx.depth + 1,
+    budget: ctx.budget,
+  });
   return findings;
 }
 
-/**
- * How far apart two branches are. A field one branch describes and the other does not is informational on its
- * own, but between alternatives it is what tells them apart, so it counts here.
- */
 function cost(findings: Finding[]): number {
   let total = 0;
   for (const finding of findings) {
