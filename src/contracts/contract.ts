@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
 import $RefParser from '@apidevtools/json-schema-ref-parser';
+import swagger2openapi from 'swagger2openapi';
 import { parse as parseYaml } from 'yaml';
 import { ContractError } from './contract-error.ts';
 
@@ -22,7 +23,7 @@ export const operationMethods = [
 export type OperationMethod = (typeof operationMethods)[number];
 
 /**
- * A checked OpenAPI 3.0 or 3.1 document. `document` is the text as published (refs intact, for ajv and the
+ * A checked OpenAPI 3.0 or 3.1 document (a Swagger 2.0 document is converted to OpenAPI 3.0 first). `document` is the text as published (refs intact, for ajv and the
  * catalogue; a contract file's references to other files are bundled in as local refs); `resolved` has every `$ref` replaced by its target (cycles stay as shared objects), for the diff.
  */
 export interface Contract {
@@ -70,18 +71,18 @@ async function checkContract(input: unknown, options: { baseFile?: string }): Pr
   const document = typeof input === 'string' ? parseText(input) : input;
   if (document === null || typeof document !== 'object' || Array.isArray(document))
     throw new ContractError('the contract must be an OpenAPI document (a JSON object)', '');
-  const doc = document as JsonObject;
+  const doc = await fromSwagger2(document as JsonObject);
   const version =
     typeof doc.openapi === 'string' || typeof doc.openapi === 'number' ? String(doc.openapi) : undefined;
   if (version === undefined)
     throw new ContractError(
-      '"openapi" is missing: only OpenAPI 3.0 and 3.1 documents are accepted',
+      '"openapi" is missing: only OpenAPI 3.0 and 3.1 (or Swagger 2.0) documents are accepted',
       'openapi',
     );
   const major = /^3\.(0|1)\.\d+/.exec(version);
   if (major === null)
     throw new ContractError(
-      `"openapi" is "${version}": only OpenAPI 3.0.x and 3.1.x are accepted`,
+      `"openapi" is "${version}": only OpenAPI 3.0.x and 3.1.x (or Swagger 2.0) are accepted`,
       'openapi',
     );
   checkShape(doc);
@@ -113,6 +114,28 @@ async function checkContract(input: unknown, options: { baseFile?: string }): Pr
     resolved,
     hash: createHash('sha256').update(canonical).digest('hex'),
   };
+}
+
+/**
+ * Swagger 2.0 (`swagger: "2.0"`) becomes the equivalent OpenAPI 3.0 document, so validation, the diff and the
+ * catalogue see one shape. The converter never resolves references itself: `$ref`s are rewritten to their OpenAPI
+ * 3 places and followed afterwards under the same rules as any contract.
+ */
+async function fromSwagger2(doc: JsonObject): Promise<JsonObject> {
+  if (doc.swagger === undefined || doc.openapi !== undefined) return doc;
+  if (String(doc.swagger) !== '2.0' && doc.swagger !== 2)
+    throw new ContractError(`"swagger" is "${String(doc.swagger)}": only Swagger 2.0 is accepted`, 'swagger');
+  try {
+    return await swagger2openapi.convertObj(structuredClone({ ...doc, swagger: '2.0' }), {
+      patch: true,
+      warnOnly: true,
+      resolve: false,
+      resolveInternal: false,
+      direct: true,
+    });
+  } catch (err) {
+    throw new ContractError(`the Swagger 2.0 document cannot be converted: ${(err as Error).message}`, '');
+  }
 }
 
 /** Reads and checks a contract file (JSON or YAML); relative `$ref` files next to it are followed. */

@@ -69,10 +69,30 @@ test('an ignore file accepts a break and lowers a rule severity', async () => {
   assert.match(out, /warning {2}response-property-made-optional/);
 });
 
-test('a document that is not OpenAPI 3 exits 2 with the place that is wrong', async () => {
-  const { code, err } = await run(['diff', file('users-1.0.yaml'), file('swagger-2.yaml')]);
+test('a document that is neither OpenAPI 3 nor Swagger 2.0 exits 2 with the place that is wrong', async () => {
+  const { code, err } = await run(['diff', file('users-1.0.yaml'), file('openapi-2.yaml')]);
   assert.equal(code, 2);
   assert.match(err, /openapi: .*only OpenAPI 3\.0\.x and 3\.1\.x/);
+});
+
+test('Swagger 2.0 documents are converted and compared like OpenAPI 3 ones', async () => {
+  const same = await run(['diff', file('users-1.0-swagger.yaml'), file('users-1.0.yaml')]);
+  assert.equal(same.code, 0, same.out + same.err);
+  assert.match(same.out, /^0 breaking, 0 warning\(s\)/m);
+  const { code, out } = await run([
+    'diff',
+    file('users-1.0-swagger.yaml'),
+    file('users-1.1-swagger-breaking.yaml'),
+  ]);
+  assert.equal(code, 1, out);
+  assert.match(
+    out,
+    /BREAKING request-property-added-required {2}POST \/users request\.body\.application\/json\.email/,
+  );
+  assert.match(
+    out,
+    /BREAKING response-property-made-optional {2}GET \/users\/\{id\} response\.200\.application\/json\.name/,
+  );
 });
 
 test('the portico binary runs contract diff and exits 1 when breaking', () => {

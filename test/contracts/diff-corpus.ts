@@ -8,31 +8,35 @@ export interface CorpusCase {
   readonly before: Record<string, unknown>;
   readonly after: Record<string, unknown>;
   readonly expect: readonly string[];
+  /** When given, exactly the informational rules that must fire as well. */
+  readonly info?: readonly string[];
+  /** Rules this case shows do not fire on a look-alike change (the negative half of a rule's pair). */
+  readonly negativeFor?: readonly string[];
 }
 
-type Json = Record<string, unknown>;
+export type Json = Record<string, unknown>;
 
 const info = { title: 'users', version: '1.0.0' };
 
-function doc(paths: Json, extra: Json = {}): Json {
+export function doc(paths: Json, extra: Json = {}): Json {
   return { openapi: '3.0.3', info, paths, ...extra };
 }
 
-function jsonBody(schema: Json, required = true): Json {
+export function jsonBody(schema: Json, required = true): Json {
   return { required, content: { 'application/json': { schema } } };
 }
 
-function ok(schema: Json, status = '200'): Json {
+export function ok(schema: Json, status = '200'): Json {
   return { [status]: { description: 'ok', content: { 'application/json': { schema } } } };
 }
 
-const user: Json = {
+export const user: Json = {
   type: 'object',
   required: ['id', 'name'],
   properties: { id: { type: 'string' }, name: { type: 'string' }, nick: { type: 'string' } },
 };
 
-function getUser(response: Json = user, params: Json[] = [], extra: Json = {}): Json {
+export function getUser(response: Json = user, params: Json[] = [], extra: Json = {}): Json {
   return doc({
     '/users/{id}': {
       get: {
@@ -44,11 +48,11 @@ function getUser(response: Json = user, params: Json[] = [], extra: Json = {}): 
   });
 }
 
-function createUser(body: Json, extra: Json = {}): Json {
+export function createUser(body: Json, extra: Json = {}): Json {
   return doc({ '/users': { post: { requestBody: jsonBody(body), responses: ok(user, '201'), ...extra } } });
 }
 
-function listUsers(param: Json | undefined): Json {
+export function listUsers(param: Json | undefined): Json {
   return doc({
     '/users': {
       get: { parameters: param === undefined ? [] : [param], responses: ok({ type: 'array', items: user }) },
@@ -56,25 +60,27 @@ function listUsers(param: Json | undefined): Json {
   });
 }
 
-const q = (schema: Json, extra: Json = {}): Json => ({ name: 'limit', in: 'query', schema, ...extra });
-const body = (props: Json, required: string[] = []): Json => ({
+export const q = (schema: Json, extra: Json = {}): Json => ({ name: 'limit', in: 'query', schema, ...extra });
+export const body = (props: Json, required: string[] = []): Json => ({
   type: 'object',
   required,
   properties: props,
 });
-const pair = (name: string, before: Json, after: Json, expect: string[]): CorpusCase => ({
-  name,
-  before,
-  after,
-  expect,
-});
-const both = (name: string, a: Json, b: Json, rules: string[]): CorpusCase[] => [
+export const pair = (
+  name: string,
+  before: Json,
+  after: Json,
+  expect: string[],
+  extra: Pick<CorpusCase, 'info' | 'negativeFor'> = {},
+): CorpusCase => ({ name, before, after, expect, ...extra });
+/** The change, and the same change undone, which must not fire the rules. */
+export const both = (name: string, a: Json, b: Json, rules: string[]): CorpusCase[] => [
   pair(name, a, b, rules),
-  pair(`${name} (reverse)`, b, a, []),
+  pair(`${name} (reverse)`, b, a, [], { negativeFor: rules }),
 ];
 
 export const corpus: readonly CorpusCase[] = [
-  pair('identical documents', getUser(), getUser(), []),
+  pair('identical documents', getUser(), getUser(), [], { info: [], negativeFor: ['operation-added'] }),
   pair(
     'description and example changes only',
     getUser(),
@@ -92,6 +98,7 @@ export const corpus: readonly CorpusCase[] = [
     doc({ '/a': { get: { responses: ok(user) } } }),
     doc({ '/a': { get: { responses: ok(user) } }, '/b': { get: { responses: ok(user) } } }),
     [],
+    { info: ['operation-added'], negativeFor: ['operation-removed'] },
   ),
   pair(
     'removed deprecated operation past its sunset',
@@ -101,6 +108,7 @@ export const corpus: readonly CorpusCase[] = [
     }),
     doc({ '/a': { get: { responses: ok(user) } } }),
     [],
+    { info: ['operation-removed-after-sunset'], negativeFor: ['operation-removed'] },
   ),
   pair(
     'removed deprecated operation before its sunset',
@@ -110,6 +118,7 @@ export const corpus: readonly CorpusCase[] = [
     }),
     doc({ '/a': { get: { responses: ok(user) } } }),
     ['operation-removed'],
+    { info: [], negativeFor: ['operation-removed-after-sunset'] },
   ),
   pair(
     'renamed path parameter',
@@ -130,7 +139,13 @@ export const corpus: readonly CorpusCase[] = [
     listUsers(q({ type: 'integer' }, { required: true })),
     ['request-parameter-added-required'],
   ),
-  pair('new optional query parameter', listUsers(undefined), listUsers(q({ type: 'integer' })), []),
+  pair('new optional query parameter', listUsers(undefined), listUsers(q({ type: 'integer' })), [], {
+    info: ['request-parameter-added-optional'],
+  }),
+  pair('query parameter removed', listUsers(q({ type: 'integer' })), listUsers(undefined), [], {
+    info: ['request-parameter-removed'],
+    negativeFor: ['request-parameter-added-optional', 'request-parameter-removed-before-sunset'],
+  }),
   ...both(
     'new required header',
     listUsers(undefined),
@@ -190,12 +205,20 @@ export const corpus: readonly CorpusCase[] = [
     listUsers(q({ type: 'string' })),
     listUsers(q({ type: 'string' }, { style: 'form', explode: true })),
     [],
+    { negativeFor: ['request-parameter-style-changed'] },
   ),
   pair(
     'optional parameter default changed',
     listUsers(q({ type: 'integer', default: 20 })),
     listUsers(q({ type: 'integer', default: 50 })),
     ['request-parameter-default-changed'],
+  ),
+  pair(
+    'default of a required parameter changed',
+    listUsers(q({ type: 'integer', default: 20 }, { required: true })),
+    listUsers(q({ type: 'integer', default: 50 }, { required: true })),
+    [],
+    { negativeFor: ['request-parameter-default-changed'] },
   ),
   pair('parameter type changed', listUsers(q({ type: 'string' })), listUsers(q({ type: 'integer' })), [
     'type-changed',
@@ -205,6 +228,7 @@ export const corpus: readonly CorpusCase[] = [
     listUsers(q({ type: 'integer' })),
     listUsers(q({ type: 'number' })),
     [],
+    { negativeFor: ['type-changed'] },
   ),
   ...both(
     'new required body field',
@@ -261,10 +285,24 @@ export const corpus: readonly CorpusCase[] = [
     ['request-body-added-required'],
   ),
   pair(
+    'optional request body added',
+    doc({ '/users': { post: { responses: ok(user, '201') } } }),
+    doc({ '/users': { post: { requestBody: jsonBody(body({}), false), responses: ok(user, '201') } } }),
+    [],
+    { negativeFor: ['request-body-added-required', 'request-body-removed'] },
+  ),
+  pair(
     'request body made required',
     doc({ '/users': { post: { requestBody: jsonBody(body({}), false), responses: ok(user, '201') } } }),
     createUser(body({})),
     ['request-body-made-required'],
+  ),
+  pair(
+    'request body made optional',
+    createUser(body({})),
+    doc({ '/users': { post: { requestBody: jsonBody(body({}), false), responses: ok(user, '201') } } }),
+    [],
+    { negativeFor: ['request-body-made-required'] },
   ),
   pair(
     'request media type removed',
@@ -289,6 +327,23 @@ export const corpus: readonly CorpusCase[] = [
     ['request-media-type-removed'],
   ),
   pair(
+    'request media type added',
+    createUser(body({})),
+    doc({
+      '/users': {
+        post: {
+          requestBody: {
+            required: true,
+            content: { 'application/json': { schema: body({}) }, 'application/xml': { schema: body({}) } },
+          },
+          responses: ok(user, '201'),
+        },
+      },
+    }),
+    [],
+    { negativeFor: ['request-media-type-removed'] },
+  ),
+  pair(
     'required response field removed',
     getUser(),
     getUser({ ...user, required: ['id'], properties: { id: { type: 'string' }, nick: { type: 'string' } } }),
@@ -303,6 +358,7 @@ export const corpus: readonly CorpusCase[] = [
       properties: { ...(user.properties as Json), email: { type: 'string' } },
     }),
     [],
+    { negativeFor: ['response-required-property-removed', 'response-optional-property-removed'] },
   ),
   ...both('response field made optional', getUser(), getUser({ ...user, required: ['id'] }), [
     'response-property-made-optional',
@@ -339,6 +395,7 @@ export const corpus: readonly CorpusCase[] = [
     getUser(body({ state: { type: 'string', enum: ['on'], 'x-extensible-enum': true } })),
     getUser(body({ state: { type: 'string', enum: ['on', 'off'], 'x-extensible-enum': true } })),
     [],
+    { negativeFor: ['response-enum-value-added'] },
   ),
   pair(
     'response field type changed',
@@ -359,6 +416,13 @@ export const corpus: readonly CorpusCase[] = [
     [],
   ),
   pair(
+    'error status removed',
+    doc({ '/a': { get: { responses: { ...ok(user), '429': { description: 'slow down' } } } } }),
+    doc({ '/a': { get: { responses: ok(user) } } }),
+    [],
+    { negativeFor: ['response-status-removed'] },
+  ),
+  pair(
     'success response media type removed',
     doc({
       '/a': {
@@ -374,6 +438,22 @@ export const corpus: readonly CorpusCase[] = [
     }),
     doc({ '/a': { get: { responses: ok(user) } } }),
     ['response-media-type-removed'],
+  ),
+  pair(
+    'error response media type removed',
+    doc({
+      '/a': {
+        get: {
+          responses: {
+            ...ok(user),
+            '404': { description: 'no', content: { 'text/plain': { schema: { type: 'string' } } } },
+          },
+        },
+      },
+    }),
+    doc({ '/a': { get: { responses: { ...ok(user), '404': { description: 'no' } } } } }),
+    [],
+    { negativeFor: ['response-media-type-removed'] },
   ),
   ...both('security requirement added', getUser(), getUser(user, [], { security: [{ bearer: [] }] }), [
     'security-requirement-added',

@@ -1,6 +1,13 @@
 import { operationMethods, type Contract, type JsonObject } from '../contract.ts';
 import { diffRules, type DiffRuleId, type Severity } from './rules.ts';
-import { compareSchemas, isObject, type Report } from './schema-diff.ts';
+import {
+  compareSchemas,
+  createCompareContext,
+  isObject,
+  sunsetOf,
+  type CompareContext,
+  type Report,
+} from './schema-diff.ts';
 
 /** One difference between two contracts. */
 export interface ContractChange {
@@ -61,6 +68,7 @@ export function diffContracts(before: Contract, after: Contract, options: DiffOp
     );
     changes.push({ rule, severity, operation, location, message, ignored });
   };
+  const ctx = createCompareContext(now);
   const opsBefore = operationsOf(before.resolved);
   const opsAfter = operationsOf(after.resolved);
   for (const [key, old] of opsBefore) {
@@ -77,9 +85,11 @@ export function diffContracts(before: Contract, after: Contract, options: DiffOp
       continue;
     }
     const report: Report = (rule, at, message) => add(rule, next.label, at, message);
-    compareParameters(old, next, report);
-    compareRequestBody(old.op.requestBody, next.op.requestBody, report);
-    compareResponses(old.op.responses, next.op.responses, report);
+    if (old.op.deprecated !== true && next.op.deprecated === true)
+      report('deprecated-added', '', 'the operation is now deprecated');
+    compareParameters(old, next, report, ctx);
+    compareRequestBody(old.op.requestBody, next.op.requestBody, report, ctx);
+    compareResponses(old.op.responses, next.op.responses, report, ctx);
     compareSecurity(
       effectiveSecurity(old.op, before.resolved),
       effectiveSecurity(next.op, after.resolved),
@@ -88,6 +98,7 @@ export function diffContracts(before: Contract, after: Contract, options: DiffOp
   }
   for (const [key, next] of opsAfter)
     if (!opsBefore.has(key)) add('operation-added', next.label, '', 'new operation');
+  compareWebhooks(before.resolved, after.resolved, add, ctx);
   let breaking = 0;
   let warnings = 0;
   for (const change of changes) {
@@ -142,7 +153,7 @@ function pathIndex(path: string, name: string): number {
   return index < 0 ? -1 : index;
 }
 
-function compareParameters(before: Operation, after: Operation, report: Report): void {
+function compareParameters(before: Operation, after: Operation, report: Report, ctx: CompareContext): void {
   for (const [key, next] of after.parameters) {
     const at = paramLabel(next);
     const old = before.parameters.get(key);
@@ -168,10 +179,16 @@ function compareParameters(before: Operation, after: Operation, report: Report):
         at,
         `default changed from ${JSON.stringify(oldDefault)} to ${JSON.stringify(newDefault)}`,
       );
-    compareSchemas(old.schema, next.schema, 'request', at, report);
+    if (old.deprecated !== true && next.deprecated === true)
+      report('deprecated-added', at, 'is now deprecated');
+    compareSchemas(old.schema, next.schema, 'request', at, report, ctx);
   }
-  for (const [key, old] of before.parameters)
-    if (!after.parameters.has(key)) report('request-parameter-removed', paramLabel(old), 'no longer read');
+  for (const [key, old] of before.parameters) {
+    if (after.parameters.has(key)) continue;
+    if (sunsetOf(old, ctx.now) === 'future')
+      report('request-parameter-removed-before-sunset', paramLabel(old), 'removed before its sunset date');
+    else report('request-parameter-removed', paramLabel(old), 'no longer read');
+  }
 }
 
 function paramLabel(param: JsonObject): string {
@@ -188,8 +205,11 @@ function explodeOf(param: JsonObject): boolean {
   return styleOf(param) === 'form';
 }
 
-function compareRequestBody(before: unknown, after: unknown, report: Report): void {
-  if (!isObject(after)) return;
+function compareRequestBody(before: unknown, after: unknown, report: Report, ctx: CompareContext): void {
+  if (!isObject(after)) {
+    if (isObject(before)) report('request-body-removed', 'request.body', 'the body is no longer taken');
+    return;
+  }
   const required = after.required === true;
   if (!isObject(before)) {
     if (required) report('request-body-added-required', 'request.body', 'a body is now required');
@@ -206,11 +226,18 @@ function compareRequestBody(before: unknown, after: unknown, report: Report): vo
       report('request-media-type-removed', at, `${type} is no longer accepted`);
       continue;
     }
-    if (isObject(media)) compareSchemas(media.schema, next.schema, 'request', at, report);
+    if (!hasSchema(media) && hasSchema(next))
+      report('request-media-type-schema-added', at, `${type} took anything and now has a schema`);
+    else if (isObject(media)) compareSchemas(media.schema, next.schema, 'request', at, report, ctx);
   }
 }
 
-function compareResponses(before: unknown, after: unknown, report: Report): void {
+/** Whether a media type object constrains its content (`schema: {}` takes anything). */
+function hasSchema(media: unknown): boolean {
+  return isObject(media) && isObject(media.schema) && Object.keys(media.schema).length > 0;
+}
+
+function compareResponses(before: unknown, after: unknown, report: Report, ctx: CompareContext): void {
   const old = isObject(before) ? before : {};
   const next = isObject(after) ? after : {};
   for (const [status, response] of Object.entries(old)) {
@@ -222,15 +249,104 @@ function compareResponses(before: unknown, after: unknown, report: Report): void
       continue;
     }
     if (!isObject(response)) continue;
-    const contentBefore = isObject(response.content) ? response.content : {};
-    const contentAfter = isObject(replacement.content) ? replacement.content : {};
-    for (const [type, media] of Object.entries(contentBefore)) {
-      const other = contentAfter[type];
+    compareResponseHeaders(response.headers, replacement.headers, success, at, report, ctx);
+    compareResponseContent(response.content, replacement.content, success, at, report, ctx);
+  }
+}
+
+/** What a server sends: a response's content, or a webhook's payload. */
+function compareResponseContent(
+  before: unknown,
+  after: unknown,
+  success: boolean,
+  at: string,
+  report: Report,
+  ctx: CompareContext,
+): void {
+  const contentBefore = isObject(before) ? before : {};
+  const contentAfter = isObject(after) ? after : {};
+  for (const [type, media] of Object.entries(contentBefore)) {
+    const other = contentAfter[type];
+    if (!isObject(other)) {
+      if (success) report('response-media-type-removed', `${at}.${type}`, `${type} is no longer sent`);
+      continue;
+    }
+    if (hasSchema(media) && !hasSchema(other)) {
+      if (success)
+        report('response-media-type-schema-removed', `${at}.${type}`, `${type} may now carry anything`);
+    } else if (isObject(media))
+      compareSchemas(media.schema, other.schema, 'response', `${at}.${type}`, report, ctx);
+  }
+}
+
+/** Header names are case-insensitive (RFC 9110 §5.1); a header is optional unless `required: true`. */
+function compareResponseHeaders(
+  before: unknown,
+  after: unknown,
+  success: boolean,
+  at: string,
+  report: Report,
+  ctx: CompareContext,
+): void {
+  const lower = (headers: unknown): Map<string, [string, JsonObject]> =>
+    new Map(
+      Object.entries(isObject(headers) ? headers : {})
+        .filter((entry): entry is [string, JsonObject] => isObject(entry[1]))
+        .map(([name, header]) => [name.toLowerCase(), [name, header]]),
+    );
+  const old = lower(before);
+  const next = lower(after);
+  for (const [key, [name, header]] of old) {
+    const where = `${at}.headers.${name}`;
+    const replacement = next.get(key)?.[1];
+    if (replacement === undefined) {
+      if (!success) continue;
+      if (header.required === true) report('response-header-removed', where, `${name} is no longer sent`);
+      else report('response-optional-header-removed', where, `${name} is no longer described`);
+      continue;
+    }
+    if (header.required === true && replacement.required !== true)
+      report('response-header-made-optional', where, `${name} is no longer always sent`);
+    compareSchemas(header.schema, replacement.schema, 'response', where, report, ctx);
+  }
+}
+
+/**
+ * Webhooks (OpenAPI 3.1) turn the exchange around: the server sends the request, so its payload is compared like
+ * a response (widening it breaks the receivers).
+ */
+function compareWebhooks(
+  before: JsonObject,
+  after: JsonObject,
+  add: (rule: DiffRuleId, operation: string, location: string, message: string) => void,
+  ctx: CompareContext,
+): void {
+  const old = isObject(before.webhooks) ? before.webhooks : {};
+  const next = isObject(after.webhooks) ? after.webhooks : {};
+  for (const [name, item] of Object.entries(old)) {
+    if (!isObject(item)) continue;
+    const replacement = next[name];
+    for (const method of operationMethods) {
+      const op = item[method];
+      if (!isObject(op)) continue;
+      const label = `${method.toUpperCase()} webhook:${name}`;
+      const other = isObject(replacement) ? replacement[method] : undefined;
       if (!isObject(other)) {
-        if (success) report('response-media-type-removed', `${at}.${type}`, `${type} is no longer sent`);
+        add('webhook-removed', label, '', 'the webhook is no longer sent');
         continue;
       }
-      if (isObject(media)) compareSchemas(media.schema, other.schema, 'response', `${at}.${type}`, report);
+      const report: Report = (rule, at, message) => add(rule, label, at, message);
+      const body = isObject(op.requestBody) ? op.requestBody.content : undefined;
+      const nextBody = isObject(other.requestBody) ? other.requestBody.content : undefined;
+      compareResponseContent(body, nextBody, true, 'payload', report, ctx);
+    }
+  }
+  for (const [name, item] of Object.entries(next)) {
+    if (!isObject(item)) continue;
+    for (const method of operationMethods) {
+      const had = isObject(old[name]) ? old[name][method] : undefined;
+      if (isObject(item[method]) && !isObject(had))
+        add('webhook-added', `${method.toUpperCase()} webhook:${name}`, '', 'new webhook');
     }
   }
 }

@@ -1,8 +1,10 @@
-import type { RouteConfig } from '../../config/schema.ts';
+import semver from 'semver';
+import type { RouteConfig, ServiceConfig } from '../../config/schema.ts';
 import { configContracts, contractDates } from '../../contracts/config-contracts.ts';
 import { PorticoError } from '../../errors/portico-error.ts';
 import { createCanarySplit, type CanarySplit } from '../../versions/canary-split.ts';
-import { compileLifecycles, type VersionLifecycle } from '../../versions/lifecycle.ts';
+import { CONTRACT_BOOK_KEY, type ContractBook } from '../../versions/contract-book.ts';
+import { compileLifecycles, type ContractDates, type VersionLifecycle } from '../../versions/lifecycle.ts';
 import { requestedRange, type VersionSource } from '../../versions/requested-version.ts';
 import { UsageTable } from '../../versions/usage-table.ts';
 import { VersionIndex, type VersionView } from '../../versions/version-index.ts';
@@ -53,12 +55,30 @@ function createVersionStage(route: RouteConfig, context: StageCompileContext, cl
   const split = route.split === undefined ? undefined : createCanarySplit(route.split);
   // Built once: a fresh string per request would also be hashed again by the index's lookup.
   const armRanges = new Map(split?.arms.map((arm): [number, string] => [arm.major, `${arm.major}.x`]));
-  // Dates in a contract file's info (x-deprecated, x-sunset) apply when the config gives none.
+  // Dates in a contract's info (x-deprecated, x-sunset) apply when the config gives none: a contract file's
+  // first, else the contract registered by the highest version of the major.
   const files = configContracts(context.config).get(route.service);
-  const lifecycles = compileLifecycles(context.config.services[route.service]?.versions, (major) => {
-    const file = files?.get(major);
-    return file === undefined ? undefined : contractDates(file.contract);
-  });
+  const policies = context.config.services[route.service]?.versions;
+  const book = context.shared.get(CONTRACT_BOOK_KEY) as ContractBook | undefined;
+  const compile = (registered: Map<number, ContractDates>): Map<number, VersionLifecycle> => {
+    const versions: NonNullable<ServiceConfig['versions']> = { ...policies };
+    for (const major of registered.keys())
+      versions[String(major)] ??= {} as NonNullable<ServiceConfig['versions']>[string];
+    return compileLifecycles(versions, (major) => {
+      const file = files?.get(major);
+      return (file === undefined ? undefined : contractDates(file.contract)) ?? registered.get(major);
+    });
+  };
+  let lifecycles = compile(new Map());
+  // Rebuilt only when the book's revision moves (a contract registered or replaced), never per request.
+  let bookRevision = -1;
+  const currentLifecycles = (): Map<number, VersionLifecycle> => {
+    if (book !== undefined && book.revision !== bookRevision) {
+      bookRevision = book.revision;
+      lifecycles = compile(registeredDates(book, route.service));
+    }
+    return lifecycles;
+  };
   const usage = usageTable(context.shared);
   // Views follow a service's instance set; a reload makes a new set, so they are keyed by the set itself.
   let indexes = context.shared.get(INDEX_KEY) as WeakMap<InstanceSet, VersionIndex> | undefined;
@@ -113,7 +133,7 @@ function createVersionStage(route: RouteConfig, context: StageCompileContext, cl
       }
       ctx.instances = view.instances;
       if (view.major !== undefined) {
-        const lifecycle = lifecycles.get(view.major);
+        const lifecycle = currentLifecycles().get(view.major);
         if (lifecycle !== undefined) applyLifecycle(ctx, lifecycle, clock());
       }
     }
@@ -125,6 +145,21 @@ function createVersionStage(route: RouteConfig, context: StageCompileContext, cl
     }
     return pending.then(() => countUsage(ctx));
   };
+}
+
+/** Per major, the dates in the contract registered by its highest version that carries any. */
+function registeredDates(book: ContractBook, service: string): Map<number, ContractDates> {
+  const best = new Map<number, { version: string; dates: ContractDates }>();
+  for (const entry of book.entries()) {
+    if (entry.service !== service || entry.contract === undefined) continue;
+    const dates = contractDates(entry.contract);
+    if (dates === undefined) continue;
+    const major = semver.major(entry.version);
+    const known = best.get(major);
+    if (known === undefined || semver.gt(entry.version, known.version))
+      best.set(major, { version: entry.version, dates });
+  }
+  return new Map([...best].map(([major, { dates }]) => [major, dates]));
 }
 
 function applyLifecycle(ctx: RequestContext, lifecycle: VersionLifecycle, now: number): void {
