@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, ServerResponse, type IncomingMessage, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from '../observability/logger.ts';
 import type { OtlpTracer } from '../observability/otlp-tracer.ts';
@@ -12,7 +12,6 @@ import { RequestContext } from './pipeline/request-context.ts';
 import { normalizePath } from './router/normalize-path.ts';
 import { checkFraming } from '../security/framing.ts';
 import type { Runtime } from './runtime/compile-runtime.ts';
-import { proxyUpgrade } from './services/websocket.ts';
 import { ConnectionGuard } from './net/connection-guard.ts';
 import { closeAfterAnswer } from './net/lingering-close.ts';
 
@@ -74,7 +73,8 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
     this[kContext] = undefined;
     if (!this.writableFinished) ctx.exchange?.clientGone();
     const seconds = (performance.now() - ctx.startedAt) / 1e3;
-    const status = this.writableFinished ? this.statusCode : 499;
+    // A relayed upgrade never finishes its response: its 101 went out on the socket.
+    const status = this.writableFinished || this.statusCode === 101 ? this.statusCode : 499;
     ctx.route.stats.record(ctx.req.method ?? 'GET', status, seconds);
     if (tracer !== undefined) tracer.record(ctx, status);
     if (accessLog) {
@@ -135,7 +135,12 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
     sendError(ctx.res, err, { 'x-request-id': ctx.requestId });
   }
 
-  function handleRequest(req: IncomingMessage, res: ServerResponse): void {
+  /**
+   * The one intake of every request: checks, routing and the request context, then the route's stage chain
+   * and terminal service. An Upgrade request (`upgradeHead` set) runs the same chain ending in the route's
+   * WebSocket relay instead of the proxy.
+   */
+  function handleRequest(req: IncomingMessage, res: ServerResponse, upgradeHead?: Buffer): void {
     const socket = req.socket as ClientSocket;
     guard.headReceived(socket);
     inflight++;
@@ -174,6 +179,15 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
     const clientIp = resolveClientIp(peer, trusted, req.headers['x-forwarded-for'], runtime.trustedProxies);
     const requestId = requestIdOf(req);
     const route = match.entry.value;
+    const handler = upgradeHead === undefined ? route.handler : route.upgradeHandler;
+    if (handler === undefined)
+      return refuse(
+        req,
+        res,
+        'route_not_found',
+        `route "${route.name}" does not take WebSocket upgrades`,
+        true,
+      );
     const ctx = new RequestContext(
       req,
       res,
@@ -186,11 +200,12 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
       requestId,
       performance.now(),
     );
+    if (upgradeHead !== undefined) ctx.upgradeHead = upgradeHead;
     (res as TrackedResponse)[kContext] = ctx;
     // `on`, not `once`: 'close' fires once per response, and `once` would allocate a wrapper per request.
     res.on('close', onResponseClose);
     try {
-      const pending = route.handler(ctx);
+      const pending = handler(ctx);
       if (pending !== undefined) pending.catch((err: unknown) => fail(ctx, err));
     } catch (err) {
       fail(ctx, err);
@@ -234,8 +249,13 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
   server.maxConnections = options.maxConnections;
   guard.attach(server);
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
-    guard.headReceived(socket);
-    proxyUpgrade(options.runtime(), req, socket, head, logger);
+    socket.on('error', destroyOnError);
+    // A response bound to the raw socket, so stages answer an upgrade (401, 429, …) like any request.
+    const res = new ServerResponse(req);
+    res.assignSocket(socket);
+    res.shouldKeepAlive = false;
+    res.once('finish', closeUpgradeSocket);
+    handleRequest(req, res, head);
   });
   server.on('clientError', (err: NodeJS.ErrnoException, socket: ClientSocket) => {
     if (socket[kParseFailure] !== undefined) return;
@@ -261,6 +281,15 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
     else socket.destroy();
   });
   return { server, inflight: () => inflight };
+}
+
+function destroyOnError(this: Socket): void {
+  this.destroy();
+}
+
+/** An upgrade answered without switching protocols: nothing else is read on that socket. */
+function closeUpgradeSocket(this: ServerResponse): void {
+  this.socket?.destroySoon();
 }
 
 /** No later request on this connection runs: the answers owed go out, then it closes. */

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -103,5 +104,108 @@ routes:
 
   test('an upgrade on a route with websocket: false is refused with 404', async () => {
     assert.equal(await refusedStatus(`ws://127.0.0.1:${portico.port}/plain/x`), 404);
+  });
+});
+
+describe('WebSocket upgrades run the route stage chain (one intake)', () => {
+  const apiKey = 'ws-test-key-1';
+  const keyHash = createHash('sha256').update(apiKey).digest('hex');
+  let portico: PorticoProcess;
+  const servers: { server: Server; wss: WebSocketServer; url: string }[] = [];
+  const seen: IncomingMessage[] = [];
+
+  /** A WebSocket upstream that greets every connection with its name. */
+  async function greeter(name: string) {
+    const server = createServer((_req, res) => res.end('plain'));
+    const wss = new WebSocketServer({ server });
+    wss.on('connection', (socket, req) => {
+      seen.push(req);
+      socket.send(name);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const entry = { server, wss, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+    servers.push(entry);
+    return entry;
+  }
+
+  /** Opens a socket and resolves with the first message, or with the refusal status. */
+  async function open(path: string, headers: Record<string, string> = {}) {
+    const client = new WebSocket(`ws://127.0.0.1:${portico.port}${path}`, { headers });
+    client.on('error', () => {});
+    const outcome = await Promise.race([
+      once(client, 'message').then(([data]) => ({ greeting: String(data), status: 101 })),
+      once(client, 'unexpected-response').then(([, res]) => ({
+        greeting: undefined,
+        status: (res as IncomingMessage).statusCode ?? 0,
+      })),
+    ]);
+    client.terminate();
+    return outcome;
+  }
+
+  before(async () => {
+    const [v1, v2] = [await greeter('v1'), await greeter('v2')];
+    portico = await startPortico(
+      ({ port, adminPort }) => `
+listen: 127.0.0.1:${port}
+admin: { listen: 127.0.0.1:${adminPort} }
+logging: { level: warn, accessLog: false }
+auth: { apiKeys: { header: x-api-key } }
+consumers:
+  - { id: member, apiKeys: ["sha256:${keyHash}"], scopes: [chat:join] }
+services:
+  chat:
+    instances: [{ url: "${v1!.url}", version: 1.0.0 }, { url: "${v2!.url}", version: 2.0.0 }]
+routes:
+  - name: guarded
+    match: { path: /guarded/** }
+    service: chat
+    version: { from: [header], default: "^1" }
+    auth: [apiKey]
+    scopes: [chat:join]
+  - name: staff
+    match: { path: /staff/** }
+    service: chat
+    auth: [apiKey]
+    scopes: [chat:moderate]
+  - name: limited
+    match: { path: /limited/** }
+    service: chat
+    version: { from: [header], default: "^1" }
+    rateLimit: { limit: 2, window: 1m, by: ip }
+`,
+    );
+  });
+
+  after(async () => {
+    await portico?.stop();
+    for (const { server, wss } of servers) {
+      for (const client of wss.clients) client.terminate();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  test('authentication runs on upgrades: 401 without a key, through with one, and identity goes upstream', async () => {
+    assert.equal((await open('/guarded/room')).status, 401);
+    const joined = await open('/guarded/room', { 'x-api-key': apiKey });
+    assert.deepEqual(joined, { greeting: 'v1', status: 101 });
+    assert.equal(seen.at(-1)?.headers['x-consumer-id'], 'member');
+  });
+
+  test('scopes run on upgrades: a consumer without the scope gets 403', async () => {
+    assert.equal((await open('/staff/room', { 'x-api-key': apiKey })).status, 403);
+  });
+
+  test('the requested version picks the instance of an upgrade', async () => {
+    const v2 = await open('/guarded/room', { 'x-api-key': apiKey, 'accept-version': '^2' });
+    assert.deepEqual(v2, { greeting: 'v2', status: 101 });
+  });
+
+  test('rate limits count upgrades: the third within the window gets 429', async () => {
+    assert.equal((await open('/limited/a')).status, 101);
+    assert.equal((await open('/limited/b')).status, 101);
+    assert.equal((await open('/limited/c')).status, 429);
   });
 });

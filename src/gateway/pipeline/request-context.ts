@@ -49,6 +49,8 @@ export class RequestContext {
    * these bytes instead of streaming the request, and may replay them.
    */
   body: Buffer | undefined = undefined;
+  /** For an Upgrade request: the bytes the client sent after its head, relayed once the upgrade succeeds. */
+  upgradeHead: Buffer | undefined = undefined;
 
   constructor(
     req: IncomingMessage,

@@ -16,6 +16,7 @@ import { Instance, type PoolOptions } from '../upstream/instance.ts';
 import { InstanceSet } from '../upstream/instance-set.ts';
 import type { CompiledRoute } from './compiled-route.ts';
 import type { HashKeySource, ServiceRuntime } from './service-runtime.ts';
+import { createWebSocketRelay } from '../services/websocket.ts';
 
 /**
  * The immutable table a request reads: routes, services, limits. Reload compiles a new one and swaps a
@@ -196,11 +197,15 @@ function compileRoute(
     deadlineMs,
     fallback: createFallbackAnswer(config.fallback),
   });
+  const stages = createStages(config, stageContext);
   return {
     name: config.name,
     config,
     service,
-    handler: composeStages(createStages(config, stageContext), terminal),
+    handler: composeStages(stages, terminal),
+    upgradeHandler: config.websocket
+      ? composeStages(stages, createWebSocketRelay(service, observer))
+      : undefined,
     upstreamPath: createUpstreamPath(config),
     preserveHost: config.preserveHost,
     websocket: config.websocket,
@@ -239,6 +244,7 @@ function compileAggregate(
       createStages(config, stageContext),
       createAggregateHandler(aggregate, services, observer),
     ),
+    upgradeHandler: undefined,
     upstreamPath: (path) => path,
     preserveHost: false,
     websocket: false,

@@ -10,6 +10,8 @@ export interface CompiledRoute {
   readonly service: ServiceRuntime;
   /** The route's stages and terminal service linked into one function. */
   readonly handler: Handler;
+  /** The same stages ending in the WebSocket relay, for Upgrade requests; undefined unless `websocket`. */
+  readonly upgradeHandler: Handler | undefined;
   /** Builds the upstream path (prefix stripped, rewritten) from the normalised path and params. */
   readonly upstreamPath: (path: string, params: Readonly<Record<string, string>>) => string;
   readonly preserveHost: boolean;

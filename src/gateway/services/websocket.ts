@@ -1,136 +1,164 @@
-import { request, type IncomingMessage } from 'node:http';
-import type { Duplex } from 'node:stream';
-import type { Logger } from '../../observability/logger.ts';
-import { problemBody } from '../../errors/problem.ts';
-import type { ErrorCode } from '../../errors/catalog.ts';
-import { errorCatalog } from '../../errors/catalog.ts';
-import { buildUpstreamHeaders, resolveClientIp } from '../forwarding/upstream-headers.ts';
-import { normalizePath } from '../router/normalize-path.ts';
-import { isTrustedPeer, requestIdOf } from '../forwarding/request-identity.ts';
-import { checkFraming } from '../../security/framing.ts';
-import type { Runtime } from '../runtime/compile-runtime.ts';
+import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { Socket } from 'node:net';
+import { sendProblem } from '../../errors/problem.ts';
+import { PorticoError } from '../../errors/portico-error.ts';
+import { buildUpstreamHeaders } from '../forwarding/upstream-headers.ts';
+import { upstreamPathOf, type RequestContext } from '../pipeline/request-context.ts';
+import type { Handler } from '../pipeline/stage.ts';
+import type { ServiceRuntime } from '../runtime/service-runtime.ts';
+import type { Instance } from '../upstream/instance.ts';
 import { hashKeyOf } from './hash-key.ts';
-import { RequestContext } from '../pipeline/request-context.ts';
+import type { ProxyObserver } from './proxy.ts';
+
+/** Hop-by-hop headers of a refused upgrade's answer that the gateway's own framing replaces. */
+const framingHeaders = new Set(['connection', 'transfer-encoding', 'keep-alive', 'content-length']);
 
 /**
- * Proxies an HTTP/1.1 Upgrade (WebSocket) on a matching route: the handshake goes to a picked instance with
- * the usual forwarding headers; on 101 the two sockets are piped together. Upgrades are rare next to plain
- * requests, so this path favours clarity over the proxy's allocation discipline.
+ * The terminal service of an HTTP/1.1 Upgrade (WebSocket) on a `websocket: true` route. The request came
+ * through the same intake and stage chain as any other (authentication, scopes, rate limits, versions,
+ * canary splits, CORS), so the instance is picked from what the stages narrowed. The handshake goes to the
+ * instance over http or https with the registry's guarded address lookup and the usual forwarding and
+ * identity headers; on 101 both sockets are piped together, and passive health hears of every outcome.
+ * Upgrades are rare next to plain requests, so this path favours clarity over the proxy's allocation
+ * discipline.
  */
-export function proxyUpgrade(
-  runtime: Runtime,
-  req: IncomingMessage,
-  socket: Duplex,
-  head: Buffer,
-  logger: Logger,
-): void {
-  socket.on('error', () => socket.destroy());
-  if (checkFraming(req) !== undefined) return refuse(socket, 'bad_request');
-  const target = normalizePath(req.url ?? '');
-  if (target === undefined) return refuse(socket, 'bad_request');
-  const match = runtime.router.find(req.method ?? 'GET', req.headers.host, target.path, req.headers);
-  if (match === undefined || !match.entry.value.websocket) return refuse(socket, 'route_not_found');
-  const route = match.entry.value;
-  // The route's stages (authentication, scopes, rate limits) do not run on this path yet: refuse rather
-  // than let an Upgrade header walk around them.
-  if (
-    route.config.auth !== undefined ||
-    route.config.scopes !== undefined ||
-    route.config.rateLimit !== undefined
-  )
-    return refuse(socket, route.config.auth === undefined ? 'forbidden' : 'unauthorized');
-  const peer = req.socket.remoteAddress ?? '';
-  const trusted = isTrustedPeer(req.socket, peer, runtime.trustedProxies);
-  const clientIp = resolveClientIp(peer, trusted, req.headers['x-forwarded-for'], runtime.trustedProxies);
-  const requestId = requestIdOf(req);
-  const ctx = new RequestContext(
-    req,
-    undefined as never,
-    route,
-    match.params,
-    target.path,
-    target.query,
-    clientIp,
-    trusted,
-    requestId,
-    performance.now(),
-  );
-  const instance = route.service.instances.pick(hashKeyOf(route.service.hashKey, ctx));
-  if (instance === undefined) return refuse(socket, 'no_healthy_instance');
-  const headers = buildUpstreamHeaders(req, {
-    peer,
-    fromTrustedProxy: trusted,
-    requestId,
-    upstreamHost: route.preserveHost ? (req.headers.host ?? instance.url.host) : instance.url.host,
-    contentLength: -1,
-  });
-  headers.push('connection', 'Upgrade', 'upgrade', req.headers.upgrade ?? 'websocket');
-  const path = instance.pathPrefix + route.upstreamPath(target.path, match.params);
-  const upstreamReq = request({
-    host: instance.url.hostname,
-    port: instance.url.port,
-    method: req.method,
-    path: target.query === '' ? path : `${path}?${target.query}`,
-    headers,
-    timeout: route.service.connectTimeoutMs,
-  });
-  instance.inflight++;
-  let released = false;
-  const release = () => {
-    if (!released) {
-      released = true;
-      instance.inflight--;
+export function createWebSocketRelay(service: ServiceRuntime, observer: ProxyObserver): Handler {
+  return function relayWebSocket(ctx: RequestContext): void {
+    const instances = ctx.instances ?? service.instances;
+    const instance = instances.pick(hashKeyOf(service.hashKey, ctx));
+    if (instance === undefined) {
+      throw new PorticoError(
+        instances.all.length === 0 ? 'service_not_found' : 'no_healthy_instance',
+        `service "${service.name}" has no available instance`,
+      );
     }
+    ctx.upstream = instance.origin;
+    new UpgradeRelay(ctx, service, instance, observer).start();
   };
-  upstreamReq.on('timeout', () =>
-    upstreamReq.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })),
-  );
-  upstreamReq.on('upgrade', (res, upstreamSocket, upstreamHead) => {
+}
+
+class UpgradeRelay {
+  readonly #ctx: RequestContext;
+  readonly #service: ServiceRuntime;
+  readonly #instance: Instance;
+  readonly #observer: ProxyObserver;
+  #released = false;
+
+  constructor(ctx: RequestContext, service: ServiceRuntime, instance: Instance, observer: ProxyObserver) {
+    this.#ctx = ctx;
+    this.#service = service;
+    this.#instance = instance;
+    this.#observer = observer;
+  }
+
+  start(): void {
+    const ctx = this.#ctx;
+    const req = ctx.req;
+    const instance = this.#instance;
+    const headers = buildUpstreamHeaders(req, {
+      peer: req.socket.remoteAddress ?? '',
+      fromTrustedProxy: ctx.fromTrustedProxy,
+      requestId: ctx.requestId,
+      upstreamHost: ctx.route.preserveHost ? (req.headers.host ?? instance.url.host) : instance.url.host,
+      contentLength: -1,
+      extra: ctx.upstreamHeaders,
+    });
+    headers.push('connection', 'Upgrade', 'upgrade', req.headers.upgrade ?? 'websocket');
+    const path = instance.pathPrefix + upstreamPathOf(ctx);
+    const secure = instance.url.protocol === 'https:';
+    const options = {
+      host: instance.url.hostname.replace(/^\[|\]$/g, ''),
+      port: instance.url.port === '' ? (secure ? 443 : 80) : Number(instance.url.port),
+      method: req.method ?? 'GET',
+      path: ctx.query === '' ? path : `${path}?${ctx.query}`,
+      headers,
+      timeout: this.#service.connectTimeoutMs,
+      // The registry's allow-list holds for upgrades too (DNS rebinding).
+      ...(instance.lookup === undefined ? {} : { lookup: instance.lookup }),
+    };
+    const upstreamReq = secure ? httpsRequest(options) : httpRequest(options);
+    instance.inflight++;
+    upstreamReq.on('timeout', () =>
+      upstreamReq.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })),
+    );
+    upstreamReq.on('upgrade', (res: IncomingMessage, upstreamSocket: Socket, upstreamHead: Buffer) =>
+      this.#switch(upstreamReq, res, upstreamSocket, upstreamHead),
+    );
+    upstreamReq.on('response', (res: IncomingMessage) => this.#relayRefusal(res));
+    upstreamReq.on('error', (err: NodeJS.ErrnoException) => this.#fail(err));
+    upstreamReq.end();
+  }
+
+  /** The instance switched protocols: answer 101 with its headers and pipe both ways. */
+  #switch(
+    upstreamReq: ClientRequest,
+    res: IncomingMessage,
+    upstreamSocket: Socket,
+    upstreamHead: Buffer,
+  ): void {
     upstreamReq.setTimeout(0);
-    let head101 = `HTTP/1.1 ${res.statusCode ?? 101} ${res.statusMessage ?? 'Switching Protocols'}\r\n`;
+    this.#observer.upstreamResponse?.(this.#service.name, this.#instance, 101);
+    const clientRes = this.#ctx.res;
+    const socket = clientRes.socket as Socket;
+    clientRes.statusCode = 101;
+    let head = `HTTP/1.1 101 ${res.statusMessage ?? 'Switching Protocols'}\r\n`;
     for (let i = 0; i < res.rawHeaders.length; i += 2)
-      head101 += `${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}\r\n`;
-    socket.write(`${head101}\r\n`);
+      head += `${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}\r\n`;
+    socket.write(`${head}\r\n`);
     if (upstreamHead.length > 0) socket.write(upstreamHead);
-    if (head.length > 0) upstreamSocket.write(head);
+    const clientHead = this.#ctx.upgradeHead;
+    if (clientHead !== undefined && clientHead.length > 0) upstreamSocket.write(clientHead);
     upstreamSocket.on('error', () => socket.destroy());
     socket.on('close', () => {
       upstreamSocket.destroy();
-      release();
+      this.#release();
     });
     upstreamSocket.on('close', () => {
       socket.destroy();
-      release();
+      this.#release();
     });
     upstreamSocket.pipe(socket).pipe(upstreamSocket);
-  });
-  upstreamReq.on('response', (res) => {
-    // The instance refused the upgrade: relay its answer as a normal response.
-    let text = `HTTP/1.1 ${res.statusCode} ${res.statusMessage}\r\nconnection: close\r\n`;
-    for (let i = 0; i < res.rawHeaders.length; i += 2) {
-      const name = (res.rawHeaders[i] as string).toLowerCase();
-      if (name !== 'connection' && name !== 'transfer-encoding' && name !== 'keep-alive') {
-        text += `${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}\r\n`;
-      }
-    }
-    socket.write(`${text}\r\n`);
-    res.pipe(socket);
-    res.on('end', release);
-  });
-  upstreamReq.on('error', (err: NodeJS.ErrnoException) => {
-    release();
-    logger.debug({ err: err.message, requestId }, 'websocket upstream failed');
-    refuse(socket, err.code === 'ETIMEDOUT' ? 'upstream_timeout' : 'upstream_unavailable');
-  });
-  upstreamReq.end();
-}
+  }
 
-function refuse(socket: Duplex, code: ErrorCode): void {
-  if (!socket.writable) return void socket.destroy();
-  const body = problemBody(code);
-  const status = errorCatalog[code].status;
-  socket.end(
-    `HTTP/1.1 ${status} ${errorCatalog[code].title}\r\ncontent-type: application/problem+json\r\n` +
-      `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
-  );
+  /** The instance refused the upgrade: its answer goes to the client as a normal response. */
+  #relayRefusal(res: IncomingMessage): void {
+    this.#observer.upstreamResponse?.(this.#service.name, this.#instance, res.statusCode ?? 502);
+    const clientRes = this.#ctx.res;
+    const headers: string[] = [];
+    for (let i = 0; i < res.rawHeaders.length; i += 2) {
+      const name = res.rawHeaders[i] as string;
+      if (!framingHeaders.has(name.toLowerCase())) headers.push(name, res.rawHeaders[i + 1] as string);
+    }
+    clientRes.writeHead(res.statusCode ?? 502, headers);
+    res.pipe(clientRes);
+    res.on('end', () => this.#release());
+  }
+
+  #fail(err: NodeJS.ErrnoException): void {
+    this.#release();
+    const timedOut = err.code === 'ETIMEDOUT';
+    this.#observer.upstreamError(
+      this.#service.name,
+      this.#instance,
+      timedOut ? 'timeout' : 'connect',
+      err,
+      this.#ctx.requestId,
+    );
+    sendProblem(
+      this.#ctx.res,
+      timedOut ? 'upstream_connect_timeout' : 'upstream_unavailable',
+      undefined,
+      undefined,
+      {
+        'x-request-id': this.#ctx.requestId,
+      },
+    );
+  }
+
+  #release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.#instance.inflight--;
+  }
 }

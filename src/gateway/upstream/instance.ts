@@ -59,6 +59,11 @@ export class Instance {
     this.#poolOptions = poolOptions;
   }
 
+  /** The guarded DNS lookup of registered instances (undefined for static ones). */
+  get lookup(): GuardedLookup | undefined {
+    return this.#poolOptions.lookup;
+  }
+
   /** Whether the instance may take new requests. */
   get available(): boolean {
     return this.healthy && this.status === 'passing';
