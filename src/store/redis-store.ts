@@ -47,6 +47,9 @@ type StreamEntry = [id: string, fields: string[]];
 
 const EXPIRE_BATCH = 500;
 const READ_COUNT = 1000;
+const DEFAULT_COMMAND_TIMEOUT_MS = 2000;
+/** A clock reading that took longer than this round trip says too little about Redis's clock to be kept. */
+const MAX_CLOCK_SAMPLE_RTT_MS = 250;
 
 /**
  * The registry store shared by several Portico nodes through Redis.
@@ -63,7 +66,11 @@ const READ_COUNT = 1000;
  * below its revision.
  *
  * While Redis is unreachable every call rejects within `commandTimeoutMs` with a `store_unavailable`
- * {@link PorticoError}; the follower retries with backoff and resumes where it stopped.
+ * {@link PorticoError}; the follower retries with backoff and resumes where it stopped. Every write carries a
+ * deadline on Redis's clock, a little before the caller stops waiting, and the script refuses to run after it:
+ * a write that was rejected with `store_unavailable` did not take effect and never will (a hung Redis runs the
+ * commands waiting in its sockets when it resumes). Redis's clock is read with every continuity check, so
+ * nodes whose clocks differ from Redis's still compute their deadlines right.
  *
  * @example
  * const store = await createRedisStore({ url: 'redis://127.0.0.1:6379', prefix: 'portico:' });
@@ -113,6 +120,10 @@ class RedisStore implements RegistryStore {
   readonly #writeKeys: string[];
   readonly #writeArgs: [epoch: string, trim: string, maxLen: number];
   readonly #epochCandidate = randomUUID();
+  readonly #commandTimeoutMs: number;
+  /** Redis's clock minus ours (ms), and how far that estimate may be off (half the round trip that measured it). */
+  #clockOffsetMs = 0;
+  #clockErrorMs = 0;
   readonly #blockMs: number;
   readonly #retryBaseMs: number;
   readonly #retryMaxMs: number;
@@ -146,6 +157,7 @@ class RedisStore implements RegistryStore {
       options.streamTrim === 'exact' ? '=' : '~',
       options.streamMaxLen ?? 10_000,
     ];
+    this.#commandTimeoutMs = options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
     this.#blockMs = options.blockMs ?? 5000;
     this.#retryBaseMs = options.retryBaseMs ?? 50;
     this.#retryMaxMs = options.retryMaxMs ?? 2000;
@@ -174,6 +186,7 @@ class RedisStore implements RegistryStore {
     const reply = (await this.#run(
       upsertScript.run(this.#redis, this.#writeKeys, [
         ...this.#writeArgs,
+        this.#deadline(),
         fieldOf(instance.service, instance.id),
         json,
         instance.expiresAt,
@@ -195,7 +208,11 @@ class RedisStore implements RegistryStore {
   async renew(service: string, id: string, expiresAt: number): Promise<boolean> {
     const k = this.#keys;
     const reply = await this.#run(
-      renewScript.run(this.#redis, [k.instances, k.leases], [fieldOf(service, id), expiresAt]),
+      renewScript.run(
+        this.#redis,
+        [k.instances, k.leases],
+        [fieldOf(service, id), expiresAt, this.#deadline()],
+      ),
     );
     return reply === 1;
   }
@@ -206,7 +223,12 @@ class RedisStore implements RegistryStore {
     reason: 'deregister' | 'expire',
   ): Promise<RegistryChange | undefined> {
     const reply = (await this.#run(
-      removeScript.run(this.#redis, this.#writeKeys, [...this.#writeArgs, fieldOf(service, id), reason]),
+      removeScript.run(this.#redis, this.#writeKeys, [
+        ...this.#writeArgs,
+        this.#deadline(),
+        fieldOf(service, id),
+        reason,
+      ]),
     )) as [number, string, string] | null;
     if (reply === null) return undefined;
     return deleteChange(reply[0], reason, reply[1], reply[2]);
@@ -216,7 +238,12 @@ class RedisStore implements RegistryStore {
     const changes: RegistryChange[] = [];
     for (;;) {
       const reply = (await this.#run(
-        expireScript.run(this.#redis, this.#writeKeys, [...this.#writeArgs, now, EXPIRE_BATCH]),
+        expireScript.run(this.#redis, this.#writeKeys, [
+          ...this.#writeArgs,
+          this.#deadline(),
+          now,
+          EXPIRE_BATCH,
+        ]),
       )) as (number | string)[];
       for (let i = 0; i < reply.length; i += 3) {
         changes.push(
@@ -299,10 +326,28 @@ class RedisStore implements RegistryStore {
 
   async #status(): Promise<{ epoch: string; revision: number }> {
     const k = this.#keys;
+    const sent = Date.now();
     const reply = (await this.#run(
       statusScript.run(this.#redis, [k.revision, k.epoch], [this.#epochCandidate]),
-    )) as [string, string];
+    )) as [string, string, string, string];
+    const received = Date.now();
+    const rtt = received - sent;
+    if (rtt <= MAX_CLOCK_SAMPLE_RTT_MS || this.#clockErrorMs === 0) {
+      const redisNow = Number(reply[2]) * 1000 + Math.floor(Number(reply[3]) / 1000);
+      this.#clockOffsetMs = redisNow - (sent + received) / 2;
+      this.#clockErrorMs = Math.max(1, rtt / 2);
+    }
     return { epoch: reply[0], revision: Number(reply[1]) };
+  }
+
+  /**
+   * When a write sent now must have started, on Redis's clock: before this client gives up on it, with a margin
+   * for the reply's way back and for the error of the clock estimate (a quarter of the timeout at most).
+   */
+  #deadline(): number {
+    const timeout = this.#commandTimeoutMs;
+    const margin = Math.max(100, timeout / 10) + Math.min(this.#clockErrorMs, timeout / 4);
+    return Math.floor(Date.now() + this.#clockOffsetMs + timeout - margin);
   }
 
   async #snapshot(): Promise<{ epoch: string; snapshot: RegistrySnapshot }> {
