@@ -56,9 +56,31 @@ local rev = append('delete', ARGV[6], json, expiresAt)
 return {rev, json, expiresAt}
 `);
 
-/** ARGV 5 now, 6 batch size. Returns a flat list of {rev, instance JSON, expiresAt} triples. */
+/**
+ * Key 6 sweptAt (when the last sweep ran, by Redis's clock). ARGV 5 now, 6 batch size, 7 grace ms, 8 "1" when the
+ * caller saw the store fail since its last sweep, 9 idle ms (a longer pause between sweeps is an outage; 0: off).
+ * After an outage every lease first lasts at least now + max(ttl, grace), so instances whose heartbeats failed
+ * while the store was away get a fair chance to renew. Returns a flat list of {rev, instance JSON, expiresAt}.
+ */
 export const expireScript = defineRedisScript(`${append}
 if past_deadline(ARGV[4]) then return redis.error_reply(late) end
+local t = redis.call('TIME')
+local clock = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local swept = tonumber(redis.call('GET', KEYS[6]) or '')
+redis.call('SET', KEYS[6], clock)
+local idle = tonumber(ARGV[9])
+if ARGV[8] == '1' or (idle > 0 and swept and clock - swept > idle) then
+  local now = tonumber(ARGV[5])
+  local grace = tonumber(ARGV[7])
+  local leases = redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES')
+  for i = 1, #leases, 2 do
+    local json = redis.call('HGET', KEYS[1], leases[i])
+    if json then
+      local floor = now + math.max(tonumber(cjson.decode(json).ttlMs) or 0, grace)
+      if tonumber(leases[i + 1]) < floor then redis.call('ZADD', KEYS[2], floor, leases[i]) end
+    end
+  end
+end
 local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[5], 'WITHSCORES', 'LIMIT', 0, ARGV[6])
 local out = {}
 for i = 1, #due, 2 do
@@ -80,7 +102,7 @@ return out
 export const renewScript = defineRedisScript(`${pastDeadline}
 if past_deadline(ARGV[3]) then return redis.error_reply(late) end
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
-redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+redis.call('ZADD', KEYS[2], 'GT', ARGV[2], ARGV[1])
 return 1
 `);
 

@@ -202,3 +202,42 @@ test('a write script that starts after its deadline by Redis clock changes nothi
   ]);
   assert.deepEqual(await raw.hkeys(keys[0] as string), ['orders\nlate']);
 });
+
+test('after an outage the sweep first extends every lease to now + max(ttl, grace), then expires', async (t) => {
+  const prefix = uniquePrefix();
+  const [store] = await openNodes(t, 1, {}, prefix);
+  assert.ok(store);
+  await store.upsert(storedInstance('short', { ttlMs: 1000, expiresAt: 1000 }), 'register');
+  await store.upsert(storedInstance('long', { ttlMs: 60_000, expiresAt: 2000 }), 'register');
+  await store.upsert(storedInstance('later', { ttlMs: 1000, expiresAt: 90_000 }), 'register');
+  const grace = { graceMs: 5000, afterOutage: true, idleMs: 0 };
+  assert.deepEqual(await store.expire(10_000, grace), []);
+  const leases = Object.fromEntries((await store.snapshot()).instances.map((i) => [i.id, i.expiresAt]));
+  assert.deepEqual(leases, { short: 15_000, long: 70_000, later: 90_000 });
+  // The grace is granted once: without a new outage, leases end as usual.
+  const expired = await store.expire(20_000, { ...grace, afterOutage: false });
+  assert.deepEqual(
+    expired.map((c) => c.id),
+    ['short'],
+  );
+});
+
+test('a pause between sweeps longer than idleMs, by Redis clock, counts as an outage', async (t) => {
+  const prefix = uniquePrefix();
+  const [store] = await openNodes(t, 1, {}, prefix);
+  assert.ok(store);
+  const raw = await createRedisConnection(sharedRedisUrl);
+  t.after(() => raw.quit().then(() => undefined));
+  await store.upsert(storedInstance('a', { ttlMs: 1000, expiresAt: 1000 }), 'register');
+  const options = { graceMs: 0, afterOutage: false, idleMs: 5000 };
+  // The first sweep ever has nothing to compare with: no grace, the lapsed lease ends.
+  assert.deepEqual(
+    (await store.expire(2000, options)).map((c) => c.id),
+    ['a'],
+  );
+  await store.upsert(storedInstance('c', { ttlMs: 1000, expiresAt: 1000 }), 'register');
+  const [seconds] = await raw.time();
+  await raw.set(`${prefix}sweptAt`, Number(seconds) * 1000 - 6000);
+  assert.deepEqual(await store.expire(2000, options), [], 'no node swept for 6 s: grace');
+  assert.equal((await store.snapshot()).instances[0]?.expiresAt, 3000);
+});

@@ -13,6 +13,7 @@ import {
 import type {
   ChangeReason,
   CheckLease,
+  ExpireOptions,
   RegistryChange,
   RegistrySnapshot,
   RegistryStore,
@@ -56,8 +57,8 @@ const MAX_CLOCK_SAMPLE_RTT_MS = 250;
  *
  * Layout under `prefix`: `instances` (hash of instance JSON), `leases` (sorted set of lease ends), `revision`
  * (counter), `changes` (a stream whose entry ids are `<revision>-0`, trimmed with MAXLEN), `epoch` (a random id of
- * the data set, so a Redis that restarted empty is told apart from one that merely lost the connection) and
- * `contracts`. Every write is one Lua script: revision, state and stream entry change together.
+ * the data set, so a Redis that restarted empty is told apart from one that merely lost the connection),
+ * `sweptAt` (when a node last ran the expiry sweep, by Redis's clock) and `contracts`. Every write is one Lua script: revision, state and stream entry change together.
  *
  * The change feed is followed on a dedicated blocking connection from the revision the store was created at, so
  * `onChange` sees every change (this node's own included) once and in order. When the follower cannot continue —
@@ -116,8 +117,10 @@ class RedisStore implements RegistryStore {
     changes: string;
     epoch: string;
     contracts: string;
+    sweptAt: string;
   };
   readonly #writeKeys: string[];
+  readonly #expireKeys: string[];
   readonly #writeArgs: [epoch: string, trim: string, maxLen: number];
   readonly #epochCandidate = randomUUID();
   readonly #commandTimeoutMs: number;
@@ -149,9 +152,11 @@ class RedisStore implements RegistryStore {
       changes: `${p}changes`,
       epoch: `${p}epoch`,
       contracts: `${p}contracts`,
+      sweptAt: `${p}sweptAt`,
     };
     const k = this.#keys;
     this.#writeKeys = [k.instances, k.leases, k.revision, k.changes, k.epoch];
+    this.#expireKeys = [...this.#writeKeys, k.sweptAt];
     this.#writeArgs = [
       this.#epochCandidate,
       options.streamTrim === 'exact' ? '=' : '~',
@@ -234,17 +239,22 @@ class RedisStore implements RegistryStore {
     return deleteChange(reply[0], reason, reply[1], reply[2]);
   }
 
-  async expire(now: number): Promise<RegistryChange[]> {
+  async expire(now: number, options?: ExpireOptions): Promise<RegistryChange[]> {
     const changes: RegistryChange[] = [];
+    let afterOutage = options?.afterOutage === true;
     for (;;) {
       const reply = (await this.#run(
-        expireScript.run(this.#redis, this.#writeKeys, [
+        expireScript.run(this.#redis, this.#expireKeys, [
           ...this.#writeArgs,
           this.#deadline(),
           now,
           EXPIRE_BATCH,
+          options?.graceMs ?? 0,
+          afterOutage ? '1' : '0',
+          options?.idleMs ?? 0,
         ]),
       )) as (number | string)[];
+      afterOutage = false;
       for (let i = 0; i < reply.length; i += 3) {
         changes.push(
           deleteChange(reply[i] as number, 'expire', reply[i + 1] as string, reply[i + 2] as string),

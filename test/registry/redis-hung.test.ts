@@ -85,5 +85,98 @@ test('a registration answered 503 while Redis hangs does not take effect when Re
     ['o1', 'o3'],
   );
   await direct.connect();
-  assert.deepEqual(await direct.hkeys('hung:instances'), ['orders\no1', 'orders\no3']);
+  assert.deepEqual((await direct.hkeys('hung:instances')).sort(), ['orders\no1', 'orders\no3']);
+});
+
+test('an instance heartbeating through a Redis outage longer than its lease never drops out', async (t) => {
+  const redis = await startRedisServer();
+  const upstream = await startUpstream('orders');
+  const agent = new Agent({ connections: 8 });
+  const portico = await startPortico(config(redis.url));
+  const watch = new AbortController();
+  let stop = false;
+  const loops: Promise<void>[] = [];
+  t.after(async () => {
+    stop = true;
+    watch.abort();
+    redis.resume();
+    await Promise.allSettled(loops);
+    await portico.stop();
+    await agent.close();
+    await upstream.close();
+    await redis.stop();
+  });
+  const call = caller(agent);
+  const instance = { url: upstream.url, version: '1.0.0', ttl: '1s' };
+  const at = `${portico.adminUrl}/v1/services/orders/instances/o1`;
+  assert.equal((await call(at, 'PUT', instance)).status, 201);
+
+  // Every change of the service, to prove afterwards that no lease expired.
+  const stream = await fetch(`${portico.adminUrl}/v1/watch?service=orders`, {
+    dispatcher: agent,
+    signal: watch.signal,
+  } as RequestInit);
+  let events = '';
+  loops.push(
+    (async () => {
+      const decoder = new TextDecoder();
+      for await (const chunk of stream.body as AsyncIterable<Uint8Array>)
+        events += decoder.decode(chunk, { stream: true });
+    })().catch(() => undefined),
+  );
+
+  // The instance heartbeats every ttl/4, registers again on 404 as the SDK does, and backs off 2 s after a 503:
+  // so when Redis resumes right after a 503 its lease has ended and no heartbeat comes before the next sweeps.
+  const heartbeats = { ok: 0, unavailable: 0, notFound: 0 };
+  loops.push(
+    (async () => {
+      while (!stop) {
+        const started = Date.now();
+        const { status } = await call(`${at}/heartbeat`, 'PUT');
+        if (status === 200) heartbeats.ok++;
+        else if (status === 503) heartbeats.unavailable++;
+        else if (status === 404) {
+          heartbeats.notFound++;
+          await call(at, 'PUT', instance);
+        }
+        const pause = status === 503 ? 2000 : Math.max(0, 250 - (Date.now() - started));
+        await new Promise((resolve) => setTimeout(resolve, pause));
+      }
+    })(),
+  );
+  // Clients of the gateway and of the registry look all the time.
+  const gaps: string[] = [];
+  loops.push(
+    (async () => {
+      while (!stop) {
+        const routed = await call(`${portico.url}/orders/x`);
+        if (routed.status !== 200) gaps.push(`gateway answered ${routed.status}`);
+        const listed = await call(`${portico.adminUrl}/v1/services/orders/instances`);
+        if (listed.body?.instances?.length !== 1) gaps.push('the registry did not list the instance');
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    })(),
+  );
+  await eventually(() => assert.ok(heartbeats.ok >= 2), 5000);
+
+  redis.pause();
+  const pausedAt = Date.now();
+  // Longer than the 1 s lease: resumed while the instance backs off after its first refused heartbeat.
+  await eventually(() => assert.ok(heartbeats.unavailable >= 1 && Date.now() - pausedAt > 2000), 10_000, 20);
+  redis.resume();
+  const okAtResume = heartbeats.ok;
+  const resumedAt = Date.now();
+  // Several sweeps and heartbeats after Redis is back.
+  await eventually(
+    () => assert.ok(heartbeats.ok >= okAtResume + 4 && Date.now() - resumedAt > 3000),
+    15_000,
+    50,
+  );
+  stop = true;
+  await Promise.all(loops.slice(1));
+
+  assert.equal(heartbeats.notFound, 0, 'a heartbeat got 404: the lease expired');
+  assert.deepEqual(gaps, []);
+  assert.doesNotMatch(events, /"reason":"expire"/);
+  t.diagnostic(`heartbeats: ${JSON.stringify(heartbeats)}, outage ${resumedAt - pausedAt} ms`);
 });
