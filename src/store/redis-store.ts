@@ -58,7 +58,8 @@ const MAX_CLOCK_SAMPLE_RTT_MS = 250;
  * Layout under `prefix`: `instances` (hash of instance JSON), `leases` (sorted set of lease ends), `revision`
  * (counter), `changes` (a stream whose entry ids are `<revision>-0`, trimmed with MAXLEN), `epoch` (a random id of
  * the data set, so a Redis that restarted empty is told apart from one that merely lost the connection),
- * `sweptAt` (when a node last ran the expiry sweep, by Redis's clock) and `contracts`. Every write is one Lua script: revision, state and stream entry change together.
+ * `sweptAt` (when a node last ran the expiry sweep, by Redis's clock) and `contracts`. Every write is one Lua
+ * script: revision, state and stream entry change together.
  *
  * The change feed is followed on a dedicated blocking connection from the revision the store was created at, so
  * `onChange` sees every change (this node's own included) once and in order. When the follower cannot continue —
