@@ -126,7 +126,7 @@ export const RegistrySchema = Obj(
         'Instance addresses in these CIDR ranges are always refused (link-local and metadata addresses are refused by default).',
     }),
     leaseGrace: Duration(
-      'After a restart on the embedded store, every lease lasts at least this long.',
+      'After a restart on the embedded store, or when the Redis store comes back from an outage, every lease lasts at least this long (or one TTL, if longer).',
       '30s',
     ),
   },

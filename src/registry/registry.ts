@@ -22,7 +22,10 @@ export interface RegistryOptions {
   readonly addressPolicy: AddressPolicy;
   /** Epoch milliseconds. */
   readonly clock?: () => number;
-  /** On the embedded store, every lease loaded at start lasts at least max(one TTL, this) from start. Default 0. */
+  /**
+   * On the embedded store, every lease loaded at start lasts at least max(one TTL, this) from start; on a shared
+   * store, every lease lasts at least that long from the end of a store outage. Default 0.
+   */
   readonly leaseGraceMs?: number;
   /** Period of the expiry sweep. Default 1000. */
   readonly expirySweepMs?: number;
@@ -103,6 +106,8 @@ export interface Registry {
 }
 
 const CATCH_UP_TIMEOUT_MS = 5_000;
+/** Sweeps missed by every node sharing the store before the pause counts as an outage (all nodes cut off or down). */
+const OUTAGE_IDLE_SWEEPS = 5;
 const defaultTimers: RegistryTimers = {
   setInterval: (callback, ms) => setInterval(callback, ms).unref(),
   clearInterval: (handle) => clearInterval(handle as NodeJS.Timeout),
@@ -145,6 +150,8 @@ class ServiceRegistry implements Registry {
   #sweeping: Promise<RegistryChange[]> | undefined;
   /** Until then (after a restart on the embedded store) leases are judged by the in-memory grace, not the store. */
   #graceUntil = 0;
+  /** Set when a store call failed since the last successful sweep: the next sweep asks for the outage grace. */
+  #storeFailed = false;
 
   constructor(options: RegistryOptions) {
     this.#store = options.store;
@@ -356,7 +363,17 @@ class ServiceRegistry implements Registry {
 
   async #runSweep(): Promise<RegistryChange[]> {
     const now = this.#clock();
-    if (now >= this.#graceUntil) return this.#guard(() => this.#store.expire(now));
+    if (now >= this.#graceUntil) {
+      const afterOutage = this.#storeFailed;
+      this.#storeFailed = false;
+      return this.#guard(() =>
+        this.#store.expire(now, {
+          graceMs: this.#leaseGraceMs,
+          afterOutage,
+          idleMs: OUTAGE_IDLE_SWEEPS * this.#sweepMs,
+        }),
+      );
+    }
     // During the restart grace the store's lease ends are too early; judge by the in-memory ones.
     const changes: RegistryChange[] = [];
     for (const instance of this.snapshot().instances) {
@@ -489,6 +506,8 @@ class ServiceRegistry implements Registry {
     try {
       return await operation();
     } catch (err) {
+      // Heartbeats that failed meanwhile may have let leases lapse in the store: the next sweep grants a grace.
+      if (!(err instanceof PorticoError) || err.code === 'store_unavailable') this.#storeFailed = true;
       if (err instanceof PorticoError) throw err;
       throw new PorticoError(
         'store_unavailable',

@@ -50,17 +50,28 @@ export interface RedisRateLimiterOptions {
   readonly commandTimeoutMs?: number | undefined;
   /** Time between connection attempts while Redis was never reached (default 1000 ms). */
   readonly retryDelayMs?: number | undefined;
+  /** Pause between background checks (PING) while Redis is known to be down (default 250 ms). */
+  readonly probeIntervalMs?: number | undefined;
 }
 
 /** The Redis limiter with its connection, closed on shutdown. */
 export interface RedisRateLimiter extends RateLimiter {
+  /** True while Redis is known to be down: `consume` fails at once and a background check waits for Redis. */
+  readonly storeDown: boolean;
   close(): Promise<void>;
 }
 
 /**
  * GCRA buckets in Redis, shared by every gateway node using the same URL and prefix. Each request is one
- * EVALSHA. While Redis is unreachable, `consume` rejects with `store_unavailable` at once (no queueing) and the
- * caller applies each limit's `onStoreFailure`; buckets resume from whatever Redis holds once it is back.
+ * EVALSHA. While Redis is unreachable, `consume` rejects with `store_unavailable` and the caller applies each
+ * limit's `onStoreFailure`; buckets resume from whatever Redis holds once it is back.
+ *
+ * A Redis that refuses connections fails a command at once, but a hung one (stopped, overloaded, a network that
+ * drops packets) only fails it after `commandTimeoutMs`. So the first failure marks the store down: from then on
+ * `consume` rejects without touching Redis, and one background PING at a time (every `probeIntervalMs`) finds
+ * out when Redis answers again. This is a circuit breaker whose half-open probe is a PING rather than a
+ * client's request, so no request ever waits for Redis to be found dead; it is written here because the
+ * general breaker (src/resilience/circuit-breaker.ts) probes with live calls and judges failure rates.
  *
  * @example
  * const limiter = createRedisRateLimiter({ url: 'redis://127.0.0.1:6379', prefix: 'portico:' });
@@ -68,11 +79,36 @@ export interface RedisRateLimiter extends RateLimiter {
  */
 export function createRedisRateLimiter(options: RedisRateLimiterOptions): RedisRateLimiter {
   const retryDelayMs = options.retryDelayMs ?? 1000;
+  const probeIntervalMs = options.probeIntervalMs ?? 250;
+  // Built once: while the store is down every rate-limited request gets this same rejection.
+  const downError = new PorticoError('store_unavailable', 'Redis did not answer; checking in the background');
   const keyPrefix = `${options.prefix}rl:`;
   let redis: Redis | undefined;
   let connecting: Promise<void> | undefined;
   let nextAttempt = 0;
   let closed = false;
+  let down = false;
+  let probeTimer: NodeJS.Timeout | undefined;
+
+  function markDown(): void {
+    if (down) return;
+    down = true;
+    probe();
+  }
+
+  function probe(): void {
+    probeTimer = undefined;
+    const connection = redis;
+    if (closed || connection === undefined) return;
+    connection.ping().then(
+      () => {
+        down = false;
+      },
+      () => {
+        if (!closed) probeTimer = setTimeout(probe, probeIntervalMs).unref();
+      },
+    );
+  }
 
   function connect(): void {
     if (connecting !== undefined || closed || Date.now() < nextAttempt) return;
@@ -98,11 +134,15 @@ export function createRedisRateLimiter(options: RedisRateLimiterOptions): RedisR
 
   return {
     kind: 'redis',
+    get storeDown() {
+      return down;
+    },
     async consume(keys: readonly string[], shapes: readonly BucketShape[]): Promise<RateLimitOutcome> {
       if (redis === undefined) {
         connect();
         throw new PorticoError('store_unavailable', 'Redis is not connected');
       }
+      if (down) throw downError;
       const fullKeys = new Array<string>(keys.length);
       const args = new Array<number>(keys.length * 2);
       for (let i = 0; i < keys.length; i++) {
@@ -115,7 +155,9 @@ export function createRedisRateLimiter(options: RedisRateLimiterOptions): RedisR
       try {
         reply = (await gcraScript.run(redis, fullKeys, args)) as number[];
       } catch (err) {
-        throw toStoreError(err);
+        const error = toStoreError(err);
+        if (error instanceof PorticoError && error.code === 'store_unavailable') markDown();
+        throw error;
       }
       const remaining = new Array<number>(keys.length);
       const resetUs = new Array<number>(keys.length);
@@ -127,6 +169,7 @@ export function createRedisRateLimiter(options: RedisRateLimiterOptions): RedisR
     },
     async close() {
       closed = true;
+      clearTimeout(probeTimer);
       await connecting;
       redis?.disconnect();
       redis = undefined;

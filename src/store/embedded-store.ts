@@ -157,7 +157,7 @@ class EmbeddedStore implements RegistryStore {
         'INSERT OR REPLACE INTO instances (service, id, data, expires_at) VALUES (?, ?, ?, ?)',
       ),
       deleteInstance: db.prepare('DELETE FROM instances WHERE service = ? AND id = ?'),
-      renew: db.prepare('UPDATE instances SET expires_at = ? WHERE service = ? AND id = ?'),
+      renew: db.prepare('UPDATE instances SET expires_at = MAX(expires_at, ?) WHERE service = ? AND id = ?'),
       expired: db.prepare('SELECT data, expires_at FROM instances WHERE expires_at < ? ORDER BY expires_at'),
       insertChange: db.prepare(
         'INSERT INTO changes (kind, reason, service, id, instance, at) VALUES (?, ?, ?, ?, ?, ?)',

@@ -55,15 +55,16 @@ export async function createRedisConnection(
 function ignoreError(): void {}
 
 /**
- * Maps a failure talking to Redis to `store_unavailable` (503, retryable). A reply error from Redis itself (a bug
- * in a script, a wrong type) is not an outage and is returned unchanged.
+ * Maps a failure talking to Redis to `store_unavailable` (503, retryable), a write refused for reaching Redis after
+ * its deadline (`DEADLINE`, see redis-store-scripts.ts) included. A reply error from Redis itself (a bug in a
+ * script, a wrong type) is not an outage and is returned unchanged.
  */
 export function toStoreError(err: unknown): Error {
   if (err instanceof PorticoError) return err;
   if (
     err instanceof Error &&
     err.name === 'ReplyError' &&
-    !/^(LOADING|BUSY|MASTERDOWN|READONLY)/.test(err.message)
+    !/^(LOADING|BUSY|MASTERDOWN|READONLY|DEADLINE)/.test(err.message)
   ) {
     return err;
   }

@@ -4,7 +4,8 @@ import { test } from 'node:test';
 import { deleteRedisKeys, sharedRedisUrl } from '../../test/helpers/redis-server.ts';
 import { createRedisStore, type RedisStoreOptions } from './redis-store.ts';
 import type { RegistryChange, RegistrySnapshot, RegistryStore } from './registry-store.ts';
-import { createRedisConnection } from './redis-connection.ts';
+import { createRedisConnection, toStoreError } from './redis-connection.ts';
+import { PorticoError } from '../errors/portico-error.ts';
 import { upsertScript } from './redis-store-scripts.ts';
 import { registryStoreContract, storedInstance, waitFor } from './registry-store.contract.ts';
 
@@ -133,7 +134,8 @@ test('a follower whose revision was trimmed away resyncs from a snapshot, then c
   const batch = raw.multi();
   for (let i = 0; i < 10; i++) {
     const json = JSON.stringify(storedInstance(`i${i}`));
-    batch.eval(upsertScript.source, 5, ...keys, 'x', '=', 3, `orders\ni${i}`, json, 20_000, 'register', '0');
+    const args = ['x', '=', 3, Date.now() + 60_000, `orders\ni${i}`, json, 20_000, 'register', '0'];
+    batch.eval(upsertScript.source, 5, ...keys, ...args);
   }
   await batch.exec();
   await waitFor(() => resyncs.length === 1);
@@ -169,4 +171,73 @@ test('createRedisStore rejects with store_unavailable when Redis cannot be reach
   await assert.rejects(createRedisStore({ url: 'redis://127.0.0.1:1', prefix: uniquePrefix() }), {
     code: 'store_unavailable',
   });
+});
+
+test('a write script that starts after its deadline by Redis clock changes nothing', async (t) => {
+  const prefix = uniquePrefix();
+  const raw = await createRedisConnection(sharedRedisUrl);
+  t.after(async () => {
+    await raw.quit();
+    await deleteRedisKeys(sharedRedisUrl, prefix);
+  });
+  const keys = ['instances', 'leases', 'revision', 'changes', 'epoch'].map((k) => prefix + k);
+  const json = JSON.stringify(storedInstance('late'));
+  const [seconds] = await raw.time();
+  const past = Number(seconds) * 1000 - 1000;
+  await assert.rejects(
+    upsertScript.run(raw, keys, ['x', '=', 3, past, 'orders\nlate', json, 20_000, 'register', '0']),
+    (err: Error) => toStoreError(err) instanceof PorticoError && err.message.startsWith('DEADLINE'),
+  );
+  assert.equal(await raw.exists(...keys), 0, 'nothing written, not even the revision');
+  await upsertScript.run(raw, keys, [
+    'x',
+    '=',
+    3,
+    past + 60_000,
+    'orders\nlate',
+    json,
+    20_000,
+    'register',
+    '0',
+  ]);
+  assert.deepEqual(await raw.hkeys(keys[0] as string), ['orders\nlate']);
+});
+
+test('after an outage the sweep first extends every lease to now + max(ttl, grace), then expires', async (t) => {
+  const prefix = uniquePrefix();
+  const [store] = await openNodes(t, 1, {}, prefix);
+  assert.ok(store);
+  await store.upsert(storedInstance('short', { ttlMs: 1000, expiresAt: 1000 }), 'register');
+  await store.upsert(storedInstance('long', { ttlMs: 60_000, expiresAt: 2000 }), 'register');
+  await store.upsert(storedInstance('later', { ttlMs: 1000, expiresAt: 90_000 }), 'register');
+  const grace = { graceMs: 5000, afterOutage: true, idleMs: 0 };
+  assert.deepEqual(await store.expire(10_000, grace), []);
+  const leases = Object.fromEntries((await store.snapshot()).instances.map((i) => [i.id, i.expiresAt]));
+  assert.deepEqual(leases, { short: 15_000, long: 70_000, later: 90_000 });
+  // The grace is granted once: without a new outage, leases end as usual.
+  const expired = await store.expire(20_000, { ...grace, afterOutage: false });
+  assert.deepEqual(
+    expired.map((c) => c.id),
+    ['short'],
+  );
+});
+
+test('a pause between sweeps longer than idleMs, by Redis clock, counts as an outage', async (t) => {
+  const prefix = uniquePrefix();
+  const [store] = await openNodes(t, 1, {}, prefix);
+  assert.ok(store);
+  const raw = await createRedisConnection(sharedRedisUrl);
+  t.after(() => raw.quit().then(() => undefined));
+  await store.upsert(storedInstance('a', { ttlMs: 1000, expiresAt: 1000 }), 'register');
+  const options = { graceMs: 0, afterOutage: false, idleMs: 5000 };
+  // The first sweep ever has nothing to compare with: no grace, the lapsed lease ends.
+  assert.deepEqual(
+    (await store.expire(2000, options)).map((c) => c.id),
+    ['a'],
+  );
+  await store.upsert(storedInstance('c', { ttlMs: 1000, expiresAt: 1000 }), 'register');
+  const [seconds] = await raw.time();
+  await raw.set(`${prefix}sweptAt`, Number(seconds) * 1000 - 6000);
+  assert.deepEqual(await store.expire(2000, options), [], 'no node swept for 6 s: grace');
+  assert.equal((await store.snapshot()).instances[0]?.expiresAt, 3000);
 });

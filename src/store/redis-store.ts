@@ -13,6 +13,7 @@ import {
 import type {
   ChangeReason,
   CheckLease,
+  ExpireOptions,
   RegistryChange,
   RegistrySnapshot,
   RegistryStore,
@@ -47,14 +48,18 @@ type StreamEntry = [id: string, fields: string[]];
 
 const EXPIRE_BATCH = 500;
 const READ_COUNT = 1000;
+const DEFAULT_COMMAND_TIMEOUT_MS = 2000;
+/** A clock reading that took longer than this round trip says too little about Redis's clock to be kept. */
+const MAX_CLOCK_SAMPLE_RTT_MS = 250;
 
 /**
  * The registry store shared by several Portico nodes through Redis.
  *
  * Layout under `prefix`: `instances` (hash of instance JSON), `leases` (sorted set of lease ends), `revision`
  * (counter), `changes` (a stream whose entry ids are `<revision>-0`, trimmed with MAXLEN), `epoch` (a random id of
- * the data set, so a Redis that restarted empty is told apart from one that merely lost the connection) and
- * `contracts`. Every write is one Lua script: revision, state and stream entry change together.
+ * the data set, so a Redis that restarted empty is told apart from one that merely lost the connection),
+ * `sweptAt` (when a node last ran the expiry sweep, by Redis's clock) and `contracts`. Every write is one Lua
+ * script: revision, state and stream entry change together.
  *
  * The change feed is followed on a dedicated blocking connection from the revision the store was created at, so
  * `onChange` sees every change (this node's own included) once and in order. When the follower cannot continue —
@@ -63,7 +68,11 @@ const READ_COUNT = 1000;
  * below its revision.
  *
  * While Redis is unreachable every call rejects within `commandTimeoutMs` with a `store_unavailable`
- * {@link PorticoError}; the follower retries with backoff and resumes where it stopped.
+ * {@link PorticoError}; the follower retries with backoff and resumes where it stopped. Every write carries a
+ * deadline on Redis's clock, a little before the caller stops waiting, and the script refuses to run after it:
+ * a write that was rejected with `store_unavailable` did not take effect and never will (a hung Redis runs the
+ * commands waiting in its sockets when it resumes). Redis's clock is read with every continuity check, so
+ * nodes whose clocks differ from Redis's still compute their deadlines right.
  *
  * @example
  * const store = await createRedisStore({ url: 'redis://127.0.0.1:6379', prefix: 'portico:' });
@@ -109,10 +118,16 @@ class RedisStore implements RegistryStore {
     changes: string;
     epoch: string;
     contracts: string;
+    sweptAt: string;
   };
   readonly #writeKeys: string[];
+  readonly #expireKeys: string[];
   readonly #writeArgs: [epoch: string, trim: string, maxLen: number];
   readonly #epochCandidate = randomUUID();
+  readonly #commandTimeoutMs: number;
+  /** Redis's clock minus ours (ms), and how far that estimate may be off (half the round trip that measured it). */
+  #clockOffsetMs = 0;
+  #clockErrorMs = 0;
   readonly #blockMs: number;
   readonly #retryBaseMs: number;
   readonly #retryMaxMs: number;
@@ -138,14 +153,17 @@ class RedisStore implements RegistryStore {
       changes: `${p}changes`,
       epoch: `${p}epoch`,
       contracts: `${p}contracts`,
+      sweptAt: `${p}sweptAt`,
     };
     const k = this.#keys;
     this.#writeKeys = [k.instances, k.leases, k.revision, k.changes, k.epoch];
+    this.#expireKeys = [...this.#writeKeys, k.sweptAt];
     this.#writeArgs = [
       this.#epochCandidate,
       options.streamTrim === 'exact' ? '=' : '~',
       options.streamMaxLen ?? 10_000,
     ];
+    this.#commandTimeoutMs = options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
     this.#blockMs = options.blockMs ?? 5000;
     this.#retryBaseMs = options.retryBaseMs ?? 50;
     this.#retryMaxMs = options.retryMaxMs ?? 2000;
@@ -174,6 +192,7 @@ class RedisStore implements RegistryStore {
     const reply = (await this.#run(
       upsertScript.run(this.#redis, this.#writeKeys, [
         ...this.#writeArgs,
+        this.#deadline(),
         fieldOf(instance.service, instance.id),
         json,
         instance.expiresAt,
@@ -195,7 +214,11 @@ class RedisStore implements RegistryStore {
   async renew(service: string, id: string, expiresAt: number): Promise<boolean> {
     const k = this.#keys;
     const reply = await this.#run(
-      renewScript.run(this.#redis, [k.instances, k.leases], [fieldOf(service, id), expiresAt]),
+      renewScript.run(
+        this.#redis,
+        [k.instances, k.leases],
+        [fieldOf(service, id), expiresAt, this.#deadline()],
+      ),
     );
     return reply === 1;
   }
@@ -206,18 +229,33 @@ class RedisStore implements RegistryStore {
     reason: 'deregister' | 'expire',
   ): Promise<RegistryChange | undefined> {
     const reply = (await this.#run(
-      removeScript.run(this.#redis, this.#writeKeys, [...this.#writeArgs, fieldOf(service, id), reason]),
+      removeScript.run(this.#redis, this.#writeKeys, [
+        ...this.#writeArgs,
+        this.#deadline(),
+        fieldOf(service, id),
+        reason,
+      ]),
     )) as [number, string, string] | null;
     if (reply === null) return undefined;
     return deleteChange(reply[0], reason, reply[1], reply[2]);
   }
 
-  async expire(now: number): Promise<RegistryChange[]> {
+  async expire(now: number, options?: ExpireOptions): Promise<RegistryChange[]> {
     const changes: RegistryChange[] = [];
+    let afterOutage = options?.afterOutage === true;
     for (;;) {
       const reply = (await this.#run(
-        expireScript.run(this.#redis, this.#writeKeys, [...this.#writeArgs, now, EXPIRE_BATCH]),
+        expireScript.run(this.#redis, this.#expireKeys, [
+          ...this.#writeArgs,
+          this.#deadline(),
+          now,
+          EXPIRE_BATCH,
+          options?.graceMs ?? 0,
+          afterOutage ? '1' : '0',
+          options?.idleMs ?? 0,
+        ]),
       )) as (number | string)[];
+      afterOutage = false;
       for (let i = 0; i < reply.length; i += 3) {
         changes.push(
           deleteChange(reply[i] as number, 'expire', reply[i + 1] as string, reply[i + 2] as string),
@@ -299,10 +337,28 @@ class RedisStore implements RegistryStore {
 
   async #status(): Promise<{ epoch: string; revision: number }> {
     const k = this.#keys;
+    const sent = Date.now();
     const reply = (await this.#run(
       statusScript.run(this.#redis, [k.revision, k.epoch], [this.#epochCandidate]),
-    )) as [string, string];
+    )) as [string, string, string, string];
+    const received = Date.now();
+    const rtt = received - sent;
+    if (rtt <= MAX_CLOCK_SAMPLE_RTT_MS || this.#clockErrorMs === 0) {
+      const redisNow = Number(reply[2]) * 1000 + Math.floor(Number(reply[3]) / 1000);
+      this.#clockOffsetMs = redisNow - (sent + received) / 2;
+      this.#clockErrorMs = Math.max(1, rtt / 2);
+    }
     return { epoch: reply[0], revision: Number(reply[1]) };
+  }
+
+  /**
+   * When a write sent now must have started, on Redis's clock: before this client gives up on it, with a margin
+   * for the reply's way back and for the error of the clock estimate (a quarter of the timeout at most).
+   */
+  #deadline(): number {
+    const timeout = this.#commandTimeoutMs;
+    const margin = Math.max(100, timeout / 10) + Math.min(this.#clockErrorMs, timeout / 4);
+    return Math.floor(Date.now() + this.#clockOffsetMs + timeout - margin);
   }
 
   async #snapshot(): Promise<{ epoch: string; snapshot: RegistrySnapshot }> {

@@ -144,6 +144,15 @@ export function registryStoreContract(
       );
     });
 
+    test('renew never moves a lease back, so a late renewal cannot undo a later one', async (t) => {
+      const store = await open(t);
+      await store.upsert(storedInstance('a'), 'register');
+      assert.equal(await store.renew('orders', 'a', 60_000), true);
+      assert.equal(await store.renew('orders', 'a', 40_000), true);
+      assert.equal((await store.snapshot()).instances[0]?.expiresAt, 60_000);
+      assert.deepEqual(await store.expire(50_000), []);
+    });
+
     test('remove answers the delete with the instance as it was, and undefined when it is absent', async (t) => {
       const store = await open(t);
       const a = storedInstance('a');

@@ -60,18 +60,36 @@ export interface CheckLease {
   release(key: string, nodeId: string): Promise<boolean>;
 }
 
+/** What the registry's sweep knows about store outages; see {@link RegistryStore.expire}. */
+export interface ExpireOptions {
+  /** After an outage every lease lasts at least max(its TTL, `graceMs`) from `now`. */
+  readonly graceMs: number;
+  /** The caller could not reach the store at some point since its last successful sweep. */
+  readonly afterOutage: boolean;
+  /** No sweep by any node for longer than this (by the store's clock) counts as an outage too; 0 turns it off. */
+  readonly idleMs: number;
+}
+
 export interface RegistryStore {
   readonly kind: 'embedded' | 'redis';
   /** Everything current, with the revision it reflects. */
   snapshot(): Promise<RegistrySnapshot>;
   /** Creates or replaces an instance; durable before it resolves. */
   upsert(instance: StoredInstance, reason: ChangeReason): Promise<RegistryChange>;
-  /** Moves the lease end of an instance; false when the instance is unknown (the client registers again). */
+  /**
+   * Moves the lease end of an instance forward (never back: a late renewal cannot undo a later one); false when
+   * the instance is unknown (the client registers again).
+   */
   renew(service: string, id: string, expiresAt: number): Promise<boolean>;
   /** Removes an instance; undefined when it was not there. */
   remove(service: string, id: string, reason: 'deregister' | 'expire'): Promise<RegistryChange | undefined>;
-  /** Removes every instance whose lease ended before `now`, atomically and once across nodes. */
-  expire(now: number): Promise<RegistryChange[]>;
+  /**
+   * Removes every instance whose lease ended before `now`, atomically and once across nodes. A shared store that
+   * was unreachable (see {@link ExpireOptions}) first extends every lease to at least `now` + max(TTL, grace), so
+   * instances whose heartbeats failed only because the store was away are not expired when it comes back. The
+   * embedded store cannot be away; its restart grace is the registry's.
+   */
+  expire(now: number, options?: ExpireOptions): Promise<RegistryChange[]>;
   /** Changes after `revision` in order, or undefined when that revision is too old to replay. */
   changesSince(revision: number): Promise<RegistryChange[] | undefined>;
   putContract(service: string, version: string, document: string): Promise<string>;

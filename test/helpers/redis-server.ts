@@ -21,6 +21,13 @@ export interface RedisServerHandle {
   stop(options?: { keepData?: boolean }): Promise<void>;
   /** Starts the server again on the same port; resolves once it answers PING. */
   start(): Promise<void>;
+  /**
+   * Freezes the server (SIGSTOP): connections stay open but nothing is answered, as with a hung Redis. Commands
+   * sent meanwhile wait in the socket and run after `resume()`.
+   */
+  pause(): void;
+  /** Lets a paused server run again (SIGCONT). */
+  resume(): void;
 }
 
 /**
@@ -61,6 +68,8 @@ export async function startRedisServer(): Promise<RedisServerHandle> {
     const running = child;
     if (!running) return;
     const exited = once(running, 'exit');
+    // A frozen server must run again to save or to be waited for.
+    running.kill('SIGCONT');
     if (options.keepData === true) {
       await sendRaw(port, 'SHUTDOWN SAVE\r\n');
     } else {
@@ -76,7 +85,19 @@ export async function startRedisServer(): Promise<RedisServerHandle> {
     child?.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   });
-  return { url: `redis://127.0.0.1:${port}`, port, start, stop };
+  function signal(name: NodeJS.Signals): void {
+    if (!child) throw new Error('redis-server is not running');
+    child.kill(name);
+  }
+
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    start,
+    stop,
+    pause: () => signal('SIGSTOP'),
+    resume: () => signal('SIGCONT'),
+  };
 }
 
 /** Deletes every key under `prefix` (SCAN + DEL), the teardown of a test that used the shared Redis. */

@@ -112,3 +112,40 @@ describe('rate limits when Redis is unreachable', () => {
     await eventually(async () => assert.equal(await status(`${portico.url}/open/x`), 429), 10_000);
   });
 });
+
+describe('rate limits when Redis hangs', () => {
+  test('after the first timeout requests stop waiting on Redis, and the shared budget resumes once it answers', async (t) => {
+    const redis = await startRedisServer();
+    const upstream = await startUpstream('svc');
+    const portico = await startPortico(sharedConfig(upstream, redis.url, 'portico:'));
+    t.after(async () => {
+      redis.resume();
+      await portico.stop();
+      await upstream.close();
+      await redis.stop();
+    });
+    await waitForLimiter(portico);
+    assert.equal(await status(`${portico.url}/open/x`), 200);
+    assert.equal(await status(`${portico.url}/open/x`), 200);
+    assert.equal(await status(`${portico.url}/open/x`), 429);
+
+    redis.pause();
+    // The first request finds out that Redis is silent (it waits for the 500 ms command timeout).
+    assert.equal(await status(`${portico.url}/open/x`), 200, 'open: let through while Redis hangs');
+    const durations: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const path = i % 2 === 0 ? '/open/x' : '/closed/x';
+      const started = performance.now();
+      const code = await status(`${portico.url}${path}`);
+      durations.push(performance.now() - started);
+      assert.equal(code, path === '/open/x' ? 200 : 503, `${path} while Redis hangs`);
+    }
+    durations.sort((x, y) => x - y);
+    const median = durations[durations.length / 2] as number;
+    t.diagnostic(`median ${median.toFixed(1)} ms, slowest ${(durations.at(-1) as number).toFixed(1)} ms`);
+    assert.ok(median < 250, `median ${median.toFixed(0)} ms: requests still wait on the hung Redis`);
+
+    redis.resume();
+    await eventually(async () => assert.equal(await status(`${portico.url}/open/x`), 429), 10_000);
+  });
+});
