@@ -92,7 +92,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     *targets() {
       for (const service of current?.services.values() ?? []) {
         const settings = service.config.outlierDetection;
-        if (settings !== undefined) yield { instances: service.instances, settings: outlierSettingsOf(settings) };
+        if (settings !== undefined)
+          yield { instances: service.instances, settings: outlierSettingsOf(settings) };
       }
     },
     onEject(instance, durationMs, ejections) {

@@ -39,7 +39,9 @@ after(async () => {
 async function instanceHealth(): Promise<Map<string, number>> {
   const text = await (await fetch(`${portico.adminUrl}/metrics`)).text();
   const health = new Map<string, number>();
-  for (const match of text.matchAll(/^portico_upstream_instance_healthy\{[^}]*instance="([^"]+)"[^}]*\} (\d)/gm))
+  for (const match of text.matchAll(
+    /^portico_upstream_instance_healthy\{[^}]*instance="([^"]+)"[^}]*\} (\d)/gm,
+  ))
     health.set(match[1] as string, Number(match[2]));
   return health;
 }

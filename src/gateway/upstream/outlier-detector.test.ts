@@ -180,7 +180,7 @@ test('ejects an instance that holds tries without settling any while another ins
 });
 
 test('no stall ejection when no instance of the service answers (a slow service, not a hanging instance)', () => {
-  const { all, detector, advance, ejections } = setup(4, { stallMs: 2000 });
+  const { all, advance, ejections } = setup(4, { stallMs: 2000 });
   for (const instance of all) instance.inflight = 5;
   advance(10_000);
   assert.deepEqual(ejections, []);
