@@ -9,28 +9,35 @@ const agent = new Agent({ connections: 4 });
 let portico: PorticoProcess;
 let upstream: TestUpstream;
 let flaky: TestUpstream;
+let other: TestUpstream;
 
-before(async () => {
-  upstream = await startUpstream('churned');
-  flaky = await startUpstream('flaky');
-  flaky.fault = { kind: 'reset' };
-  portico = await startPortico(
-    ({ port, adminPort }) => `listen: 127.0.0.1:${port}
-admin: { listen: 127.0.0.1:${adminPort} }
+const configOf = (ports: { port: number; adminPort: number }, fixed: readonly TestUpstream[]): string =>
+  `listen: 127.0.0.1:${ports.port}
+admin: { listen: 127.0.0.1:${ports.adminPort} }
 logging: { level: error, accessLog: false }
 services:
   churn:
     circuitBreaker: { failureRate: 0.5, minRequests: 5, window: 10s, openFor: 30s }
     outlierDetection: { consecutiveFailures: 2, baseEjectionTime: 5m }
+  fixed:
+    instances: [${fixed.map((u) => `{ url: "${u.url}" }`).join(', ')}]
+    circuitBreaker: { failureRate: 0.5, minRequests: 5, window: 10s, openFor: 30s }
 routes:
   - { name: churn, match: { path: /churn/** }, service: churn }
-`,
-  );
+  - { name: fixed, match: { path: /fixed/** }, service: fixed }
+`;
+
+before(async () => {
+  upstream = await startUpstream('churned');
+  flaky = await startUpstream('flaky');
+  flaky.fault = { kind: 'reset' };
+  other = await startUpstream('other');
+  portico = await startPortico((ports) => configOf(ports, [upstream, other]));
 });
 
 after(async () => {
   await portico.stop();
-  await Promise.all([upstream.close(), flaky.close()]);
+  await Promise.all([upstream.close(), flaky.close(), other.close()]);
   await agent.close();
 });
 
@@ -45,10 +52,14 @@ async function call(method: string, url: string, body?: unknown): Promise<{ stat
 }
 
 /** Per-instance series of the admin /metrics (`instance="…"` labels), and the breakers the admin API lists. */
-async function perInstanceState(): Promise<{ series: number; breakers: number }> {
+async function perInstanceState(service = 'churn'): Promise<{ series: number; breakers: number }> {
   const metrics = (await call('GET', `${portico.adminUrl}/metrics`)).text;
-  const series = metrics.split('\n').filter((line) => !line.startsWith('#') && line.includes('instance="'));
-  const breakers = JSON.parse((await call('GET', `${portico.adminUrl}/v1/services/churn/breakers`)).text) as {
+  const series = metrics
+    .split('\n')
+    .filter((line) => line.includes(`service="${service}"`) && line.includes('instance="'));
+  const breakers = JSON.parse(
+    (await call('GET', `${portico.adminUrl}/v1/services/${service}/breakers`)).text,
+  ) as {
     instances: Record<string, unknown>;
   };
   return { series: series.length, breakers: Object.keys(breakers.instances).length };
@@ -82,4 +93,11 @@ test('registry churn leaves no breaker or per-instance metric series behind', as
   assert.equal(afterChurn.breakers, 0, 'no breaker of a deregistered instance is kept');
   assert.equal(afterChurn.series, baseline.series, 'the per-instance series count stays flat');
   assert.equal(afterChurn.series, 0);
+});
+
+test('a reload that removes a static instance drops its breaker and its series', async () => {
+  for (let i = 0; i < 6; i++) assert.equal((await call('GET', `${portico.url}/fixed/x`)).status, 200);
+  assert.deepEqual(await perInstanceState('fixed'), { series: 4, breakers: 2 });
+  await portico.writeConfig(configOf({ port: portico.port, adminPort: portico.adminPort }, [upstream]));
+  await eventually(async () => assert.deepEqual(await perInstanceState('fixed'), { series: 2, breakers: 1 }));
 });
