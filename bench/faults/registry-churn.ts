@@ -51,6 +51,8 @@ async function rssMb(pid: number): Promise<number> {
 const started = performance.now();
 async function sample(label: string): Promise<void> {
   const metrics = await call('GET', `${portico.adminUrl}/metrics`);
+  const heapMb = (name: string): string =>
+    (Number(new RegExp(`^${name} (\\S+)`, 'm').exec(metrics)?.[1] ?? 0) / 1024 / 1024).toFixed(1);
   const lines = metrics.split('\n').filter((line) => !line.startsWith('#') && line.includes('instance="'));
   const byName = new Map<string, number>();
   for (const line of lines) {
@@ -71,6 +73,7 @@ async function sample(label: string): Promise<void> {
       label.padEnd(16),
       `t=${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s`,
       `rss ${(await rssMb(portico.child.pid as number)).toFixed(1).padStart(6)} MB`,
+      `heap used/total ${heapMb('nodejs_heap_size_used_bytes')}/${heapMb('nodejs_heap_size_total_bytes')} MB`,
       `per-instance series ${String(lines.length).padStart(5)} ${JSON.stringify(Object.fromEntries(byName))}`,
       `breakers ${String(Object.keys(breakers.instances).length).padStart(5)}`,
       `registered ${count}`,

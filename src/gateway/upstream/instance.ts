@@ -40,6 +40,11 @@ export class Instance {
   readonly metadata: Record<string, string>;
   /** Requests currently in flight to this instance (least-request balancer). */
   inflight = 0;
+  /**
+   * Tries sent and still waiting for their response head (an upgraded WebSocket or a streaming answer no longer
+   * counts): the stall sweep of outlier detection looks for instances where these pile up unanswered.
+   */
+  awaiting = 0;
   /** Set by active health checks and passive ejection; only healthy instances take traffic. */
   healthy = true;
   /**

@@ -165,9 +165,11 @@ test('an instance back from an ejection is on probation: its first failure eject
 
 test('ejects an instance that holds tries without settling any while another instance answers', () => {
   const { all, detector, advance, ejections } = setup(4, { stallMs: 3000 });
-  const [hung, good, slowAlone] = all as [Instance, Instance, Instance];
-  hung.inflight = 3;
-  slowAlone.inflight = 1;
+  const [hung, good, slowAlone, sockets] = all as [Instance, Instance, Instance, Instance];
+  hung.awaiting = 3;
+  slowAlone.awaiting = 1;
+  // Upgraded WebSockets or streaming answers are in flight but wait for nothing.
+  sockets.inflight = 10;
   for (let second = 0; second < 3; second++) {
     detector.success(good);
     advance(1000);
@@ -177,11 +179,12 @@ test('ejects an instance that holds tries without settling any while another ins
   advance(1000);
   assert.deepEqual(ejections, [['i0', 1000]], 'three tries in flight, none settled for 3 s');
   assert.equal(slowAlone.healthy, true, 'one slow try is not a stall');
+  assert.equal(sockets.healthy, true, 'open WebSockets are not a stall');
 });
 
 test('no stall ejection when no instance of the service answers (a slow service, not a hanging instance)', () => {
   const { all, advance, ejections } = setup(4, { stallMs: 2000 });
-  for (const instance of all) instance.inflight = 5;
+  for (const instance of all) instance.awaiting = 5;
   advance(10_000);
   assert.deepEqual(ejections, []);
 });

@@ -95,7 +95,8 @@ export function outlierSettingsOf(config: OutlierDetectionConfig): OutlierSettin
  * once, so a failing dependency shared by all instances cannot empty the service.
  *
  * A hanging instance fails no try until the try times out, so a sweep every second also looks for stalls: an
- * instance with `consecutiveFailures` tries in flight (one on probation) that settled none of them for `stallMs`,
+ * instance with `consecutiveFailures` tries waiting for their response head (one on probation) that settled no
+ * try for `stallMs`,
  * while another instance of the service did settle tries, is ejected without waiting for the timeouts.
  *
  * This is separate from active health checks, which set the instance's registry `status`; ejection only moves the
@@ -183,11 +184,11 @@ export class OutlierDetector {
       for (const instance of instances.all) {
         let state = this.#states.get(instance);
         if (state === undefined) {
-          if (instance.inflight === 0) continue;
+          if (instance.awaiting === 0) continue;
           state = this.#stateOf(instance);
           state.quietSince = now;
         }
-        if (instance.inflight === 0 || state.outcomes !== state.seenOutcomes) {
+        if (instance.awaiting === 0 || state.outcomes !== state.seenOutcomes) {
           if (state.outcomes !== state.seenOutcomes) state.progressAt = now;
           state.seenOutcomes = state.outcomes;
           state.quietSince = now;
@@ -197,7 +198,7 @@ export class OutlierDetector {
         if (
           !state.ejected &&
           instance.healthy &&
-          instance.inflight >= waiting &&
+          instance.awaiting >= waiting &&
           now - state.quietSince >= settings.stallMs
         )
           (stalled ??= []).push(instance);
