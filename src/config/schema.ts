@@ -351,7 +351,7 @@ export const OutlierDetectionSchema = Obj(
         "Largest share of a service's instances ejected at once, never exceeded (the default lets 2 of 3 go; above 0, one may always be ejected; 0 never ejects).",
     }),
     stallTime: Duration(
-      'An instance with consecutiveFailures tries in flight that settles none of them for this long, while another instance answers, is ejected as hanging (0s turns this off).',
+      'An instance with consecutiveFailures tries waiting for a response head that settles no try for this long, while another instance answers, is ejected as hanging (0s turns this off).',
       '5s',
     ),
   },
