@@ -357,10 +357,14 @@ export const OutlierDetectionSchema = Obj(
     maxEjectionPercent: Type.Integer({
       minimum: 0,
       maximum: 100,
-      default: 50,
+      default: 67,
       description:
-        "Largest share of a service's instances ejected at once (above 0, one may always be ejected; 0 never ejects).",
+        "Largest share of a service's instances ejected at once, never exceeded (the default lets 2 of 3 go; above 0, one may always be ejected; 0 never ejects).",
     }),
+    stallTime: Duration(
+      'An instance with consecutiveFailures tries waiting for a response head that settles no try for this long, while another instance answers, is ejected as hanging (0s turns this off).',
+      '5s',
+    ),
   },
   'Passive health checks: instances that fail real traffic are taken out of rotation for a while.',
   {},

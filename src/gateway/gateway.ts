@@ -17,6 +17,7 @@ import { createCatalogRoutes } from '../versions/catalog-routes.ts';
 import { CONTRACT_BOOK_KEY, ContractBook } from '../versions/contract-book.ts';
 import { responseReports } from '../versions/response-reports.ts';
 import { createResilienceAdminRoutes, registerResilienceMetrics } from './services/resilience-admin.ts';
+import { pruneResilience } from './services/service-resilience.ts';
 import type { Config } from '../config/schema.ts';
 import { parseDurationMs, parseSizeBytes } from '../config/units.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
@@ -88,6 +89,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       if (service === undefined || settings === undefined) return undefined;
       return { instances: service.instances, settings: outlierSettingsOf(settings) };
     },
+    *targets() {
+      for (const service of current?.services.values() ?? []) {
+        const settings = service.config.outlierDetection;
+        if (settings !== undefined)
+          yield { instances: service.instances, settings: outlierSettingsOf(settings) };
+      }
+    },
     onEject(instance, durationMs, ejections) {
       logger.warn(
         { service: instance.service, instance: instance.id, url: instance.origin, durationMs, ejections },
@@ -151,6 +159,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       'instance health changed',
     );
   };
+  // An instance that left its service (deregistered, replaced) takes its outlier state and breaker with it, so
+  // registry churn leaves no per-instance state or metric series behind; the pool is closed by its owner.
+  const onInstanceRemoved = (change: InstanceChange): void => {
+    if (change.type !== 'removed') return;
+    outliers.forget(change.instance);
+    current?.services.get(change.set.service)?.resilience?.forget(change.instance.id);
+  };
   const stageState = new Map<string, unknown>();
   // Before the first compile: the rate-limit stage then draws from the node-wide buckets.
   options.cluster?.seed(stageState);
@@ -172,7 +187,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       stageState,
       registered: (service) => registered.forService(service),
     });
-    for (const service of table.services.values()) service.instances.onChange(onPanicChange);
+    for (const service of table.services.values()) {
+      service.instances.onChange(onPanicChange);
+      service.instances.onChange(onInstanceRemoved);
+    }
     return table;
   };
 
@@ -257,7 +275,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       current = table;
       for (const checker of table.healthCheckers) checker.start();
       // Retired pools close once their in-flight requests finish (undici's close waits for them).
-      for (const instance of retiredInstances(previous, table)) void instance.close();
+      for (const instance of retiredInstances(previous, table)) {
+        outliers.forget(instance);
+        void instance.close();
+      }
+      pruneResilience(stageState, table.services);
       metrics.reloads.inc({ result: 'applied' });
       logger.info({ routes: table.routes.length, services: table.services.size }, 'config reloaded');
       return { ok: true };

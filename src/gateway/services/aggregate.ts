@@ -193,6 +193,7 @@ async function tries(
     let failure: TryFailure;
     let error: CallError;
     instance.inflight++;
+    instance.awaiting++;
     try {
       const answer = await once(instance, service, method, path, headers, signal);
       breaker?.record(answer.statusCode < 500);
@@ -220,6 +221,7 @@ async function tries(
       failure = tryFailureOf((err as { code?: string }).code);
     } finally {
       instance.inflight--;
+      instance.awaiting--;
     }
     if (
       policy === undefined ||

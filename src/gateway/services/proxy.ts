@@ -238,6 +238,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     ctx.upstream = instance.id;
     const fullPath = instance.pathPrefix + upstreamPathOf(ctx);
     instance.inflight++;
+    instance.awaiting++;
     instance.pool.dispatch(
       {
         path: ctx.query === '' ? fullPath : `${fullPath}?${ctx.query}`,
@@ -271,6 +272,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     // 1xx answers (100 Continue, 103 Early Hints) are consumed here; Node answers Expect itself.
     if (statusCode < 200) return true;
     const instance = this.#instance as Instance;
+    if (this.#status === 0) instance.awaiting--;
     this.#observer.upstreamResponse?.(this.#service.name, instance, statusCode);
     if (this.#tryTimer !== undefined) this.#clearTryTimer();
     this.#resume = resume;
@@ -419,7 +421,11 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     this.#abort = undefined;
     this.#resume = undefined;
     const instance = this.#instance;
-    if (instance !== undefined) instance.inflight--;
+    if (instance !== undefined) {
+      instance.inflight--;
+      // No response head came for this try: it stops waiting now.
+      if (this.#status === 0) instance.awaiting--;
+    }
     const breaker = this.#tryBreaker;
     if (breaker !== undefined) {
       this.#tryBreaker = undefined;

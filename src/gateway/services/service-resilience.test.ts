@@ -4,7 +4,7 @@ import { createBalancer } from '../../balancing/index.ts';
 import type { ServiceConfig } from '../../config/schema.ts';
 import { Instance } from '../upstream/instance.ts';
 import { InstanceSet } from '../upstream/instance-set.ts';
-import { resilienceFor, ServiceResilience } from './service-resilience.ts';
+import { pruneResilience, resilienceFor, ServiceResilience } from './service-resilience.ts';
 
 const poolOptions = { connectTimeoutMs: 1000, keepAliveTimeoutMs: 4000 };
 const breakerConfig = {
@@ -61,4 +61,21 @@ test('a reload with the same resilience config keeps the breakers; a changed con
   const changed = { circuitBreaker: { ...breakerConfig.circuitBreaker, openFor: '1s' } } as ServiceConfig;
   assert.notEqual(resilienceFor(shared, 'users', changed), first);
   assert.equal(resilienceFor(shared, 'users', {} as ServiceConfig), undefined);
+});
+
+test('after a swap, breakers of instances that left and the resilience of services that left are dropped', () => {
+  const shared = new Map<string, unknown>();
+  const users = resilienceFor(shared, 'users', breakerConfig) as ServiceResilience;
+  const ordersBefore = resilienceFor(shared, 'orders', breakerConfig);
+  const before = setOf('a', 'b', 'c');
+  for (const instance of before.byId.values()) users.breakerOf(instance);
+  assert.equal(users.breakerCount, 3);
+  const after = setOf('a');
+  pruneResilience(shared, new Map([['users', { instances: after.set, resilience: users }]]));
+  assert.deepEqual(Object.keys(users.snapshot().instances), ['a']);
+  assert.equal(resilienceFor(shared, 'users', breakerConfig), users, 'a kept service keeps its state');
+  const orders = resilienceFor(shared, 'orders', breakerConfig);
+  assert.notEqual(orders, ordersBefore, 'a service that left the table starts afresh when it returns');
+  users.forget('a');
+  assert.equal(users.breakerCount, 0);
 });

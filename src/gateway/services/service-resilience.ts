@@ -103,9 +103,9 @@ export class ServiceResilience {
 
   /**
    * Picks an instance whose breaker lets a call through (taking a half-open probe slot when it is one).
-   * A retry (`avoid` set) passes over `avoid` (the last try's instance), `triedBefore` (the one before) and
-   * instances known to be unhealthy, which the balancer still offers in panic mode, unless nothing else is
-   * left. Returns undefined when no instance is available, `null`
+   * A retry (`avoid` set) passes over `avoid` (the last try's instance), `triedBefore` (the one before),
+   * instances known to be unhealthy, which the balancer still offers in panic mode, and instances on probation
+   * after an ejection, unless nothing else is left. Returns undefined when no instance is available, `null`
    * when instances are available but every breaker refuses.
    */
   pick(
@@ -125,7 +125,10 @@ export class ServiceResilience {
       const instance = instances.pick(key, skip);
       if (instance === undefined) break;
       skip = instance;
-      if (avoid !== undefined && (instance === avoid || instance === triedBefore || !instance.available)) {
+      if (
+        avoid !== undefined &&
+        (instance === avoid || instance === triedBefore || !instance.available || instance.probation)
+      ) {
         unhealthy ??= instance;
         continue;
       }
@@ -144,6 +147,16 @@ export class ServiceResilience {
   /** Forgets breakers of instances that left the service. */
   prune(keep: ReadonlySet<string>): void {
     for (const id of this.#instanceBreakers.keys()) if (!keep.has(id)) this.#instanceBreakers.delete(id);
+  }
+
+  /** Forgets the breaker of one instance that left the service (its metric series goes with it). */
+  forget(instance: string): void {
+    this.#instanceBreakers.delete(instance);
+  }
+
+  /** How many instance breakers are held (tests, diagnostics). */
+  get breakerCount(): number {
+    return this.#instanceBreakers.size;
   }
 
   snapshot(): ServiceResilienceSnapshot {
@@ -211,6 +224,32 @@ const stateKey = 'portico.resilience';
 interface StoredResilience {
   readonly fingerprint: string;
   readonly resilience: ServiceResilience;
+}
+
+/** What {@link pruneResilience} reads of a compiled service. */
+interface PrunableService {
+  readonly instances: InstanceSet;
+  readonly resilience: ServiceResilience | undefined;
+}
+
+/**
+ * Called once a new table is live: forgets the stored resilience of services it no longer has, and the breakers
+ * of instances that left the services it kept (a reload that removed static instances, or registry changes
+ * missed while no table was live). `shared` is the compile context's long-lived map.
+ */
+export function pruneResilience(
+  shared: Map<string, unknown>,
+  services: ReadonlyMap<string, PrunableService>,
+): void {
+  const table = shared.get(stateKey) as Map<string, StoredResilience> | undefined;
+  if (table !== undefined) for (const name of table.keys()) if (!services.has(name)) table.delete(name);
+  for (const service of services.values()) {
+    const resilience = service.resilience;
+    if (resilience === undefined || resilience.breakerCount === 0) continue;
+    const keep = new Set<string>();
+    for (const instance of service.instances.all) keep.add(instance.id);
+    resilience.prune(keep);
+  }
 }
 
 /**

@@ -63,8 +63,9 @@ export class InstanceSet {
   }
 
   /**
-   * Whether the set is in panic mode: some, but fewer than `panicThreshold`, of its non-draining instances are available, so
-   * the balancer spreads traffic over all of them rather than overloading the few (as Envoy and Nacos do).
+   * Whether the set is in panic mode: some, but fewer than `panicThreshold`, of its non-draining, non-ejected instances are
+   * available, so the balancer spreads traffic over all of those rather than overloading the few (as Envoy and Nacos
+   * do). Instances ejected by outlier detection never take panic traffic.
    */
   get panic(): boolean {
     return this.#panic;
@@ -119,7 +120,12 @@ export class InstanceSet {
 
   /** Picks an available instance; `undefined` when none is (the caller answers 503 `no_healthy_instance`). */
   pick(key: string | undefined, avoid?: Instance): Instance | undefined {
-    return this.#balancer.pick(key, avoid);
+    const instance = this.#balancer.pick(key, avoid);
+    // An instance on probation after an ejection takes one try at a time: a hanging one then holds a single
+    // request, not its share of the traffic, until outlier detection ejects it again.
+    if (instance !== undefined && instance.probation && instance.inflight > 0)
+      return this.#balancer.pick(key, instance) ?? instance;
+    return instance;
   }
 
   /** Marks an instance healthy or not; returns whether anything changed. */
@@ -161,8 +167,10 @@ export class InstanceSet {
     const wasPanic = this.#panic;
     let targets = available;
     if (this.#panicThreshold > 0 && available.length < all.length) {
-      // A draining instance is leaving on purpose: it neither counts towards the share nor takes panic traffic.
-      const candidates = all.filter((instance) => instance.status !== 'draining');
+      // A draining instance is leaving on purpose, and an ejected one failed real traffic (within
+      // maxEjectionPercent): neither counts towards the share nor takes panic traffic. Panic protects the
+      // few available instances from overload when active checks call many unhealthy, not from outliers.
+      const candidates = all.filter((instance) => instance.status !== 'draining' && !instance.ejected);
       // With no instance available at all the answer is 503 no_healthy_instance (and a route's fallback), not
       // traffic to instances every check calls dead: panic protects the few healthy ones from overload.
       this.#panic = available.length > 0 && available.length < this.#panicThreshold * candidates.length;

@@ -40,8 +40,23 @@ export class Instance {
   readonly metadata: Record<string, string>;
   /** Requests currently in flight to this instance (least-request balancer). */
   inflight = 0;
+  /**
+   * Tries sent and still waiting for their response head (an upgraded WebSocket or a streaming answer no longer
+   * counts): the stall sweep of outlier detection looks for instances where these pile up unanswered.
+   */
+  awaiting = 0;
   /** Set by active health checks and passive ejection; only healthy instances take traffic. */
   healthy = true;
+  /**
+   * Taken out of rotation by outlier detection (failed real traffic): such an instance gets no panic traffic.
+   * Set through `OutlierDetector`, before the `setHealth` call that rebuilds the set.
+   */
+  ejected = false;
+  /**
+   * Back from an ejection and not yet proven: it takes one try at a time until a try succeeds, and its next
+   * failure ejects it again (see `InstanceSet.pick` and `OutlierDetector`).
+   */
+  probation = false;
   status: InstanceStatus = 'passing';
   #pool: Pool | undefined;
   readonly #poolOptions: PoolOptions;

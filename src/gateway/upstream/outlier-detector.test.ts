@@ -12,6 +12,7 @@ const settings: OutlierSettings = {
   baseEjectionMs: 1000,
   maxEjectionMs: 5000,
   maxEjectionPercent: 50,
+  stallMs: 0,
 };
 
 function setup(count: number, overrides: Partial<OutlierSettings> = {}) {
@@ -28,9 +29,11 @@ function setup(count: number, overrides: Partial<OutlierSettings> = {}) {
   const timers = new Map<number, { at: number; callback: () => void }>();
   let nextId = 1;
   const ejections: [string, number][] = [];
+  const merged = { ...settings, ...overrides };
   const detector = createOutlierDetector({
-    target: (service) =>
-      service === 'orders' ? { instances: set, settings: { ...settings, ...overrides } } : undefined,
+    target: (service) => (service === 'orders' ? { instances: set, settings: merged } : undefined),
+    targets: () => [{ instances: set, settings: merged }],
+    sweepMs: 1000,
     clock: () => clock.now,
     timers: {
       setTimeout(callback, ms) {
@@ -110,6 +113,13 @@ test('never ejects more than the configured share of a service, but always allow
   for (const instance of all) for (let i = 0; i < 3; i++) detector.failure(instance);
   assert.equal(all.filter((i) => !i.healthy).length, 2, '50% of 4');
 
+  const three = setup(3);
+  for (const instance of three.all) for (let i = 0; i < 3; i++) three.detector.failure(instance);
+  assert.equal(three.all.filter((i) => !i.healthy).length, 1, '50% of 3 is one: a second would make 67%');
+  const twoOfThree = setup(3, { maxEjectionPercent: 67 });
+  for (const instance of twoOfThree.all) for (let i = 0; i < 3; i++) twoOfThree.detector.failure(instance);
+  assert.equal(twoOfThree.all.filter((i) => !i.healthy).length, 2, '67% of 3 is two');
+
   const single = setup(1);
   for (let i = 0; i < 3; i++) single.detector.failure(single.all[0] as Instance);
   assert.equal(single.all[0]?.healthy, false, 'one instance can always be ejected');
@@ -126,7 +136,65 @@ test('disabled detection never ejects, and close cancels pending restores', () =
 
   const { all, detector, timers } = setup(2);
   for (let i = 0; i < 3; i++) detector.failure(all[0] as Instance);
-  assert.equal(timers.size, 1);
+  assert.equal(timers.size, 2, 'the restore and the sweep');
   detector.close();
   assert.equal(timers.size, 0);
+});
+
+test('an instance back from an ejection is on probation: its first failure ejects it again, a success clears it', () => {
+  const { all, set, detector, advance, ejections } = setup(4);
+  const a = all[0] as Instance;
+  for (let i = 0; i < 3; i++) detector.failure(a);
+  assert.equal(a.ejected, true);
+  advance(1000);
+  assert.equal(a.ejected, false);
+  assert.equal(a.probation, true);
+  assert.equal(set.available.includes(a), true);
+  detector.failure(a);
+  assert.equal(a.healthy, false, 'one failure on probation is enough');
+  assert.deepEqual(
+    ejections.map(([, ms]) => ms),
+    [1000, 2000],
+  );
+  advance(2000);
+  detector.success(a);
+  assert.equal(a.probation, false);
+  detector.failure(a);
+  assert.equal(a.healthy, true, 'after a success the streak rule applies again');
+});
+
+test('ejects an instance that holds tries without settling any while another instance answers', () => {
+  const { all, detector, advance, ejections } = setup(4, { stallMs: 3000 });
+  const [hung, good, slowAlone, sockets] = all as [Instance, Instance, Instance, Instance];
+  hung.awaiting = 3;
+  slowAlone.awaiting = 1;
+  // Upgraded WebSockets or streaming answers are in flight but wait for nothing.
+  sockets.inflight = 10;
+  for (let second = 0; second < 3; second++) {
+    detector.success(good);
+    advance(1000);
+  }
+  assert.deepEqual(ejections, [], 'three seconds have not passed since the first sweep saw the tries');
+  detector.success(good);
+  advance(1000);
+  assert.deepEqual(ejections, [['i0', 1000]], 'three tries in flight, none settled for 3 s');
+  assert.equal(slowAlone.healthy, true, 'one slow try is not a stall');
+  assert.equal(sockets.healthy, true, 'open WebSockets are not a stall');
+});
+
+test('no stall ejection when no instance of the service answers (a slow service, not a hanging instance)', () => {
+  const { all, advance, ejections } = setup(4, { stallMs: 2000 });
+  for (const instance of all) instance.awaiting = 5;
+  advance(10_000);
+  assert.deepEqual(ejections, []);
+});
+
+test('forget drops the pending restore of an instance that left', () => {
+  const { all, detector, timers } = setup(3);
+  const a = all[0] as Instance;
+  for (let i = 0; i < 3; i++) detector.failure(a);
+  assert.equal(timers.size, 2);
+  detector.forget(a);
+  assert.equal(timers.size, 1, 'only the sweep is left');
+  assert.equal(detector.isEjected(a), false);
 });

@@ -77,3 +77,26 @@ test('a set whose instances all drain is not in panic and picks nothing', () => 
   assert.equal(set.panic, false);
   assert.equal(set.pick(undefined), undefined);
 });
+
+test('an instance ejected by outlier detection takes no panic traffic and does not count towards the share', () => {
+  const all = instances(3);
+  const [a, b] = all as [Instance, Instance, Instance];
+  const set = new InstanceSet({ service: 'users', balancer: createBalancer('round-robin'), instances: all });
+  set.setPanicThreshold(0.5);
+  for (const ejected of [a, b]) {
+    ejected.ejected = true;
+    set.setHealth(ejected, false);
+  }
+  assert.equal(set.panic, false, 'one available of one candidate');
+  assert.deepEqual([...picked(set, 10)], ['i2']);
+});
+
+test('an instance on probation takes one try at a time', () => {
+  const all = instances(2);
+  const [a] = all as [Instance, Instance];
+  const set = new InstanceSet({ service: 'users', balancer: createBalancer('round-robin'), instances: all });
+  a.probation = true;
+  assert.deepEqual([...picked(set, 4)].sort(), ['i0', 'i1']);
+  a.inflight = 1;
+  assert.deepEqual([...picked(set, 4)], ['i1']);
+});
