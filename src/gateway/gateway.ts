@@ -21,6 +21,7 @@ import { responseReports } from '../versions/response-reports.ts';
 import { createResilienceAdminRoutes, registerResilienceMetrics } from './services/resilience-admin.ts';
 import type { Config } from '../config/schema.ts';
 import { parseDurationMs, parseSizeBytes } from '../config/units.ts';
+import { createRefusals } from '../observability/access-log.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { GatewayMetrics } from '../observability/metrics.ts';
 import { createOtlpTracer } from '../observability/otlp-tracer.ts';
@@ -227,6 +228,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     requestTimeoutMs: parseDurationMs(config.limits.requestTimeout),
     keepAliveTimeoutMs: parseDurationMs(config.limits.keepAliveTimeout),
     tracer,
+    refusals: createRefusals(stats, logger, config.logging.accessLog),
   });
 
   let reloading: Promise<ReloadResult> | undefined;

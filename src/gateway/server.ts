@@ -1,7 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { logRequest, type Refusals } from '../observability/access-log.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { OtlpTracer } from '../observability/otlp-tracer.ts';
-import { spanIdOf, traceIdOf, traceparentOf } from '../observability/trace-context.ts';
 import { sendError, sendProblem } from '../errors/problem.ts';
 import { PorticoError } from '../errors/portico-error.ts';
 import type { ErrorCode } from '../errors/catalog.ts';
@@ -24,6 +25,8 @@ export interface GatewayServerOptions {
   readonly keepAliveTimeoutMs: number;
   /** Span export; undefined (the default) when tracing is off. */
   readonly tracer?: OtlpTracer | undefined;
+  /** Counts and logs requests refused before routing (observability/access-log.ts). */
+  readonly refusals?: Refusals | undefined;
 }
 
 export interface GatewayServer {
@@ -40,7 +43,7 @@ type TrackedResponse = ServerResponse & { [kContext]?: RequestContext };
  * runs the route's compiled handler. Node's strict parser stays on (`insecureHTTPParser: false`).
  */
 export function createGatewayServer(options: GatewayServerOptions): GatewayServer {
-  const { logger, accessLog, tracer } = options;
+  const { logger, accessLog, tracer, refusals } = options;
   let inflight = 0;
 
   function onResponseClose(this: TrackedResponse): void {
@@ -53,22 +56,7 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
     const status = this.writableFinished ? this.statusCode : 499;
     ctx.route.stats.record(ctx.req.method ?? 'GET', status, seconds);
     if (tracer !== undefined) tracer.record(ctx, status);
-    if (accessLog) {
-      const traceparent = traceparentOf(ctx.req);
-      logger.info({
-        msg: 'request',
-        method: ctx.req.method,
-        path: ctx.path,
-        route: ctx.route.name,
-        status,
-        durationMs: Math.round(seconds * 1e6) / 1e3,
-        upstream: ctx.upstream,
-        requestId: ctx.requestId,
-        traceId: traceIdOf(traceparent),
-        spanId: spanIdOf(traceparent),
-        client: ctx.clientIp,
-      });
-    }
+    if (accessLog) logRequest(logger, ctx, status, seconds);
   }
 
   function onUntrackedClose(): void {
@@ -79,6 +67,7 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
   function refuse(res: ServerResponse, code: ErrorCode, detail: string, close: boolean): void {
     res.once('close', onUntrackedClose);
     if (close) res.shouldKeepAlive = false;
+    refusals?.refused(res.req, code);
     sendProblem(res, code, detail);
   }
 
@@ -159,6 +148,7 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
     if (!socket.writable) return socket.destroy();
     const status =
       err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    refusals?.clientError(err, socket as Socket, status);
     const reason =
       status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request';
     socket.end(`HTTP/1.1 ${status} ${reason}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
