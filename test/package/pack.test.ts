@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
@@ -43,6 +44,10 @@ test(
       'npm',
       ['install', '--prefer-offline', '--no-audit', '--no-fund', '--omit=dev', join(work, info.filename)],
       { cwd: app, env, maxBuffer: 16 * 1024 * 1024 },
+    );
+    assert.ok(
+      !existsSync(join(app, 'node_modules', '@opentelemetry', 'sdk-trace')),
+      'the OpenTelemetry packages are optional peers, not installed with portico',
     );
     const du = await run('du', ['-sk', join(app, 'node_modules')]).catch(() => undefined);
     if (du !== undefined) t.diagnostic(`installed size: ${Number(du.stdout.split('\t')[0]) >> 10} MiB`);
