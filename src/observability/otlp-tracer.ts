@@ -1,4 +1,7 @@
 import type * as OtelApi from '@opentelemetry/api';
+import type * as OtelExporter from '@opentelemetry/exporter-trace-otlp-http';
+import type * as OtelResources from '@opentelemetry/resources';
+import type * as OtelSdk from '@opentelemetry/sdk-trace';
 import type { IdGenerator } from '@opentelemetry/sdk-trace';
 import type { OtlpTracingConfig, TracingConfig } from '../config/schema.ts';
 import type { RequestContext } from '../gateway/pipeline/request-context.ts';
@@ -31,12 +34,7 @@ const otelPackages = [
 ] as const;
 
 /** The four OpenTelemetry modules the tracer uses, in load order. */
-export type OtelModules = [
-  typeof import('@opentelemetry/api'),
-  typeof import('@opentelemetry/sdk-trace'),
-  typeof import('@opentelemetry/resources'),
-  typeof import('@opentelemetry/exporter-trace-otlp-http'),
-];
+export type OtelModules = [typeof OtelApi, typeof OtelSdk, typeof OtelResources, typeof OtelExporter];
 
 function loadOtelModules(): Promise<OtelModules> {
   return Promise.all([
