@@ -173,8 +173,14 @@ when the text starts with \`{\`). Check a file with \`portico validate -c FILE\`
   1kb = 1024 bytes, 1mb = 1024kb, 1gb = 1024mb.
 - **Environment variables**: \`\${NAME}\` is replaced by the variable's value, \`\${NAME:-default}\` by the
   default when the variable is unset or empty. An unset variable without default is an error naming it.
-  Write \`$\${\` for a literal \`\${\`. References are replaced in the raw text before parsing (comments
-  included), so quote a value that may contain \`#\`, \`: \` or quotes: \`secret: "\${JWT_SECRET}"\`.
+  Write \`$\${\` for a literal \`\${\`. References are replaced inside parsed values (never in the raw text,
+  nor in comments or keys), so a value with quotes, newlines, \`#\` or YAML syntax is taken literally and can
+  never add a key. An unquoted reference is then read as a plain YAML value (\`workers: \${WORKERS}\` is a
+  number); a quoted one stays a string.
+- **Secrets from files**: \`\${file:/run/secrets/token}\` is the content of that file (relative paths are
+  resolved from the configuration's folder), and when \`NAME\` is unset but \`NAME_FILE\` names a file,
+  \`\${NAME}\` is that file's content (setting both is an error). One trailing newline is dropped. Values read
+  from files are redacted from \`GET /v1/config\` and from every configuration error.
 - **Unknown keys are errors**, so a misspelt key never goes unnoticed.
 - **Defaults** listed below are applied when a key is absent. A key is required only when it has no default.
 - **Load balancing**: \`consistent-hash\` without \`hashOn\` hashes on the client address (\`ip\`);

@@ -1,5 +1,18 @@
-import { Agent, createServer } from 'node:http';
-import httpProxy from 'http-proxy';
+import { Agent, createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
+import type { Socket } from 'node:net';
+
+// http-proxy is installed by bench/package.json, not with Portico, so the root typecheck never sees its
+// types: the few calls used here are typed by hand.
+interface ProxyServer {
+  on(
+    event: 'error',
+    listener: (err: Error, req: IncomingMessage, res: ServerResponse | Socket) => void,
+  ): void;
+  web(req: IncomingMessage, res: ServerResponse): void;
+}
+const require = createRequire(import.meta.url);
+const httpProxy = require('http-proxy') as { createProxyServer(options: object): ProxyServer };
 
 // node-http-proxy with a keep-alive agent; without one it opens a connection per request.
 const port = Number(process.argv[2]);

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Principal } from './access.ts';
 
 /** What an admin handler receives besides the raw request and response. */
 export interface AdminContext {
@@ -6,6 +7,8 @@ export interface AdminContext {
   readonly params: Readonly<Record<string, string>>;
   /** The parsed request URL (query in `url.searchParams`). */
   readonly url: URL;
+  /** Who called (undefined on the open paths when no valid token was sent). */
+  readonly principal?: Principal | undefined;
 }
 
 export type AdminHandler = (

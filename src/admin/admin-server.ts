@@ -1,22 +1,22 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from '../observability/logger.ts';
 import { PorticoError } from '../errors/portico-error.ts';
 import { sendError, sendProblem } from '../errors/problem.ts';
+import { mayCall, type AccessTable, type Principal } from './access.ts';
 import type { AdminRoute } from './admin-route.ts';
 
 export interface AdminServerOptions {
   /** Current endpoints; read per call so features can be mounted after start. */
   readonly routes: () => readonly AdminRoute[];
-  /** Current token; undefined means no token (allowed only on loopback, checked by config validation). */
-  readonly token: () => string | undefined;
+  /** Tokens of the current config; none means an open listener (allowed only on loopback, checked by validation). */
+  readonly access: () => AccessTable;
   readonly logger: Logger;
 }
 
 /**
  * Probes answer without a token so orchestrators can check liveness. The dashboard's page (`/`) and its static
  * files (`/dashboard/…`) load without it too: they hold no data, and the page asks for the token before it calls
- * the API. Everything else needs the token.
+ * the API. Everything else needs a token whose role allows the call (see access.ts).
  */
 const openPaths = new Set(['/healthz', '/readyz', '/']);
 const openPrefix = '/dashboard/';
@@ -36,13 +36,9 @@ export function createAdminServer(options: AdminServerOptions): Server {
 
 async function handle(options: AdminServerOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://admin.invalid');
-  const token = options.token();
-  if (
-    token !== undefined &&
-    !openPaths.has(url.pathname) &&
-    !url.pathname.startsWith(openPrefix) &&
-    !hasToken(req, token)
-  ) {
+  const principal = options.access().identify(req.headers.authorization);
+  if (req.method !== 'GET' && req.method !== 'HEAD') audit(options.logger, principal, req, url, res);
+  if (principal === undefined && !openPaths.has(url.pathname) && !url.pathname.startsWith(openPrefix)) {
     sendProblem(res, 'unauthorized', 'a valid admin token is required', undefined, {
       'www-authenticate': 'Bearer realm="portico-admin"',
     });
@@ -55,11 +51,45 @@ async function handle(options: AdminServerOptions, req: IncomingMessage, res: Se
     if (params === undefined) continue;
     pathMatched = true;
     if (route.method !== req.method && !(route.method === 'GET' && req.method === 'HEAD')) continue;
-    await route.handler(req, res, { params, url });
+    if (principal !== undefined && !mayCall(principal, route.method, route.path, params)) {
+      sendProblem(
+        res,
+        'forbidden',
+        `the token "${principal.name}" (role ${principal.role}) may not call ${route.method} ${url.pathname}`,
+      );
+      return;
+    }
+    await route.handler(req, res, { params, url, principal });
     return;
   }
   if (pathMatched) sendProblem(res, 'method_not_allowed', `${req.method} is not allowed on ${url.pathname}`);
   else sendProblem(res, 'not_found', `no admin endpoint at ${url.pathname}`);
+}
+
+/** One audit line per admin write, refused ones included, once the answer is sent: who, what, result. */
+function audit(
+  logger: Logger,
+  principal: Principal | undefined,
+  req: IncomingMessage,
+  url: URL,
+  res: ServerResponse,
+): void {
+  res.once('close', () => {
+    const status = res.statusCode;
+    logger.info(
+      {
+        audit: {
+          who: principal?.name ?? 'unauthenticated',
+          role: principal?.role,
+          method: req.method,
+          path: url.pathname,
+          status,
+          result: !res.writableFinished ? 'aborted' : status < 400 ? 'ok' : 'refused',
+        },
+      },
+      'admin write',
+    );
+  });
 }
 
 function matchPath(pattern: string, segments: readonly string[]): Record<string, string> | undefined {
@@ -78,13 +108,4 @@ function matchPath(pattern: string, segments: readonly string[]): Record<string,
     } else if (part !== segment) return undefined;
   }
   return params;
-}
-
-/** Compares digests so the comparison takes the same time whatever the token length. */
-function hasToken(req: IncomingMessage, token: string): boolean {
-  const header = req.headers.authorization;
-  if (header === undefined || !header.startsWith('Bearer ')) return false;
-  const given = createHash('sha256').update(header.slice(7)).digest();
-  const expected = createHash('sha256').update(token).digest();
-  return timingSafeEqual(given, expected);
 }

@@ -4,6 +4,7 @@ import { problemBody } from '../errors/problem.ts';
 import { PorticoError } from '../errors/portico-error.ts';
 import { normalizePath } from '../gateway/router/normalize-path.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
+import { permissionsOf } from './access.ts';
 import type { AdminRoute } from './admin-route.ts';
 import { sendJson } from './json-body.ts';
 import { redactConfig } from './redact.ts';
@@ -31,6 +32,15 @@ export function createCoreAdminRoutes(deps: CoreAdminDependencies): AdminRoute[]
         const text = await deps.metrics.registry.metrics();
         res.writeHead(200, { 'content-type': deps.metrics.registry.contentType });
         res.end(text);
+      },
+    },
+    {
+      method: 'GET',
+      path: '/v1/whoami',
+      handler: (_req, res, { principal }) => {
+        if (principal === undefined)
+          throw new PorticoError('unauthorized', 'a valid admin token is required');
+        sendJson(res, 200, { name: principal.name, role: principal.role, may: permissionsOf(principal) });
       },
     },
     {

@@ -1,10 +1,22 @@
 import type { Config } from '../config/schema.ts';
+import { secretsOf } from '../config/secrets.ts';
 
-const secretKeys = new Set(['token', 'secret', 'apiKeys', 'password']);
+const secretKeys = new Set(['token', 'secret', 'apiKeys', 'password', 'hash']);
 
-/** A copy of the config with every secret replaced, for GET /v1/config. */
+/** A copy of the config with every secret replaced (by key, and every value read from a secret file), for GET /v1/config. */
 export function redactConfig(config: Config): unknown {
-  return redact(config);
+  const out = redact(config);
+  for (const path of secretsOf(config).paths) {
+    let node: unknown = out;
+    for (let i = 0; i < path.length - 1 && node !== null && typeof node === 'object'; i++) {
+      node = (node as Record<string | number, unknown>)[path[i] as string | number];
+    }
+    const last = path.at(-1);
+    if (last !== undefined && node !== null && typeof node === 'object' && last in node) {
+      (node as Record<string | number, unknown>)[last] = '[redacted]';
+    }
+  }
+  return out;
 }
 
 function redact(value: unknown): unknown {

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { readFileSync } from 'node:fs';
 
 const usage = `portico — API gateway, service registry and versioned contracts
 
@@ -12,7 +13,17 @@ Commands:
   routes    [--admin URL] [--token T] list routes of a running node
   services  [--admin URL] [--token T] list services of a running node
 
+Options:
+  --version                           print the version and exit
+  --help                              print this help
+
 Run "portico <command> --help" for a command's options.`;
+
+/** The package's version; package.json sits two folders up from both src/cli/main.ts and dist/cli/main.js. */
+function version(): string {
+  const text = readFileSync(new URL('../../package.json', import.meta.url), 'utf8');
+  return (JSON.parse(text) as { version: string }).version;
+}
 
 type Command = (args: string[]) => Promise<number>;
 
@@ -28,6 +39,11 @@ const commands: Record<string, () => Promise<Command>> = {
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
+  // `--version` works alone and after any command, as PRODUCT.md asks of every command.
+  if (name === '--version' || name === '-v' || rest.includes('--version')) {
+    console.log(version());
+    return 0;
+  }
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     console.log(usage);
     return name === undefined ? 1 : 0;

@@ -3,10 +3,12 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import { parseDocument } from 'yaml';
 import { loadConfigContracts } from '../contracts/config-contracts.ts';
 import { ConfigError, type ConfigIssue } from './config-error.ts';
-import { interpolateEnv } from './interpolate.ts';
+import { dirname } from 'node:path';
+import { interpolateDocument, protectReferences } from './interpolate.ts';
 import { ConfigSchema, type Config } from './schema.ts';
 import { translateSchemaErrors } from './schema-issues.ts';
 import { checkSemantics } from './semantic-checks.ts';
+import { rememberSecrets, scrubSecrets } from './secrets.ts';
 import { createLocator, formatDocPath, type DocPath } from './source-location.ts';
 import { findUnsupportedUses } from './unsupported.ts';
 
@@ -55,40 +57,50 @@ export async function loadConfig(file: string, env: Env = process.env): Promise<
 
 /**
  * Parses configuration text (YAML, or JSON when `file` ends in .json or the text starts with `{`),
- * replaces `${VAR}` references from `env`, validates it against ConfigSchema and applies defaults.
+ * replaces `${VAR}` and `${file:/path}` references inside its values, validates it against ConfigSchema and applies defaults.
  * Features the schema knows but the gateway does not implement yet are reported as issues.
  *
  * @example parseConfig('listen: 127.0.0.1:8080\n', 'inline.yaml', {}).limits.bodySize // '10mb'
  * @throws ConfigError listing every issue found.
  */
-export function parseConfig(text: string, file: string, env: Env = process.env): Config {
-  const interpolated = interpolateEnv(text, env);
-  const sourceLines = createLocator(undefined, text, (offset) => offset);
-  const issues: ConfigIssue[] = interpolated.problems.map((p) => ({
-    file,
-    ...sourceLines.positionOf(p.offset),
-    path: '',
-    message: p.message,
-  }));
-
-  const isJson = file.toLowerCase().endsWith('.json') || /^\s*\{/.test(interpolated.text);
+export function parseConfig(
+  text: string,
+  file: string,
+  env: Env = process.env,
+  readSecretFile?: (path: string) => string,
+): Config {
+  const issues: ConfigIssue[] = [];
+  const isJson = file.toLowerCase().endsWith('.json') || /^\s*\{/.test(text);
   if (isJson) {
-    const jsonIssue = checkJsonSyntax(interpolated.text);
+    const jsonIssue = checkJsonSyntax(text);
     if (jsonIssue !== undefined) {
-      const at = createLocator(undefined, text, interpolated.toSourceOffset).positionOf(jsonIssue.offset);
-      issues.push({ file, ...at, path: '', message: jsonIssue.message });
-      throw new ConfigError(issues);
+      const at = createLocator(undefined, text, identity).positionOf(jsonIssue.offset);
+      throw new ConfigError([{ file, ...at, path: '', message: jsonIssue.message }]);
     }
   }
 
-  const doc = parseDocument(interpolated.text, { prettyErrors: false, uniqueKeys: true });
-  const locator = createLocator(doc, text, interpolated.toSourceOffset);
+  const protectedText = protectReferences(text);
+  const doc = parseDocument(protectedText.text, { prettyErrors: false, uniqueKeys: true });
+  const locator = createLocator(doc, text, identity);
   for (const error of doc.errors) {
     const message = `${isJson ? 'invalid JSON' : 'invalid YAML'}: ${error.message}`;
     issues.push({ file, ...locator.positionOf(error.pos[0]), path: '', message });
   }
-  // Without the right values (unset variables) or a tree (syntax errors), schema errors would only be noise.
   if (issues.length > 0) throw new ConfigError(issues);
+
+  // References are replaced inside parsed values, never in the raw text, so no value can add structure.
+  const secretSources = {
+    env,
+    baseDir: dirname(file),
+    ...(readSecretFile ? { readFile: readSecretFile } : {}),
+  };
+  const interpolated = interpolateDocument(doc, text, protectedText.references, secretSources);
+  for (const p of interpolated.problems) {
+    issues.push({ file, ...locator.positionOf(p.offset), path: '', message: p.message });
+  }
+  // Without the right values (unset variables), schema errors would only be noise.
+  if (issues.length > 0) throw new ConfigError(sortIssues(issues));
+  const secretPaths = interpolated.secretPaths.map((path) => formatDocPath(path));
 
   const data: unknown = doc.toJS() ?? {};
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
@@ -97,12 +109,19 @@ export function parseConfig(text: string, file: string, env: Env = process.env):
     ]);
   }
 
-  const at = (path: DocPath, message: string, atKey = false): ConfigIssue => ({
-    file,
-    ...locator.locate(path, { key: atKey }),
-    path: formatDocPath(path),
-    message,
-  });
+  const at = (path: DocPath, message: string, atKey = false): ConfigIssue => {
+    const where = formatDocPath(path);
+    let text = scrubSecrets(message, interpolated.secretValues);
+    // Found values are shortened in messages, so a secret may show only in part: hide the whole rendering.
+    if (
+      secretPaths.some(
+        (secret) => where === secret || where.startsWith(`${secret}.`) || where.startsWith(`${secret}[`),
+      )
+    ) {
+      text = text.replace(/\(got .*\)$/s, '(got [redacted])');
+    }
+    return { file, ...locator.locate(path, { key: atKey }), path: where, message: text };
+  };
 
   const validate = configValidator();
   const valid = validate(data);
@@ -118,7 +137,12 @@ export function parseConfig(text: string, file: string, env: Env = process.env):
     for (const issue of checkSemantics(data as Config)) issues.push(at(issue.path, issue.message));
   }
   if (issues.length > 0) throw new ConfigError(sortIssues(issues));
+  rememberSecrets(data, { paths: interpolated.secretPaths, values: interpolated.secretValues });
   return data as Config;
+}
+
+function identity(offset: number): number {
+  return offset;
 }
 
 function checkJsonSyntax(text: string): { offset: number; message: string } | undefined {

@@ -96,6 +96,43 @@ export const AdminSchema = Obj(
   {},
 );
 
+export const StatusSchema = Obj(
+  {
+    listen: Type.String({
+      minLength: 1,
+      description:
+        'Address of the status listener (host:port): /healthz, /readyz and /metrics, without admin rights.',
+    }),
+    token: Type.Optional(
+      Type.String({
+        minLength: 16,
+        description: 'Bearer token required on /metrics of the status listener; the probes never need one.',
+      }),
+    ),
+  },
+  'A listener for probes and Prometheus only, separate from the admin API; off when absent. Read at start only.',
+);
+
+export const TokenSchema = Obj(
+  {
+    name: Type.String({
+      pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$',
+      description: 'Who holds the token; written to the audit log of every admin write.',
+    }),
+    hash: Type.String({
+      pattern: '^sha256:[0-9a-fA-F]{64}$',
+      description:
+        'SHA-256 of the bearer token, as `sha256:` and 64 hex digits (the token itself is never stored).',
+    }),
+    role: Type.String({
+      pattern: '^(admin|read|service:[a-z0-9][a-z0-9-]{0,62})$',
+      description:
+        '`admin`: everything; `read`: GET calls, the dashboard and /metrics; `service:NAME`: reads, and register, heartbeat, drain and deregister instances of service NAME (with their contracts).',
+    }),
+  },
+  'A control-plane token and what it may do.',
+);
+
 export const StoreSchema = Obj(
   {
     kind: Type.Union([Type.Literal('embedded'), Type.Literal('redis')], {
@@ -726,6 +763,12 @@ export const ConfigSchema = Obj(
   {
     listen: HostPort('Address of the gateway listener for client traffic (host:port).', '127.0.0.1:8080'),
     admin: AdminSchema,
+    status: Type.Optional(StatusSchema),
+    tokens: Type.Array(TokenSchema, {
+      default: [],
+      description:
+        'Scoped tokens for the admin listener (`admin.token`, when set, is one more token with the `admin` role).',
+    }),
     store: StoreSchema,
     registry: RegistrySchema,
     trustedProxies: Type.Array(Type.String(), {
@@ -777,5 +820,7 @@ export type JwtConfig = NonNullable<AuthConfig['jwt']>;
 export type ConsumerConfig = Static<typeof ConsumerSchema>;
 export type RateLimitConfig = Static<typeof RateLimitInline>;
 export type CorsConfig = Static<typeof CorsSchema>;
+export type StatusConfig = Static<typeof StatusSchema>;
+export type TokenConfig = Static<typeof TokenSchema>;
 export type TracingConfig = Static<typeof TracingSchema>;
 export type OtlpTracingConfig = NonNullable<TracingConfig['otlp']>;

@@ -55,10 +55,10 @@ export function checkSemantics(config: Config): SemanticIssue[] {
   if (typeof admin === 'string') {
     add(['admin', 'listen'], admin);
   } else {
-    if (!isLoopbackHost(admin.host) && config.admin.token === undefined) {
+    if (!isLoopbackHost(admin.host) && config.admin.token === undefined && config.tokens.length === 0) {
       add(
         ['admin', 'listen'],
-        `admin.token is required when the admin listener is not on a loopback address (${config.admin.listen})`,
+        `admin.token (or tokens) is required when the admin listener is not on a loopback address (${config.admin.listen})`,
       );
     }
     if (
@@ -69,6 +69,26 @@ export function checkSemantics(config: Config): SemanticIssue[] {
     ) {
       add(['admin', 'listen'], `must differ from listen (both are ${config.listen})`);
     }
+  }
+
+  if (config.status !== undefined) {
+    const status = parseListenAddress(config.status.listen);
+    if (typeof status === 'string') add(['status', 'listen'], status);
+    else if (status.port !== 0) {
+      for (const [name, other] of [
+        ['listen', listen],
+        ['admin.listen', admin],
+      ] as const) {
+        if (typeof other !== 'string' && other.port === status.port && other.host === status.host) {
+          add(['status', 'listen'], `must differ from ${name} (both are ${config.status.listen})`);
+        }
+      }
+    }
+  }
+  const tokenNames = new Set<string>();
+  for (const [index, token] of config.tokens.entries()) {
+    if (tokenNames.has(token.name)) add(['tokens', index, 'name'], `duplicate token name "${token.name}"`);
+    tokenNames.add(token.name);
   }
 
   for (const [index, aggregate] of (config.aggregates ?? []).entries()) {

@@ -29,13 +29,19 @@ function who(service: PorticoService | undefined, name: string, version: string,
   };
 }
 
+/** Control-plane tokens of the demo: one `service:NAME` token per service, and a `read` token for discovery. */
+export interface DemoTokens {
+  readonly read: string;
+  readonly services: Readonly<Record<string, string>>;
+}
+
 /**
  * Starts the demo's services with the SDK, each registering itself (and its version) in the registry at
- * `registryUrl`: users 1.4.0 and 2.1.0, two orders 3.0.0 instances that call users through the SDK client,
- * and carts 1.0.0 (two instances) with a 2.0.0 canary.
+ * `registryUrl` with its own service token: users 1.4.0 and 2.1.0, two orders 3.0.0 instances that call
+ * users through the SDK client, and carts 1.0.0 (two instances) with a 2.0.0 canary.
  */
-export async function startDemoServices(registryUrl: string): Promise<DemoServices> {
-  const client = createClient({ registry: registryUrl });
+export async function startDemoServices(registryUrl: string, tokens?: DemoTokens): Promise<DemoServices> {
+  const client = createClient({ registry: { url: registryUrl, token: tokens?.read } });
   const users = client.service('users', '^2');
   const started: PorticoService[] = [];
 
@@ -50,7 +56,7 @@ export async function startDemoServices(registryUrl: string): Promise<DemoServic
       name,
       version,
       id: `${name}-${version.split('.')[0]}-${index}`,
-      registry: registryUrl,
+      registry: { url: registryUrl, token: tokens?.services[name] },
       ttl: '10s',
       drainGraceMs: 0,
       handleSignals: false,

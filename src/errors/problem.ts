@@ -2,6 +2,17 @@ import type { ServerResponse } from 'node:http';
 import { errorCatalog, type ErrorCode } from './catalog.ts';
 import { PorticoError } from './portico-error.ts';
 
+const kProblemCode = Symbol('portico.problemCode');
+type MarkedResponse = ServerResponse & { [kProblemCode]?: ErrorCode };
+
+/**
+ * The code of the problem the gateway itself answered on `res`, or undefined when the answer came from
+ * upstream (or was not an error): the access log tells "the service said 503" from "the gateway said 503".
+ */
+export function problemCodeOf(res: ServerResponse): ErrorCode | undefined {
+  return (res as MarkedResponse)[kProblemCode];
+}
+
 /** The RFC 9457 body of an error; never carries a stack or a cause. */
 export function problemBody(code: ErrorCode, detail?: string, extra?: Record<string, unknown>): string {
   const entry = errorCatalog[code];
@@ -23,6 +34,7 @@ export function sendProblem(
   extra?: Record<string, unknown>,
   headers?: Record<string, string>,
 ): void {
+  (res as MarkedResponse)[kProblemCode] = code;
   if (res.headersSent) {
     // A clean end would look like a whole answer: cut the connection so the client sees the failure.
     res.destroy();

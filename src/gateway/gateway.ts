@@ -4,7 +4,9 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { Gauge } from 'prom-client';
+import { accessTableOf } from '../admin/access.ts';
 import { createAdminServer } from '../admin/admin-server.ts';
+import { createStatusServer } from '../admin/status-server.ts';
 import type { ClusterMember } from '../cluster/cluster-member.ts';
 import type { AdminRoute } from '../admin/admin-route.ts';
 import { createCoreAdminRoutes } from '../admin/core-routes.ts';
@@ -20,6 +22,7 @@ import { createResilienceAdminRoutes, registerResilienceMetrics } from './servic
 import { pruneResilience } from './services/service-resilience.ts';
 import type { Config } from '../config/schema.ts';
 import { parseDurationMs, parseSizeBytes } from '../config/units.ts';
+import { createRefusals } from '../observability/access-log.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { GatewayMetrics } from '../observability/metrics.ts';
 import { createOtlpTracer } from '../observability/otlp-tracer.ts';
@@ -63,6 +66,8 @@ export type ReloadResult = { readonly ok: true } | { readonly ok: false; readonl
 export interface Gateway {
   readonly address: AddressInfo;
   readonly adminAddress: AddressInfo;
+  /** Set when `status.listen` is configured. */
+  readonly statusAddress: AddressInfo | undefined;
   readonly logger: Logger;
   readonly registry: Registry;
   runtime(): Runtime;
@@ -243,6 +248,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     maxConnections: config.limits.maxConnections,
     maxConnectionsPerClient: config.limits.maxConnectionsPerClient,
     tracer,
+    refusals: createRefusals(stats, logger, config.logging.accessLog),
   });
 
   let reloading: Promise<ReloadResult> | undefined;
@@ -320,12 +326,20 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   registerResilienceMetrics(metrics.registry, () => current);
   const adminServer = createAdminServer({
     routes: () => adminRoutes,
-    token: () => current?.config.admin.token,
+    access: () => accessTableOf((current as Runtime).config),
     logger,
   });
 
+  // Read at start only, like the listen addresses.
+  const statusServer =
+    config.status === undefined
+      ? undefined
+      : createStatusServer({ routes: () => adminRoutes, token: config.status.token, logger });
+
   await listen(gatewayServer.server, config.listen);
   await listen(adminServer, config.admin.listen);
+  if (statusServer !== undefined && config.status !== undefined)
+    await listen(statusServer, config.status.listen);
 
   const watcher: FSWatcher | undefined =
     (options.watchConfig ?? true)
@@ -335,13 +349,19 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   ready = true;
   let shuttingDown: Promise<void> | undefined;
   logger.info(
-    { listen: config.listen, admin: config.admin.listen, routes: current.routes.length },
+    {
+      listen: config.listen,
+      admin: config.admin.listen,
+      status: config.status?.listen,
+      routes: current.routes.length,
+    },
     'portico started',
   );
 
   return {
     address: gatewayServer.server.address() as AddressInfo,
     adminAddress: adminServer.address() as AddressInfo,
+    statusAddress: statusServer?.address() as AddressInfo | undefined,
     logger,
     registry,
     runtime: () => current as Runtime,
@@ -373,6 +393,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         );
         adminServer.closeAllConnections();
         await new Promise<void>((resolve) => adminServer.close(() => resolve()));
+        // Closed last of the listeners: /readyz answers 503 while the node drains.
+        if (statusServer !== undefined) {
+          statusServer.closeAllConnections();
+          await new Promise<void>((resolve) => statusServer.close(() => resolve()));
+        }
         outliers.close();
         await registeredHealth.stop();
         unsubscribe();

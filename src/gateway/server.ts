@@ -1,8 +1,8 @@
 import { createServer, ServerResponse, type IncomingMessage, type Server } from 'node:http';
 import type { Socket } from 'node:net';
+import { logRequest, type Refusals } from '../observability/access-log.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { OtlpTracer } from '../observability/otlp-tracer.ts';
-import { spanIdOf, traceIdOf, traceparentOf } from '../observability/trace-context.ts';
 import { sendError, sendProblem } from '../errors/problem.ts';
 import { PorticoError } from '../errors/portico-error.ts';
 import type { ErrorCode } from '../errors/catalog.ts';
@@ -28,6 +28,8 @@ export interface GatewayServerOptions {
   readonly maxConnectionsPerClient: number;
   /** Span export; undefined (the default) when tracing is off. */
   readonly tracer?: OtlpTracer | undefined;
+  /** Counts and logs requests refused before routing (observability/access-log.ts). */
+  readonly refusals?: Refusals | undefined;
 }
 
 export interface GatewayServer {
@@ -54,7 +56,7 @@ type ClientSocket = Socket & {
  * runs the route's compiled handler. Node's strict parser stays on (`insecureHTTPParser: false`).
  */
 export function createGatewayServer(options: GatewayServerOptions): GatewayServer {
-  const { logger, accessLog, tracer } = options;
+  const { logger, accessLog, tracer, refusals } = options;
   let inflight = 0;
   const guard = new ConnectionGuard({
     headersTimeoutMs: options.headersTimeoutMs,
@@ -77,22 +79,7 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
     const status = this.writableFinished || this.statusCode === 101 ? this.statusCode : 499;
     ctx.route.stats.record(ctx.req.method ?? 'GET', status, seconds);
     if (tracer !== undefined) tracer.record(ctx, status);
-    if (accessLog) {
-      const traceparent = traceparentOf(ctx.req);
-      logger.info({
-        msg: 'request',
-        method: ctx.req.method,
-        path: ctx.path,
-        route: ctx.route.name,
-        status,
-        durationMs: Math.round(seconds * 1e6) / 1e3,
-        upstream: ctx.upstream,
-        requestId: ctx.requestId,
-        traceId: traceIdOf(traceparent),
-        spanId: spanIdOf(traceparent),
-        client: ctx.clientIp,
-      });
-    }
+    if (accessLog) logRequest(logger, ctx, status, seconds);
   }
 
   function onUntrackedClose(this: ServerResponse): void {
@@ -126,6 +113,7 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
       res.shouldKeepAlive = false;
       markLast(req.socket as ClientSocket);
     } else closeAfterAnswer(req, res);
+    refusals?.refused(req, code);
     sendProblem(res, code, detail, undefined, headers);
   }
 
@@ -266,6 +254,7 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
     }
     const status =
       err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    refusals?.clientError(err, socket as Socket, status);
     const reason =
       status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request';
     const answer = `HTTP/1.1 ${status} ${reason}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`;

@@ -45,11 +45,12 @@ export class GatewayMetrics {
     this.registry.registerMetric(createRouteLatencyMetric(stats) as unknown as Metric);
     perService(this.registry, runtime, {
       name: 'portico_upstream_instance_healthy',
-      help: 'Whether an instance takes traffic (1) or not (0), by service and instance.',
-      labelNames: ['service', 'instance'],
+      help: 'Whether an instance takes traffic (1) or not (0), by service and upstream_instance.',
+      // `upstream_instance`, not `instance`: Prometheus sets `instance` to the scraped target.
+      labelNames: ['service', 'upstream_instance'],
       set(gauge, service) {
         for (const instance of service.instances.all) {
-          gauge.set({ service: service.name, instance: instance.id }, instance.available ? 1 : 0);
+          gauge.set({ service: service.name, upstream_instance: instance.id }, instance.available ? 1 : 0);
         }
       },
     });

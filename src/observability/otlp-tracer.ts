@@ -1,4 +1,7 @@
 import type * as OtelApi from '@opentelemetry/api';
+import type * as OtelExporter from '@opentelemetry/exporter-trace-otlp-http';
+import type * as OtelResources from '@opentelemetry/resources';
+import type * as OtelSdk from '@opentelemetry/sdk-trace';
 import type { IdGenerator } from '@opentelemetry/sdk-trace';
 import type { OtlpTracingConfig, TracingConfig } from '../config/schema.ts';
 import type { RequestContext } from '../gateway/pipeline/request-context.ts';
@@ -20,6 +23,29 @@ export interface OtlpTracer {
 const exportTimeoutMs = 5000;
 
 /**
+ * The OpenTelemetry packages are optional peer dependencies (about 19 MB): a service that installs portico
+ * only for its SDK, or a gateway without span export, never downloads them.
+ */
+const otelPackages = [
+  '@opentelemetry/api',
+  '@opentelemetry/sdk-trace',
+  '@opentelemetry/resources',
+  '@opentelemetry/exporter-trace-otlp-http',
+] as const;
+
+/** The four OpenTelemetry modules the tracer uses, in load order. */
+export type OtelModules = [typeof OtelApi, typeof OtelSdk, typeof OtelResources, typeof OtelExporter];
+
+function loadOtelModules(): Promise<OtelModules> {
+  return Promise.all([
+    import('@opentelemetry/api'),
+    import('@opentelemetry/sdk-trace'),
+    import('@opentelemetry/resources'),
+    import('@opentelemetry/exporter-trace-otlp-http'),
+  ]);
+}
+
+/**
  * Creates the OTLP tracer when `tracing.otlp` is set. The OpenTelemetry packages are imported here, on demand,
  * so a gateway without tracing never loads them.
  *
@@ -32,16 +58,18 @@ const exportTimeoutMs = 5000;
 export async function createOtlpTracer(
   config: TracingConfig | undefined,
   logger: Logger,
+  load: () => Promise<OtelModules> = loadOtelModules,
 ): Promise<OtlpTracer | undefined> {
   const otlp = config?.otlp;
   if (otlp === undefined) return undefined;
   if (!URL.canParse(otlp.endpoint)) throw new Error(`tracing.otlp.endpoint is not a URL: ${otlp.endpoint}`);
-  const [api, sdk, resources, exporter] = await Promise.all([
-    import('@opentelemetry/api'),
-    import('@opentelemetry/sdk-trace'),
-    import('@opentelemetry/resources'),
-    import('@opentelemetry/exporter-trace-otlp-http'),
-  ]);
+  const [api, sdk, resources, exporter] = await load().catch((err: unknown) => {
+    if ((err as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw err;
+    throw new Error(
+      `tracing.otlp needs the OpenTelemetry packages, optional peers of portico: npm install ${otelPackages.join(' ')}`,
+      { cause: err },
+    );
+  });
   // Export failures surface through the OpenTelemetry diagnostic logger, silent unless one is set.
   api.diag.setLogger(diagnosticLogger(logger), api.DiagLogLevel.WARN);
   const ids = new PresetIds();

@@ -1,8 +1,9 @@
 import { Agent, request } from 'undici';
 
 /**
- * Where the registry is: its base URL (Portico's admin listener), or the URL with the admin token.
- * Defaults to `$PORTICO_REGISTRY_URL` (else `http://127.0.0.1:8081`) and `$PORTICO_ADMIN_TOKEN`.
+ * Where the registry is: its base URL (Portico's admin listener), or the URL with a token. A `service:NAME`
+ * token is all a service needs (docs/admin-api.md). Defaults to `$PORTICO_REGISTRY_URL` (else
+ * `http://127.0.0.1:8081`) and `$PORTICO_TOKEN` (else `$PORTICO_ADMIN_TOKEN`).
  */
 export type RegistryOptions = string | { readonly url: string; readonly token?: string | undefined };
 
@@ -35,10 +36,10 @@ export class RegistryConnection {
       options === undefined
         ? {
             url: process.env.PORTICO_REGISTRY_URL ?? 'http://127.0.0.1:8081',
-            token: process.env.PORTICO_ADMIN_TOKEN,
+            token: process.env.PORTICO_TOKEN ?? process.env.PORTICO_ADMIN_TOKEN,
           }
         : typeof options === 'string'
-          ? { url: options, token: process.env.PORTICO_ADMIN_TOKEN }
+          ? { url: options, token: process.env.PORTICO_TOKEN ?? process.env.PORTICO_ADMIN_TOKEN }
           : options;
     this.url = resolved.url.replace(/\/+$/, '');
     this.#authorization =

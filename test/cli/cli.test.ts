@@ -269,12 +269,16 @@ test('portico demo starts on the given ports, its printed curl commands work, an
   );
   assert.equal(new Set(cartAnswers).size, 1, 'the same user lands on the same cart instance');
 
-  const explain = await fetch(find('/v1/routes/match').url);
+  const match = find('/v1/routes/match');
+  assert.match(match.header ?? '', /^authorization: Bearer /, 'the admin API needs the printed read token');
+  const [authName, authValue] = (match.header ?? '').split(/:\s*/) as [string, string];
+  assert.equal((await fetch(match.url)).status, 401);
+  const explain = await fetch(match.url, { headers: { [authName]: authValue } });
   assert.equal(explain.status, 200);
   assert.equal(((await explain.json()) as { matched?: { name: string } }).matched?.name, 'users');
 
   await eventually(async () => {
-    const metrics = await (await fetch(find('/metrics').url)).text();
+    const metrics = await (await fetch(find('/metrics').url, { headers: { [authName]: authValue } })).text();
     assert.match(metrics, /portico_http_requests_total\{route="users",method="GET",status="200"\} 1/);
   });
 

@@ -65,9 +65,15 @@ test('static instance URLs must parse and have a host', () => {
 test('a non-loopback admin listener requires a token', () => {
   const issue = onlyIssue('admin: { listen: "0.0.0.0:8081" }\n');
   assert.equal(issue.path, 'admin.listen');
-  assert.match(issue.message, /admin\.token is required/);
+  assert.match(issue.message, /admin\.token \(or tokens\) is required/);
   parseConfig('admin: { listen: "0.0.0.0:8081", token: "0123456789abcdef" }\n', 'p.yaml', {});
   parseConfig('admin: { listen: "localhost:8081" }\n', 'p.yaml', {});
+  const hash = `sha256:${'c'.repeat(64)}`;
+  parseConfig(
+    `admin: { listen: "0.0.0.0:8081" }\ntokens: [{ name: ops, hash: "${hash}", role: admin }]\n`,
+    'p.yaml',
+    {},
+  );
 });
 
 test('listen addresses must be host:port with a valid port', () => {
@@ -104,4 +110,17 @@ test('a redis store requires a url', () => {
   const issue = issues.find((i) => !i.message.includes('not supported yet'));
   assert.equal(issue?.path, 'store');
   assert.match(issue?.message ?? '', /store\.url is required/);
+});
+
+test('the status listener differs from the other listeners, and token names are unique', () => {
+  const clash = onlyIssue('admin: { listen: "127.0.0.1:8081" }\nstatus: { listen: "127.0.0.1:8081" }\n');
+  assert.equal(clash.path, 'status.listen');
+  assert.match(clash.message, /must differ from admin.listen/);
+  const hash = `sha256:${'d'.repeat(64)}`;
+  const twice = onlyIssue(
+    `tokens:\n  - { name: a, hash: "${hash}", role: read }\n  - { name: a, hash: "${hash}", role: "service:x" }\n`,
+  );
+  assert.equal(twice.path, 'tokens[1].name');
+  const role = onlyIssue(`tokens: [{ name: a, hash: "${hash}", role: root }]\n`);
+  assert.match(role.message, /"admin", "read" or "service:" and a service name/);
 });

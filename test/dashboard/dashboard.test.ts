@@ -105,6 +105,8 @@ test('refuses a wrong token and shows the dashboard with the right one', async (
   await page.locator('#main').waitFor({ state: 'visible' });
   await page.locator('#connection[data-state="live"]').waitFor();
   assert.equal(await page.locator('#login').isVisible(), false);
+  await page.locator('#whoami').waitFor({ state: 'visible' });
+  assert.equal(await page.locator('#whoami').textContent(), 'admin.token (admin): may change everything');
 
   // The token lives in the tab's sessionStorage: a reload stays signed in.
   await page.reload();

@@ -1,4 +1,4 @@
-import { createHash, createHmac } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,6 +46,21 @@ export async function runDemo(args: string[]): Promise<number> {
   if (typeof parsed === 'number') return parsed;
   const { values } = parsed;
   const keyHash = `sha256:${createHash('sha256').update(demoApiKey).digest('hex')}`;
+  // Each sample service registers with a token that may write only its own instances (docs/admin-api.md).
+  const newToken = (): string => randomBytes(18).toString('base64url');
+  const hashOf = (token: string): string => `sha256:${createHash('sha256').update(token).digest('hex')}`;
+  const tokens = {
+    admin: newToken(),
+    read: newToken(),
+    services: { users: newToken(), orders: newToken(), carts: newToken() } as Record<string, string>,
+  };
+  const tokenLines = [
+    `  - { name: demo-admin, hash: "${hashOf(tokens.admin)}", role: admin }`,
+    `  - { name: demo-reader, hash: "${hashOf(tokens.read)}", role: read }`,
+    ...Object.entries(tokens.services).map(
+      ([name, token]) => `  - { name: ${name}-service, hash: "${hashOf(token)}", role: "service:${name}" }`,
+    ),
+  ].join('\n');
   const dir = await mkdtemp(join(tmpdir(), 'portico-demo-'));
   const configFile = join(dir, 'portico.yaml');
   await writeFile(
@@ -53,6 +68,8 @@ export async function runDemo(args: string[]): Promise<number> {
     `# Portico demo configuration (generated). The services register themselves through the SDK.
 listen: 127.0.0.1:${values.port}
 admin: { listen: 127.0.0.1:${values['admin-port']} }
+tokens:
+${tokenLines}
 store: { path: ${JSON.stringify(join(dir, 'store'))} }
 logging: { level: info, accessLog: true }
 auth:
@@ -96,7 +113,7 @@ aggregates:
   const admin = `http://127.0.0.1:${gateway.adminAddress.port}`;
   let services: Awaited<ReturnType<typeof startDemoServices>>;
   try {
-    services = await startDemoServices(admin);
+    services = await startDemoServices(admin, tokens);
     await waitUntilRoutable(`${base}/status`);
   } catch (err) {
     await gateway.shutdown();
@@ -110,6 +127,7 @@ Portico demo is running.
   admin    ${admin}
   config   ${configFile}
   services ${services.services.map((s) => `${s.name}@${s.version}`).join(', ')} (registered through the SDK)
+  tokens   admin ${tokens.admin}  read ${tokens.read} (each service registers with its own service token)
 
 Demo credentials:
   API key  ${demoApiKey}
@@ -127,9 +145,9 @@ Try:
   curl -s ${base}/dashboard/42                  # aggregate: user, orders and cart in one answer
   curl -s ${base}/status                        # rewritten to /healthz
   curl -s ${base}/nope                          # 404 route_not_found as problem+json
-  curl -s ${admin}/v1/services                  # the registry: services, versions, instances
-  curl -s '${admin}/v1/routes/match?method=GET&path=/orders/../users/1'
-  curl -s ${admin}/metrics | grep portico_http_requests_total
+  curl -s -H 'authorization: Bearer ${tokens.read}' ${admin}/v1/services   # the registry: services, versions, instances
+  curl -s -H 'authorization: Bearer ${tokens.read}' '${admin}/v1/routes/match?method=GET&path=/orders/../users/1'
+  curl -s -H 'authorization: Bearer ${tokens.read}' ${admin}/metrics | grep portico_http_requests_total
 
 Press Ctrl-C to stop.
 `);

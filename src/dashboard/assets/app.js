@@ -107,6 +107,7 @@ function start() {
   $('login').hidden = true;
   $('main').hidden = false;
   $('logout').hidden = state.token === '';
+  void showPermissions();
   const controller = new AbortController();
   const timers = [
     setInterval(() => void poll(refreshStats), statsEveryMs),
@@ -116,6 +117,22 @@ function start() {
   void poll(refreshStats);
   void watch(controller.signal);
   schedule('all');
+}
+
+/** Shows who the token is and what it may do, from GET /v1/whoami. */
+async function showPermissions() {
+  try {
+    const me = await (await api('/v1/whoami')).json();
+    const writes = me.may.registerServices.includes('*')
+      ? 'may change everything'
+      : me.may.registerServices.length > 0
+        ? `may register ${me.may.registerServices.join(', ')}; read-only otherwise`
+        : 'read-only';
+    $('whoami').textContent = `${me.name} (${me.role}): ${writes}`;
+    $('whoami').hidden = false;
+  } catch {
+    $('whoami').hidden = true;
+  }
 }
 
 function stop() {

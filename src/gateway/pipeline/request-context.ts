@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { CompiledRoute } from '../runtime/compiled-route.ts';
 import type { InstanceSet } from '../upstream/instance-set.ts';
 
@@ -51,6 +52,12 @@ export class RequestContext {
   body: Buffer | undefined = undefined;
   /** For an Upgrade request: the bytes the client sent after its head, relayed once the upgrade succeeds. */
   upgradeHead: Buffer | undefined = undefined;
+  /** Milliseconds spent in upstream tries (sent to answered or failed), summed over retries (access log). */
+  upstreamMs = 0;
+  /** The client connection (kept: `req.socket` is gone once the response closes) and its byte counters at arrival, so the access log can tell this request's share. */
+  readonly connection: Socket;
+  readonly bytesReadAtStart: number;
+  readonly bytesWrittenAtStart: number;
 
   constructor(
     req: IncomingMessage,
@@ -74,6 +81,9 @@ export class RequestContext {
     this.fromTrustedProxy = fromTrustedProxy;
     this.requestId = requestId;
     this.startedAt = startedAt;
+    this.connection = req.socket;
+    this.bytesReadAtStart = req.socket.bytesRead;
+    this.bytesWrittenAtStart = req.socket.bytesWritten;
   }
 }
 

@@ -156,6 +156,8 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
   /** The current try's answer is being read and dropped because it will be retried. */
   #discarding = false;
   #tryBreaker: CircuitBreaker | undefined = undefined;
+  /** performance.now() when the current try was sent; 0 between tries. */
+  #tryStartedAt = 0;
   #holdsBulkhead = false;
   #queued = false;
   #lastFailure: ErrorCode = 'upstream_unavailable';
@@ -236,6 +238,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     this.#instance = instance;
     this.#status = 0;
     ctx.upstream = instance.id;
+    this.#tryStartedAt = performance.now();
     const fullPath = instance.pathPrefix + upstreamPathOf(ctx);
     instance.inflight++;
     instance.awaiting++;
@@ -418,6 +421,10 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
   /** Ends one try: its timer, its share of the instance's load, its breaker verdict (undefined = none). */
   #endTry(success: boolean | undefined): void {
     if (this.#tryTimer !== undefined) this.#clearTryTimer();
+    if (this.#tryStartedAt !== 0) {
+      this.#ctx.upstreamMs += performance.now() - this.#tryStartedAt;
+      this.#tryStartedAt = 0;
+    }
     this.#abort = undefined;
     this.#resume = undefined;
     const instance = this.#instance;

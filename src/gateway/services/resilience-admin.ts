@@ -37,14 +37,14 @@ export function createResilienceAdminRoutes(runtime: () => Runtime): AdminRoute[
 }
 
 /**
- * Registers `portico_upstream_breaker_state` (0 closed, 1 half-open, 2 open, by service and instance) and
+ * Registers `portico_upstream_breaker_state` (0 closed, 1 half-open, 2 open, by service and upstream_instance) and
  * `portico_service_bulkhead_active_requests` (by service), read from the runtime at scrape time.
  */
 export function registerResilienceMetrics(registry: Registry, runtime: () => Runtime | undefined): void {
   new Gauge({
     name: 'portico_upstream_breaker_state',
-    help: 'Circuit breaker state by service and instance: 0 closed, 1 half-open, 2 open.',
-    labelNames: ['service', 'instance'],
+    help: 'Circuit breaker state by service and upstream_instance: 0 closed, 1 half-open, 2 open.',
+    labelNames: ['service', 'upstream_instance'],
     registers: [registry],
     collect() {
       this.reset();
@@ -52,7 +52,7 @@ export function registerResilienceMetrics(registry: Registry, runtime: () => Run
         const resilience = service.resilience;
         if (resilience === undefined) continue;
         for (const [id, breaker] of resilience.instanceBreakers()) {
-          this.set({ service: service.name, instance: id }, stateValue[breaker.state]);
+          this.set({ service: service.name, upstream_instance: id }, stateValue[breaker.state]);
         }
       }
     },
