@@ -15,6 +15,7 @@ export interface SchemaIssue {
  * can check that every pattern in ConfigSchema has a phrase here.
  */
 export const patternPhrases: Readonly<Record<string, string>> = {
+  '^[^\\s:]+:[0-9]+$': 'a host:port address (e.g. 10.0.0.5:26379)',
   [DURATION_PATTERN]: 'a duration: a number followed by ms, s, m, h or d, such as 250ms, 5s or 1.5m',
   [SIZE_PATTERN]: 'a size: a whole number followed by b, kb, mb or gb, such as 512kb or 10mb',
   '^v?(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?(\\+[0-9A-Za-z.-]+)?$':

@@ -140,8 +140,41 @@ export const StoreSchema = Obj(
       default: 'embedded',
     }),
     path: Type.String({ description: 'embedded: folder of the database file.', default: './.portico' }),
-    url: Type.Optional(Type.String({ pattern: '^rediss?://', description: 'redis: connection URL.' })),
+    url: Type.Optional(
+      Type.String({ pattern: '^rediss?://', description: 'redis: connection URL of a single Redis server.' }),
+    ),
+    sentinels: Type.Optional(
+      Type.Array(Type.String({ pattern: '^[^\\s:]+:[0-9]+$' }), {
+        minItems: 1,
+        description:
+          'redis: Sentinel addresses (host:port); the primary named by `name` is asked from them and followed on failover.',
+      }),
+    ),
+    name: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description: 'redis: name of the primary the sentinels watch (with sentinels).',
+      }),
+    ),
+    nodes: Type.Optional(
+      Type.Array(Type.String({ pattern: '^[^\\s:]+:[0-9]+$' }), {
+        minItems: 1,
+        description:
+          'redis: Redis Cluster seed addresses (host:port); the rest of the cluster is discovered.',
+      }),
+    ),
+    password: Type.Optional(
+      Type.String({
+        description: 'redis: password of the Redis servers with sentinels or nodes (a url carries its own).',
+      }),
+    ),
     prefix: Type.String({ description: 'redis: prefix of every key Portico writes.', default: 'portico:' }),
+    expectedNodes: Type.Integer({
+      minimum: 1,
+      default: 1,
+      description:
+        'redis: how many Portico nodes share the store; a limit with onStoreFailure local gives each node limit / expectedNodes (divided again by workers) while Redis is unreachable.',
+    }),
   },
   'Where registry state, leases and shared counters live.',
   {},
@@ -464,9 +497,16 @@ const RateLimitInline = Obj(
         'What shares one budget: global, consumer (the client address for anonymous calls), ip, route or header:NAME.',
     }),
     onStoreFailure: Type.Optional(
-      Type.Union([Type.Literal('open'), Type.Literal('closed')], {
+      Type.Union([Type.Literal('open'), Type.Literal('closed'), Type.Literal('local')], {
         description:
-          'When the shared store (Redis) is unreachable: let requests through (open, the default) or refuse them with 503 (closed).',
+          "When the shared store (Redis) is unreachable: let requests through (open, the default), refuse them with 503 (closed), or enforce this node's share of the limit in memory (local).",
+      }),
+    ),
+    localLimit: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        description:
+          'With onStoreFailure local: requests per window this node (each worker) allows on its own while the store is unreachable (default: limit / store.expectedNodes / workers).',
       }),
     ),
   },

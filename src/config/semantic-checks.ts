@@ -105,8 +105,15 @@ export function checkSemantics(config: Config): SemanticIssue[] {
     }
   }
 
-  if (config.store.kind === 'redis' && config.store.url === undefined) {
-    add(['store'], 'store.url is required when store.kind is "redis"');
+  if (config.store.kind === 'redis') {
+    const { url, sentinels, name, nodes } = config.store;
+    const targets = [url, sentinels, nodes].filter((target) => target !== undefined).length;
+    if (targets === 0)
+      add(['store'], 'store.url, store.sentinels or store.nodes is required when store.kind is "redis"');
+    else if (targets > 1)
+      add(['store'], 'store.url, store.sentinels and store.nodes exclude each other: give one of them');
+    if (sentinels !== undefined && name === undefined)
+      add(['store', 'name'], 'store.name (the primary the sentinels watch) is required with store.sentinels');
   }
 
   for (const [name, service] of Object.entries(config.services)) {

@@ -31,6 +31,8 @@ import { createAddressPolicy, createGuardedLookup } from '../registry/address-po
 import { createRegistry, type Registry } from '../registry/registry.ts';
 import { createRegistryRoutes } from '../registry/http-api.ts';
 import { createEmbeddedStore } from '../store/embedded-store.ts';
+import { rateLimitStoreEvents } from '../security/rate-limit-store-events.ts';
+import { redisTargetOf } from '../store/redis-connection.ts';
 import { createRedisStore } from '../store/redis-store.ts';
 import type { RegistryStore } from '../store/registry-store.ts';
 import { compileRuntime, retiredInstances, type Runtime } from './runtime/compile-runtime.ts';
@@ -231,6 +233,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   contracts.start();
   stageState.set(CONTRACT_BOOK_KEY, contracts);
   responseReports(stageState).setLogger(logger);
+  rateLimitStoreEvents(stageState).attach(logger, metrics.registry);
 
   current = compile(config, undefined);
   for (const checker of current.healthCheckers) checker.start();
@@ -416,10 +419,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 /** The embedded store's folder is relative to the config file's folder, so a node finds its data wherever it starts. */
 async function openStore(config: Config, configFile: string, multiProcess: boolean): Promise<RegistryStore> {
   if (config.store.kind === 'redis') {
-    return createRedisStore({
-      url: config.store.url ?? 'redis://127.0.0.1:6379',
-      prefix: config.store.prefix,
-    });
+    return createRedisStore({ url: redisTargetOf(config.store), prefix: config.store.prefix });
   }
   return createEmbeddedStore({ path: resolve(dirname(configFile), config.store.path), multiProcess });
 }

@@ -11,6 +11,10 @@ export interface LocalRateLimiter extends RateLimiter {
   consume(keys: readonly string[], shapes: readonly BucketShape[]): RateLimitOutcome;
   /** Buckets held. */
   readonly size: number;
+  /** Sets a bucket so it is full for `leadUs` more microseconds (its TAT is now + leadUs), e.g. from a shared store. */
+  prime(key: string, leadUs: number): void;
+  /** Empties every bucket and answers those still holding requests, as `[key, leadUs]`. */
+  drain(): [key: string, leadUs: number][];
 }
 
 /** A quiet map is still swept this often, so a past burst of keys does not stay in memory. */
@@ -40,6 +44,19 @@ export function createLocalRateLimiter(options: LocalRateLimiterOptions): LocalR
     kind: 'local',
     get size() {
       return tats.size;
+    },
+    prime(key, leadUs) {
+      const now = Math.round(options.now() * 1000);
+      if (tats.size >= sweepAt) sweep(now);
+      tats.set(key, now + leadUs);
+    },
+    drain() {
+      const now = Math.round(options.now() * 1000);
+      const out: [string, number][] = [];
+      for (const [key, tat] of tats) if (tat > now) out.push([key, tat - now]);
+      tats.clear();
+      sweepAt = 1024;
+      return out;
     },
     consume(keys: readonly string[], shapes: readonly BucketShape[]): RateLimitOutcome {
       const now = Math.round(options.now() * 1000);

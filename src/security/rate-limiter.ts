@@ -11,6 +11,15 @@ export interface BucketShape {
   /** `window / limit` in whole microseconds (at least 1). */
   readonly intervalUs: number;
   readonly limit: number;
+  /**
+   * `onStoreFailure: local`: while the shared store is unreachable, this process enforces its own share of the
+   * limit in memory (see {@link localShareShape}). Otherwise the store's failure is the caller's to handle.
+   */
+  readonly localFallback?: boolean | undefined;
+  /** With `localFallback`: the share in requests per window, instead of `limit / processes`. */
+  readonly localLimit?: number | undefined;
+  /** `onStoreFailure: closed`: while the shared store is unreachable, requests drawing from this limit are refused. */
+  readonly failClosed?: boolean | undefined;
 }
 
 /** What one request got from every bucket it draws from. */
@@ -38,4 +47,14 @@ export interface RateLimiter {
 /** The emission interval of `limit` requests per `windowMs`, in whole microseconds. */
 export function bucketShape(limit: number, windowMs: number): BucketShape {
   return { intervalUs: Math.max(1, Math.floor((windowMs * 1000) / limit)), limit };
+}
+
+/**
+ * The shape of one process's share of a limit for `onStoreFailure: local`: `localLimit` per window when set,
+ * else `limit / processes` (at least 1), where `processes` counts every process enforcing its own share
+ * (nodes × workers). Same window, so a share is exactly as far from full as the whole bucket it mirrors.
+ */
+export function localShareShape(shape: BucketShape, processes: number): BucketShape {
+  const share = shape.localLimit ?? Math.max(1, Math.floor(shape.limit / Math.max(1, processes)));
+  return { intervalUs: Math.max(1, Math.floor((shape.intervalUs * shape.limit) / share)), limit: share };
 }

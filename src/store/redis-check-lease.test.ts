@@ -1,14 +1,13 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
-import type { Redis } from 'ioredis';
 import { deleteRedisKeys, sharedRedisUrl } from '../../test/helpers/redis-server.ts';
 import { createRedisCheckLease, type RedisCheckLease } from './redis-check-lease.ts';
-import { createRedisConnection } from './redis-connection.ts';
+import { createRedisConnection, type RedisClient } from './redis-connection.ts';
 
 async function twoNodes(t: { after(fn: () => Promise<void>): void }) {
   const prefix = `portico-test:${randomUUID()}:`;
-  const connections: Redis[] = [];
+  const connections: RedisClient[] = [];
   t.after(async () => {
     await Promise.all(connections.map((c) => c.quit()));
     await deleteRedisKeys(sharedRedisUrl, prefix);
@@ -21,7 +20,7 @@ async function twoNodes(t: { after(fn: () => Promise<void>): void }) {
   }
   const [a, b] = leases;
   assert.ok(a && b);
-  return { a, b, redis: connections[0] as Redis, prefix };
+  return { a, b, redis: connections[0] as RedisClient, prefix };
 }
 
 test('only one of two nodes holds the check lease of an instance', async (t) => {

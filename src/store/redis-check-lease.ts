@@ -1,5 +1,4 @@
-import type { Redis } from 'ioredis';
-import { defineRedisScript, toStoreError } from './redis-connection.ts';
+import { defineRedisScript, toStoreError, type RedisClient } from './redis-connection.ts';
 import type { CheckLease } from './registry-store.ts';
 
 /** Takes a free lease, or extends it when this node already holds it. Keys 1 lease; ARGV 1 node id, 2 ttl ms. */
@@ -20,7 +19,7 @@ return 0
 
 /** Options of {@link createRedisCheckLease}. */
 export interface RedisCheckLeaseOptions {
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   /** Key prefix of the registry; leases live under `<prefix>check:`. */
   readonly prefix: string;
 }

@@ -1,7 +1,12 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { createRedisCheckLease } from './redis-check-lease.ts';
-import { createRedisConnection, toStoreError } from './redis-connection.ts';
+import {
+  clusterSafePrefix,
+  createRedisConnection,
+  toStoreError,
+  type RedisClient,
+  type RedisTarget,
+} from './redis-connection.ts';
 import {
   expireScript,
   removeScript,
@@ -22,9 +27,12 @@ import type {
 
 /** Options of {@link createRedisStore}. */
 export interface RedisStoreOptions {
-  /** `redis://[user:password@]host:port[/db]` */
-  readonly url: string;
-  /** Prepended to every key, so several registries (or tests) share one Redis. */
+  /** `redis://[user:password@]host:port[/db]`, or a Sentinel group or a Cluster (see {@link RedisTarget}). */
+  readonly url: RedisTarget;
+  /**
+   * Prepended to every key, so several registries (or tests) share one Redis. In Cluster mode it is used as a
+   * hash tag (`{portico:}`), so every key a script touches lives in one slot.
+   */
   readonly prefix: string;
   /** How many changes the stream keeps for replay (default 10,000). */
   readonly streamMaxLen?: number | undefined;
@@ -81,11 +89,12 @@ const MAX_CLOCK_SAMPLE_RTT_MS = 250;
  * store.onResync?.((snapshot) => replaceAll(snapshot));
  */
 export async function createRedisStore(options: RedisStoreOptions): Promise<RegistryStore> {
+  options = { ...options, prefix: clusterSafePrefix(options.url, options.prefix) };
   const redis = await createRedisConnection(options.url, {
     commandTimeoutMs: options.commandTimeoutMs,
     maxReconnectDelayMs: options.retryMaxMs,
   });
-  let blocking: Redis;
+  let blocking: RedisClient;
   try {
     blocking = await createRedisConnection(options.url, {
       blocking: true,
@@ -109,8 +118,8 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Regi
 class RedisStore implements RegistryStore {
   readonly kind = 'redis';
   readonly checkLease: CheckLease;
-  readonly #redis: Redis;
-  readonly #blocking: Redis;
+  readonly #redis: RedisClient;
+  readonly #blocking: RedisClient;
   readonly #keys: {
     instances: string;
     leases: string;
@@ -141,7 +150,7 @@ class RedisStore implements RegistryStore {
   #wake: (() => void) | undefined;
   #connections = 0;
 
-  constructor(redis: Redis, blocking: Redis, options: RedisStoreOptions) {
+  constructor(redis: RedisClient, blocking: RedisClient, options: RedisStoreOptions) {
     this.#redis = redis;
     this.#blocking = blocking;
     const p = options.prefix;

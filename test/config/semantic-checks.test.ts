@@ -109,7 +109,18 @@ test('a redis store requires a url', () => {
   const issues = issuesOf('store: { kind: redis }\n');
   const issue = issues.find((i) => !i.message.includes('not supported yet'));
   assert.equal(issue?.path, 'store');
-  assert.match(issue?.message ?? '', /store\.url is required/);
+  assert.match(issue?.message ?? '', /store\.url, store\.sentinels or store\.nodes is required/);
+});
+
+test('a redis store names one target, and sentinels need the primary name', () => {
+  assert.match(
+    onlyIssue('store: { kind: redis, url: "redis://127.0.0.1:6379", nodes: ["127.0.0.1:7000"] }\n').message,
+    /exclude each other/,
+  );
+  const issue = onlyIssue('store: { kind: redis, sentinels: ["127.0.0.1:26379"] }\n');
+  assert.equal(issue.path, 'store.name');
+  parseConfig('store: { kind: redis, sentinels: ["127.0.0.1:26379"], name: main }\n', 'portico.yaml', {});
+  parseConfig('store: { kind: redis, nodes: ["127.0.0.1:7000", "127.0.0.1:7001"] }\n', 'portico.yaml', {});
 });
 
 test('the status listener differs from the other listeners, and token names are unique', () => {

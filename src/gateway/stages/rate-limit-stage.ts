@@ -132,6 +132,8 @@ function compile(policy: string, key: string, config: RateLimitConfig, route: Ro
     policy,
     windowSeconds: Math.max(1, Math.round(windowMs / 1000)),
     failClosed: config.onStoreFailure === 'closed',
+    localFallback: config.onStoreFailure === 'local',
+    localLimit: config.localLimit,
     header: '',
   };
   if (by === 'global') return { ...base, key, by: 'global' };

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import type { Config } from '../../config/schema.ts';
 import { parseDurationMs } from '../../config/units.ts';
 import { createConsumerTable, type ConsumerTable } from '../../security/consumers.ts';
@@ -6,7 +7,9 @@ import { createJwksCache, type JwksCache } from '../../security/jwks-cache.ts';
 import { createJwtVerifier, type JwtVerifier } from '../../security/jwt-verifier.ts';
 import { createLocalRateLimiter } from '../../security/local-rate-limiter.ts';
 import type { RateLimiter } from '../../security/rate-limiter.ts';
+import { rateLimitStoreEvents } from '../../security/rate-limit-store-events.ts';
 import { createRedisRateLimiter } from '../../security/redis-rate-limiter.ts';
+import { describeRedisTarget, redisTargetOf } from '../../store/redis-connection.ts';
 import type { StageCompileContext } from '../pipeline/stage.ts';
 
 /** What the security stages of one config share: built once per compiled config, not once per route. */
@@ -56,13 +59,23 @@ export function securityRuntime(context: StageCompileContext): SecurityRuntime {
 
 function rateLimiterFor(context: StageCompileContext): RateLimiter {
   const store = context.config.store;
-  if (store.kind === 'redis' && store.url !== undefined) {
-    const url = store.url;
-    return shared(context, `security:rate-limit:redis:${url}:${store.prefix}`, () =>
-      createRedisRateLimiter({ url, prefix: store.prefix }),
+  if (store.kind === 'redis') {
+    const url = redisTargetOf(store);
+    const events = rateLimitStoreEvents(context.shared);
+    return shared(context, `security:rate-limit:redis:${describeRedisTarget(url)}:${store.prefix}`, () =>
+      createRedisRateLimiter({
+        url,
+        prefix: store.prefix,
+        localShares: store.expectedNodes * workerCount(context.config.workers),
+        onSwitch: (event) => events.switched(event),
+      }),
     );
   }
   return shared(context, 'security:rate-limit:local', () => createLocalRateLimiter({ now }));
+}
+
+function workerCount(workers: Config['workers']): number {
+  return workers === 'auto' ? availableParallelism() : workers;
 }
 
 function shared<T>(context: StageCompileContext, key: string, create: () => T): T {
