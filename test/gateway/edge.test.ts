@@ -69,7 +69,7 @@ async function trickle(client: RawClient, everyMs: number, kind: TrickleKind): P
   return started;
 }
 
-test('slow request heads are cut at headersTimeout however steadily they trickle; others are served meanwhile', async () => {
+test('slow request heads are cut at headersTimeout however steadily they trickle; others are served meanwhile', async (t) => {
   const cases: [number, TrickleKind][] = [];
   for (const speed of [500, 1_000, 2_000])
     for (const kind of ['header', 'blank-lines', 'kept-alive'] as const) cases.push([speed, kind]);
@@ -86,6 +86,9 @@ test('slow request heads are cut at headersTimeout however steadily they trickle
     assert.ok(after < HEADERS_TIMEOUT_MS + 3_000, `${what} still open after ${after} ms`);
     assert.match(clients[i]!.received(), /HTTP\/1\.1 408 [^]*$/, what);
   }
+  t.diagnostic(
+    `closed after (ms): ${closes.map((c, i) => `${cases[i]![1]}@${cases[i]![0]}=${Math.round(c.at - starts[i]!)}`).join(' ')}`,
+  );
 });
 
 test('one client address holds at most its share of connections; a closed one frees a place', async () => {
