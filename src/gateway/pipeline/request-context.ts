@@ -1,6 +1,25 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { CompiledRoute } from '../runtime/compiled-route.ts';
+import type { RouteConfig } from '../../config/schema.ts';
+import type { RouteStats } from '../../observability/route-stats.ts';
+import type { ServiceRuntime } from '../runtime/service-runtime.ts';
 import type { InstanceSet } from '../upstream/instance-set.ts';
+
+/**
+ * What a request reads of its compiled route. The route's handler is left out (see runtime/compiled-route.ts):
+ * it takes the context, so naming it here would make the context and the route types import each other.
+ */
+export interface RequestRoute {
+  readonly name: string;
+  readonly config: RouteConfig;
+  readonly service: ServiceRuntime;
+  /** Builds the upstream path (prefix stripped, rewritten) from the normalised path and params. */
+  readonly upstreamPath: (path: string, params: Readonly<Record<string, string>>) => string;
+  readonly preserveHost: boolean;
+  readonly websocket: boolean;
+  /** Overall deadline in ms, or 0 for none. */
+  readonly deadlineMs: number;
+  readonly stats: RouteStats;
+}
 
 /**
  * Per-request state shared by the stages and the terminal service. One object per request, with every
@@ -9,9 +28,9 @@ import type { InstanceSet } from '../upstream/instance-set.ts';
 export class RequestContext {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
-  readonly route: CompiledRoute;
+  readonly route: RequestRoute;
   readonly params: Readonly<Record<string, string>>;
-  /** The normalised request path (see router/normalize-path.ts). */
+  /** The normalised request path (see src/paths/normalize-path.ts). */
   readonly path: string;
   /** The raw query string without `?` ('' when absent); a stage may remove a parameter (an API key). */
   query: string;
@@ -53,7 +72,7 @@ export class RequestContext {
   constructor(
     req: IncomingMessage,
     res: ServerResponse,
-    route: CompiledRoute,
+    route: RequestRoute,
     params: Readonly<Record<string, string>>,
     path: string,
     query: string,

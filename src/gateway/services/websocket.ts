@@ -5,7 +5,7 @@ import { problemBody } from '../../errors/problem.ts';
 import type { ErrorCode } from '../../errors/catalog.ts';
 import { errorCatalog } from '../../errors/catalog.ts';
 import { buildUpstreamHeaders, resolveClientIp } from '../forwarding/upstream-headers.ts';
-import { normalizePath } from '../router/normalize-path.ts';
+import { normalizePath } from '../../paths/normalize-path.ts';
 import { isTrustedPeer, requestIdOf } from '../forwarding/request-identity.ts';
 import { checkFraming } from '../../security/framing.ts';
 import type { Runtime } from '../runtime/compile-runtime.ts';
