@@ -64,10 +64,12 @@ export class RequestContext {
   /** The upstream exchange in progress, told when the client goes away so it aborts the upstream request. */
   exchange: { clientGone(): void } | undefined = undefined;
   /**
-   * The whole request body when a stage that needs it (request validation) read it; the proxy then sends
-   * these bytes instead of streaming the request, and may replay them.
+   * The whole request body when a stage that needs it (request validation, the only stage that buffers) read
+   * it; the proxy then sends these bytes instead of streaming the request, and may replay them.
    */
   body: Buffer | undefined = undefined;
+  /** How many stages of the route's chain called `next` (composeStages refuses a second call). */
+  stagesPassed = 0;
 
   constructor(
     req: IncomingMessage,
