@@ -24,6 +24,9 @@ export interface PorticoProcess {
 
 export { freePort } from './free-port.ts';
 
+/** How long start-up may take: a busy 2-core machine has taken more than 15 s to start a `workers: 2` node. */
+const startBoundMs = 30_000;
+
 /** How many times start-up is tried again when another process took a port between the draw and the bind. */
 const addressInUseRetries = 4;
 
@@ -53,7 +56,7 @@ export async function startPortico(
         if (gone()) return;
         const res = await fetch(`${proc.adminUrl}/readyz`);
         if (res.status !== 200) throw new Error(`readyz ${res.status}`);
-      }, 15_000);
+      }, startBoundMs);
       if (gone()) throw new Error(`portico exited with ${await exited}:\n${proc.output()}`);
       return proc;
     } catch (err) {
