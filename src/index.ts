@@ -6,9 +6,14 @@
  * const gateway = await startGateway({ configFile: 'portico.yaml' });
  * process.on('SIGTERM', () => void gateway.shutdown());
  */
-export { startGateway, type Gateway, type GatewayOptions, type ReloadResult } from './gateway/gateway.ts';
+export { startGateway, type Gateway, type GatewayOptions } from './gateway/gateway.ts';
 export { loadConfig, parseConfig } from './config/load.ts';
-export { ConfigError, formatConfigIssues, type ConfigIssue } from './config/config-error.ts';
+export {
+  ConfigError,
+  formatConfigIssues,
+  type ConfigIssue,
+  type ReloadResult,
+} from './config/config-error.ts';
 export type { Config, RouteConfig, ServiceConfig } from './config/schema.ts';
 export { errorCatalog, type ErrorCode } from './errors/catalog.ts';
 export { PorticoError } from './errors/portico-error.ts';

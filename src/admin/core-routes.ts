@@ -1,8 +1,8 @@
-import type { ReloadResult } from '../gateway/gateway.ts';
+import type { ReloadResult } from '../config/config-error.ts';
 import type { Runtime } from '../gateway/runtime/compile-runtime.ts';
 import { problemBody } from '../errors/problem.ts';
 import { PorticoError } from '../errors/portico-error.ts';
-import { normalizePath } from '../gateway/router/normalize-path.ts';
+import { normalizePath } from '../paths/normalize-path.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
 import { permissionsOf } from './access.ts';
 import type { AdminRoute } from './admin-route.ts';

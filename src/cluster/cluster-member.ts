@@ -3,7 +3,7 @@ import type { Registry as MetricsRegistry } from 'prom-client';
 import type { AdminRoute } from '../admin/admin-route.ts';
 import { sendJson } from '../admin/json-body.ts';
 import { ConfigError, type ConfigIssue } from '../config/config-error.ts';
-import type { ReloadResult } from '../gateway/gateway.ts';
+import type { ReloadResult } from '../config/config-error.ts';
 import {
   createClusterRateLimiter,
   type ClusterRateLimiter,

@@ -36,6 +36,9 @@ export class ConfigError extends Error {
   }
 }
 
+/** The outcome of a reload: applied, or refused with every issue of the new file (the running config stays). */
+export type ReloadResult = { readonly ok: true } | { readonly ok: false; readonly error: ConfigError };
+
 /** One issue as `file:line:column  path: message`. */
 export function formatConfigIssue(issue: ConfigIssue): string {
   let where = issue.file;

@@ -1,4 +1,4 @@
-import { parsePattern } from '../gateway/router/route-pattern.ts';
+import { parsePattern } from '../paths/route-pattern.ts';
 import { compileAggregatePlan } from '../resilience/aggregate-plan.ts';
 import { isIP } from 'node:net';
 import { checkSecurityConfig } from '../security/check-security-config.ts';

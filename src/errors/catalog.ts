@@ -32,6 +32,27 @@ export const errorCatalog = {
   deadline_exceeded: { status: 504, title: "The route's overall deadline passed", retryable: true },
   circuit_open: { status: 503, title: "The service's circuit breaker is open", retryable: true },
   aggregate_failed: { status: 502, title: 'A required call of the aggregate failed', retryable: true },
+  upstream_status: {
+    status: 502,
+    title: 'A call of the aggregate got an error status from its service',
+    retryable: true,
+  },
+  dependency_failed: {
+    status: 502,
+    title: 'A call of the aggregate did not run: the call it needs failed',
+    retryable: true,
+  },
+  missing_field: {
+    status: 502,
+    title: 'A call of the aggregate did not run: the answer it needs lacks a field',
+    retryable: false,
+  },
+  call_failed: { status: 502, title: 'A call of the aggregate failed unexpectedly', retryable: false },
+  aborted: {
+    status: 499,
+    title: 'The client closed the connection before the answer was ready',
+    retryable: false,
+  },
   no_healthy_instance: { status: 503, title: 'The service has no healthy instance', retryable: true },
   service_not_found: { status: 503, title: 'The route names a service with no instances', retryable: true },
   overloaded: { status: 503, title: 'The service is at its concurrency limit', retryable: true },

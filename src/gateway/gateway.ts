@@ -10,7 +10,7 @@ import { createStatusServer } from '../admin/status-server.ts';
 import type { ClusterMember } from '../cluster/cluster-member.ts';
 import type { AdminRoute } from '../admin/admin-route.ts';
 import { createCoreAdminRoutes } from '../admin/core-routes.ts';
-import { ConfigError } from '../config/config-error.ts';
+import { ConfigError, type ReloadResult } from '../config/config-error.ts';
 import { createDashboardRoutes } from '../dashboard/dashboard-routes.ts';
 import { loadConfig } from '../config/load.ts';
 import { createRegistrationGate } from '../contracts/registration-gate.ts';
@@ -54,8 +54,6 @@ export interface GatewayOptions {
   /** Set when this process is one worker of a `workers: N` node (see src/cluster/). */
   readonly cluster?: ClusterMember;
 }
-
-export type ReloadResult = { readonly ok: true } | { readonly ok: false; readonly error: ConfigError };
 
 /**
  * A running Portico node: the gateway listener, the admin listener and the runtime table they share.

@@ -9,7 +9,7 @@ import type { ErrorCode } from '../errors/catalog.ts';
 import { resolveClientIp } from './forwarding/upstream-headers.ts';
 import { isTrustedPeer, requestIdOf } from './forwarding/request-identity.ts';
 import { RequestContext } from './pipeline/request-context.ts';
-import { normalizePath } from './router/normalize-path.ts';
+import { normalizePath } from '../paths/normalize-path.ts';
 import { checkFraming } from '../security/framing.ts';
 import type { Runtime } from './runtime/compile-runtime.ts';
 import { ConnectionGuard } from './net/connection-guard.ts';

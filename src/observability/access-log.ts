@@ -1,11 +1,26 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { errorCatalog, type ErrorCode } from '../errors/catalog.ts';
 import { problemCodeOf } from '../errors/problem.ts';
-import type { RequestContext } from '../gateway/pipeline/request-context.ts';
 import type { Logger } from './logger.ts';
 import type { RouteStats, RouteStatsTable } from './route-stats.ts';
 import { spanIdOf, traceIdOf, traceparentOf } from './trace-context.ts';
+
+/** What the access log reads of a request's context (observability does not import the gateway). */
+export interface LoggedRequest {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly route: { readonly name: string };
+  readonly path: string;
+  readonly clientIp: string;
+  readonly requestId: string;
+  readonly consumer: string | undefined;
+  readonly upstream: string | undefined;
+  readonly upstreamMs: number;
+  readonly connection: Socket;
+  readonly bytesReadAtStart: number;
+  readonly bytesWrittenAtStart: number;
+}
 
 /** The route label of requests refused before any route matched (bounded, unlike their paths). */
 export const NO_ROUTE = '_none';
@@ -20,7 +35,7 @@ const round = (ms: number): number => Math.round(ms * 1e3) / 1e3;
  * minus the upstream tries), `code` is set only when the gateway produced the answer; `bytesOut` is what was
  * written to the client (headers included) and `bytesIn` the request body (see {@link bytesInOf}).
  */
-export function logRequest(logger: Logger, ctx: RequestContext, status: number, seconds: number): void {
+export function logRequest(logger: Logger, ctx: LoggedRequest, status: number, seconds: number): void {
   const traceparent = traceparentOf(ctx.req);
   const durationMs = seconds * 1e3;
   const socket = ctx.connection;
@@ -51,7 +66,7 @@ export function logRequest(logger: Logger, ctx: RequestContext, status: number, 
  * from the connection while the request was in flight otherwise (what arrived with the headers is missed:
  * counting every chunk would cost a listener per request).
  */
-function bytesInOf(ctx: RequestContext): number {
+function bytesInOf(ctx: LoggedRequest): number {
   const declared = ctx.req.headers['content-length'];
   if (declared !== undefined) return Number(declared);
   return ctx.connection.bytesRead - ctx.bytesReadAtStart;

@@ -1,8 +1,22 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
-import type { Runtime } from '../gateway/runtime/compile-runtime.ts';
-import type { ServiceRuntime } from '../gateway/runtime/service-runtime.ts';
-import type { UpstreamErrorKind } from '../gateway/services/proxy.ts';
 import { latencyBuckets, type RouteStatsTable } from './route-stats.ts';
+
+/**
+ * What the metrics read of the running table at scrape time. Declared here, not imported, so observability
+ * does not depend on the gateway (the gateway's Runtime fits it).
+ */
+export interface MeteredRuntime {
+  readonly services: ReadonlyMap<string, MeteredService>;
+}
+
+export interface MeteredService {
+  readonly name: string;
+  readonly instances: {
+    readonly all: readonly { readonly id: string; readonly available: boolean }[];
+    readonly available: readonly unknown[];
+    readonly size: number;
+  };
+}
 
 /**
  * Prometheus metrics (names follow `portico_<area>_<name>_<unit>`, labels are bounded: route and service
@@ -13,7 +27,7 @@ export class GatewayMetrics {
   readonly upstreamErrors: Counter<'service' | 'kind'>;
   readonly reloads: Counter<'result'>;
 
-  constructor(stats: RouteStatsTable, runtime: () => Runtime | undefined) {
+  constructor(stats: RouteStatsTable, runtime: () => MeteredRuntime | undefined) {
     // The standard process_* and nodejs_* names, unprefixed, so stock Node.js dashboards and alerts work as is.
     collectDefaultMetrics({ register: this.registry });
     this.upstreamErrors = new Counter({
@@ -68,7 +82,8 @@ export class GatewayMetrics {
     });
   }
 
-  upstreamError(service: string, kind: UpstreamErrorKind): void {
+  /** `kind` is one of the proxy's bounded failure kinds (see the counter's help), never free text. */
+  upstreamError(service: string, kind: string): void {
     this.upstreamErrors.inc({ service, kind });
   }
 }
@@ -76,8 +91,8 @@ export class GatewayMetrics {
 /** A gauge rebuilt at scrape time from every service of the current runtime (none before the first). */
 function perService<L extends string>(
   registry: Registry,
-  runtime: () => Runtime | undefined,
-  spec: { name: string; help: string; labelNames: L[]; set(gauge: Gauge<L>, service: ServiceRuntime): void },
+  runtime: () => MeteredRuntime | undefined,
+  spec: { name: string; help: string; labelNames: L[]; set(gauge: Gauge<L>, service: MeteredService): void },
 ): void {
   new Gauge({
     name: spec.name,

@@ -3,10 +3,33 @@ import type * as OtelExporter from '@opentelemetry/exporter-trace-otlp-http';
 import type * as OtelResources from '@opentelemetry/resources';
 import type * as OtelSdk from '@opentelemetry/sdk-trace';
 import type { IdGenerator } from '@opentelemetry/sdk-trace';
+import type { IncomingMessage } from 'node:http';
 import type { OtlpTracingConfig, TracingConfig } from '../config/schema.ts';
-import type { RequestContext } from '../gateway/pipeline/request-context.ts';
 import type { Logger } from './logger.ts';
 import { parseTraceparent, spanIdOf, traceIdOf, traceparentOf, tracestateOf } from './trace-context.ts';
+
+/**
+ * What a span is made of: the parts of the gateway's request context that the tracer reads. Declared here,
+ * not imported, so observability does not depend on the gateway (the gateway's RequestContext fits it).
+ */
+export interface TracedRequest {
+  readonly req: IncomingMessage;
+  readonly path: string;
+  readonly clientIp: string;
+  readonly requestId: string;
+  /** performance.now() at arrival (ms). */
+  readonly startedAt: number;
+  /** The id of the instance that served the request, once picked. */
+  readonly upstream: string | undefined;
+  readonly route: {
+    readonly name: string;
+    readonly config: { readonly match: { readonly path: string } };
+    readonly service: {
+      readonly name: string;
+      readonly instances: { get(id: string): { readonly url: URL } | undefined };
+    };
+  };
+}
 
 /**
  * Exports the gateway's span of each request over OTLP/HTTP. Exists only when `tracing.otlp` is configured;
@@ -14,7 +37,7 @@ import { parseTraceparent, spanIdOf, traceIdOf, traceparentOf, tracestateOf } fr
  */
 export interface OtlpTracer {
   /** Records the finished request's span; call once, when its response has closed. */
-  record(ctx: RequestContext, status: number): void;
+  record(ctx: TracedRequest, status: number): void;
   /** Exports what is still queued, then stops the exporter. */
   shutdown(): Promise<void>;
 }
@@ -138,7 +161,7 @@ function exporterOptions(otlp: OtlpTracingConfig): {
 }
 
 /** The caller's span as a remote parent when the gateway continued its trace; the root context otherwise. */
-function callerContext(api: typeof OtelApi, ctx: RequestContext, traceId: string): OtelApi.Context {
+function callerContext(api: typeof OtelApi, ctx: TracedRequest, traceId: string): OtelApi.Context {
   const incoming = ctx.req.headers.traceparent;
   const caller = parseTraceparent(typeof incoming === 'string' ? incoming : undefined);
   if (caller === undefined || caller.traceId !== traceId) return api.ROOT_CONTEXT;
@@ -153,7 +176,7 @@ function callerContext(api: typeof OtelApi, ctx: RequestContext, traceId: string
 }
 
 /** Attributes after the OpenTelemetry HTTP server conventions, plus Portico's own under `portico.`. */
-function spanAttributes(ctx: RequestContext, status: number): OtelApi.Attributes {
+function spanAttributes(ctx: TracedRequest, status: number): OtelApi.Attributes {
   const attributes: OtelApi.Attributes = {
     'http.request.method': ctx.req.method ?? 'GET',
     'http.route': ctx.route.config.match.path,

@@ -1,3 +1,5 @@
+import type { ErrorCode } from '../errors/catalog.ts';
+
 /** One call of an aggregate as declared (durations already parsed). */
 export interface AggregateCallSpec {
   readonly service: string;
@@ -35,8 +37,8 @@ export interface AggregatePlan {
 /** How one call failed, as listed under `errors` of a partial answer. */
 export interface CallFailure {
   readonly call: string;
-  /** A stable code: the gateway's problem code, `dependency_failed` or `missing_field`. */
-  readonly code: string;
+  /** A stable code from the error catalog (docs/errors.md). */
+  readonly code: ErrorCode;
   /** The upstream status when the service answered with an error status. */
   readonly status?: number | undefined;
   readonly detail: string;
@@ -44,9 +46,9 @@ export interface CallFailure {
 
 /** An error an `invoke` function throws so the failure carries a stable code. */
 export class CallError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly status: number | undefined;
-  constructor(code: string, message: string, status?: number) {
+  constructor(code: ErrorCode, message: string, status?: number) {
     super(message);
     this.name = 'CallError';
     this.code = code;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, describe, test } from 'node:test';
+import { eventually } from '../../test/helpers/eventually.ts';
 import { deleteRedisKeys, sharedRedisUrl } from '../../test/helpers/redis-server.ts';
 import { answerRateLimitBatch, createClusterRateLimiter } from './cluster-rate-limiter.ts';
 import { createLocalRateLimiter } from './local-rate-limiter.ts';
@@ -71,14 +72,7 @@ contract('redis', async () => {
   const limiter = createRedisRateLimiter({ url: sharedRedisUrl, prefix });
   closers.push(() => limiter.close());
   // The connection opens in the background; the first calls fail as a store outage until it is up.
-  for (let i = 0; i < 200; i++) {
-    try {
-      await limiter.consume([`warmup`], [bucketShape(1000, 1000)]);
-      break;
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-  }
+  await eventually(() => limiter.consume([`warmup`], [bucketShape(1000, 1000)]), 2000, 10);
   return limiter;
 });
 after(async () => {

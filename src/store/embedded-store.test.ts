@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { eventually } from '../../test/helpers/eventually.ts';
 import { createEmbeddedStore } from './embedded-store.ts';
 import type { RegistryChange, StoredInstance } from './registry-store.ts';
 
@@ -163,11 +164,3 @@ test('in multi-process mode an own write is delivered before the write resolves,
   const own = await b.upsert(instance('b'), 'register');
   assert.deepEqual(seen, [foreign.revision, own.revision]);
 });
-
-async function eventually(condition: () => boolean, timeoutMs = 2000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-}

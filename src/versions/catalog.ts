@@ -3,7 +3,7 @@ import type { RouteConfig } from '../config/schema.ts';
 import { configContracts } from '../contracts/config-contracts.ts';
 import { operationMethods, type Contract, type JsonObject } from '../contracts/contract.ts';
 import type { Runtime } from '../gateway/runtime/compile-runtime.ts';
-import { parsePattern, patternMatches, type PatternSegment } from '../gateway/router/route-pattern.ts';
+import { parsePattern, patternMatches, type PatternSegment } from '../paths/route-pattern.ts';
 import type { ContractBook } from './contract-book.ts';
 
 /** The contract that describes one major version of a service in the catalogue. */

@@ -327,7 +327,9 @@ routes:
     const res = await send(`${portico.url}/slow/x`);
     assertProblem(res, 504, 'upstream_timeout');
     const elapsed = Date.now() - started;
-    assert.ok(elapsed >= 190 && elapsed < 800, `a 200ms timeout fired after ${elapsed}ms`);
+    // Never before 200 ms; the upper bound only tells the configured timeout from the 30 s default (a busy
+    // machine can add any delay to a timer, so no narrower window holds).
+    assert.ok(elapsed >= 190 && elapsed < 10_000, `a 200ms timeout fired after ${elapsed}ms`);
   });
 
   test('an instance that refuses connections gets 502 upstream_unavailable', async () => {

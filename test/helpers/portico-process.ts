@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { eventually } from './eventually.ts';
+import { freePorts } from './free-port.ts';
 
 const repoRoot = resolve(import.meta.dirname, '..', '..');
 
@@ -22,46 +22,70 @@ export interface PorticoProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** A free TCP port on 127.0.0.1 (bound and released; good enough for tests on one machine). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolvePort(port));
-    });
-  });
-}
+export { freePort } from './free-port.ts';
+
+/** How long start-up may take: a busy 2-core machine has taken more than 15 s to start a `workers: 2` node. */
+const startBoundMs = 30_000;
+
+/** How many times start-up is tried again when another process took a port between the draw and the bind. */
+const addressInUseRetries = 4;
 
 /**
  * Starts `portico start -c <file>` as a child process (Node 24 from node_modules) with a config built by
  * `makeConfig(ports)`, waits until /readyz answers 200, and registers nothing global: call `stop()` in
- * the test's teardown.
+ * the test's teardown. When a port turns out to be taken (EADDRINUSE: another test file bound it between
+ * the draw and the bind), it starts again on new ports, up to four times.
  */
 export async function startPortico(
   makeConfig: (ports: { port: number; adminPort: number }) => string,
-  options: { env?: Record<string, string>; waitReady?: boolean } = {},
+  options: {
+    env?: Record<string, string>;
+    waitReady?: boolean;
+    /** Draws the two ports (tests of this helper); two free ones by default. */
+    ports?: () => Promise<{ port: number; adminPort: number }>;
+  } = {},
 ): Promise<PorticoProcess> {
-  const port = await freePort();
-  const adminPort = await freePort();
+  const drawPorts = options.ports ?? freePorts;
+  for (let attempt = 0; ; attempt++) {
+    const { proc, exited } = await spawnPortico(makeConfig, await drawPorts(), options.env);
+    if (!(options.waitReady ?? true)) return proc;
+    try {
+      // A process that exited (a taken port, a bad config) ends the wait at once instead of at its bound.
+      const gone = (): boolean => proc.child.exitCode !== null || proc.child.signalCode !== null;
+      await eventually(async () => {
+        if (gone()) return;
+        const res = await fetch(`${proc.adminUrl}/readyz`);
+        if (res.status !== 200) throw new Error(`readyz ${res.status}`);
+      }, startBoundMs);
+      if (gone()) throw new Error(`portico exited with ${await exited}:\n${proc.output()}`);
+      return proc;
+    } catch (err) {
+      await proc.stop('SIGKILL');
+      if (attempt >= addressInUseRetries || !proc.output().includes('EADDRINUSE')) throw err;
+    }
+  }
+}
+
+async function spawnPortico(
+  makeConfig: (ports: { port: number; adminPort: number }) => string,
+  { port, adminPort }: { port: number; adminPort: number },
+  env: Record<string, string> | undefined,
+): Promise<{ proc: PorticoProcess; exited: Promise<number | null> }> {
   const dir = await mkdtemp(join(tmpdir(), 'portico-test-'));
   const configFile = join(dir, 'portico.yaml');
   await writeFile(configFile, makeConfig({ port, adminPort }));
   const child = spawn(process.execPath, [join(repoRoot, 'src/cli/main.ts'), 'start', '-c', configFile], {
     cwd: dir,
-    env: { ...process.env, ...options.env },
+    env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<number | null>((resolveExit) => child.once('exit', (code) => resolveExit(code)));
-  const adminUrl = `http://127.0.0.1:${adminPort}`;
   const proc: PorticoProcess = {
     url: `http://127.0.0.1:${port}`,
-    adminUrl,
+    adminUrl: `http://127.0.0.1:${adminPort}`,
     port,
     adminPort,
     configFile,
@@ -75,17 +99,5 @@ export async function startPortico(
       return code;
     },
   };
-  if (options.waitReady ?? true) {
-    try {
-      await eventually(async () => {
-        if (child.exitCode !== null) throw new Error(`portico exited with ${child.exitCode}:\n${output}`);
-        const res = await fetch(`${adminUrl}/readyz`);
-        if (res.status !== 200) throw new Error(`readyz ${res.status}`);
-      }, 15_000);
-    } catch (err) {
-      await proc.stop('SIGKILL');
-      throw err;
-    }
-  }
-  return proc;
+  return { proc, exited };
 }

@@ -132,12 +132,3 @@ export function openWatch(
     t.after(() => req.destroy());
   });
 }
-
-/** Polls `check` until it holds, failing after `timeoutMs`. */
-export async function eventually(check: () => boolean, timeoutMs = 2_000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { call, eventually } from './admin-harness.ts';
+import { eventually } from '../helpers/eventually.ts';
+import { call } from './admin-harness.ts';
 import { startRegistryApi } from './setup.ts';
 
 const orders = { url: 'http://127.0.0.1:3001', version: '1.2.0', ttl: '10s', metadata: { zone: 'a' } };
@@ -252,13 +253,15 @@ test('an instance whose lease ends is removed by the sweep, and its heartbeat th
   assert.deepEqual((await call(base, 'GET', '/v1/services/orders/instances')).body.instances, []);
 });
 
-test('with real timers, an instance with a 1s TTL is gone within 1.5s of its last renewal', async (t) => {
+test('with real timers, an instance with a 1s TTL expires after its TTL, not before', async (t) => {
   const { base, registry } = await startRegistryApi(t, { realClock: true, expirySweepMs: 100 });
   const registeredAt = Date.now();
   await call(base, 'PUT', '/v1/services/orders/instances/o-1', { ...orders, ttl: '1s' });
-  await eventually(() => registry.getInstance('orders', 'o-1') === undefined, 3_000, 'expiry');
+  await eventually(() => assert.ok(registry.getInstance('orders', 'o-1') === undefined, 'expiry'), 3_000);
   const elapsed = Date.now() - registeredAt;
-  assert.ok(elapsed >= 1_000 && elapsed < 1_500, `expired after ${elapsed}ms`);
+  // Not before the TTL; the 3 s bound above is the upper one (how soon after is the sweep's promptness, which
+  // the fake-clock tests pin exactly and a busy machine's timers cannot).
+  assert.ok(elapsed >= 1_000, `expired after ${elapsed}ms`);
 });
 
 test('a drained instance is listed as draining, stays draining through heartbeats and re-registration', async (t) => {

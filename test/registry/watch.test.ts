@@ -6,7 +6,8 @@ import { createRegistryRoutes } from '../../src/registry/http-api.ts';
 import { createRegistry } from '../../src/registry/registry.ts';
 import { createEmbeddedStore } from '../../src/store/embedded-store.ts';
 import type { RegistrySnapshot, RegistryStore } from '../../src/store/registry-store.ts';
-import { call, eventually, openWatch, startAdmin } from './admin-harness.ts';
+import { eventually } from '../helpers/eventually.ts';
+import { call, openWatch, startAdmin } from './admin-harness.ts';
 import { startRegistryApi } from './setup.ts';
 
 const body = (version = '1.0.0') => ({ url: 'http://127.0.0.1:3001', version, ttl: '30s' });
@@ -17,7 +18,7 @@ test('without since, the watch starts with a snapshot and then streams changes i
   const watcher = await openWatch(t, `${base}/v1/watch`);
   assert.equal(watcher.status, 200);
   assert.match(watcher.response.headers['content-type'] as string, /^text\/event-stream/);
-  await eventually(() => watcher.events.length === 1, 2_000, 'snapshot');
+  await eventually(() => assert.ok(watcher.events.length === 1, 'snapshot'), 2_000);
   const [snapshot] = watcher.events;
   assert.equal(snapshot?.event, 'snapshot');
   assert.equal(snapshot?.id, '1');
@@ -28,7 +29,7 @@ test('without since, the watch starts with a snapshot and then streams changes i
   await call(base, 'PUT', '/v1/services/orders/instances/o-2', body());
   await call(base, 'POST', '/v1/services/orders/instances/o-1/drain');
   await call(base, 'DELETE', '/v1/services/orders/instances/o-2');
-  await eventually(() => watcher.events.length === 4, 2_000, 'three changes');
+  await eventually(() => assert.ok(watcher.events.length === 4, 'three changes'), 2_000);
   assert.deepEqual(
     watcher.events.slice(1).map((e) => [e.id, e.event, e.data.reason, e.data.id]),
     [
@@ -44,7 +45,7 @@ test('resumes after Last-Event-ID, which wins over since', async (t) => {
   for (const id of ['o-1', 'o-2', 'o-3', 'o-4'])
     await call(base, 'PUT', `/v1/services/orders/instances/${id}`, body());
   const watcher = await openWatch(t, `${base}/v1/watch?since=0`, { 'last-event-id': '2' });
-  await eventually(() => watcher.events.length === 2, 2_000, 'replay');
+  await eventually(() => assert.ok(watcher.events.length === 2, 'replay'), 2_000);
   assert.deepEqual(
     watcher.events.map((e) => [e.id, e.data.id]),
     [
@@ -53,10 +54,10 @@ test('resumes after Last-Event-ID, which wins over since', async (t) => {
     ],
   );
   await call(base, 'PUT', '/v1/services/orders/instances/o-5', body());
-  await eventually(() => watcher.events.length === 3, 2_000, 'live change after replay');
+  await eventually(() => assert.ok(watcher.events.length === 3, 'live change after replay'), 2_000);
   assert.equal(watcher.events[2]?.id, '5');
   const bySince = await openWatch(t, `${base}/v1/watch?since=4`);
-  await eventually(() => bySince.events.length === 1, 2_000, 'replay by since');
+  await eventually(() => assert.ok(bySince.events.length === 1, 'replay by since'), 2_000);
   assert.equal(bySince.events[0]?.id, '5');
 });
 
@@ -66,14 +67,14 @@ test('a revision older than the change log gets a snapshot, and so does one from
     await call(base, 'PUT', `/v1/services/orders/instances/${id}`, body());
   }
   const replayable = await openWatch(t, `${base}/v1/watch?since=3`);
-  await eventually(() => replayable.events.length === 3, 2_000, 'replay of the kept log');
+  await eventually(() => assert.ok(replayable.events.length === 3, 'replay of the kept log'), 2_000);
   assert.deepEqual(
     replayable.events.map((e) => e.event),
     ['upsert', 'upsert', 'upsert'],
   );
   for (const since of ['2', '99']) {
     const watcher = await openWatch(t, `${base}/v1/watch`, { 'last-event-id': since });
-    await eventually(() => watcher.events.length === 1, 2_000, 'snapshot');
+    await eventually(() => assert.ok(watcher.events.length === 1, 'snapshot'), 2_000);
     assert.equal(watcher.events[0]?.event, 'snapshot');
     assert.equal(watcher.events[0]?.id, '6');
     assert.equal(watcher.events[0]?.data.instances.length, 6);
@@ -85,12 +86,12 @@ test('a watch filtered to one service sees only that service, and its subscriber
   let billingCalls = 0;
   registry.subscribe(() => billingCalls++, { service: 'billing' });
   const watcher = await openWatch(t, `${base}/v1/watch?service=orders`);
-  await eventually(() => watcher.events.length === 1, 2_000, 'snapshot');
+  await eventually(() => assert.ok(watcher.events.length === 1, 'snapshot'), 2_000);
   await call(base, 'PUT', '/v1/services/billing/instances/b-1', body());
   await call(base, 'PUT', '/v1/services/orders/instances/o-1', body());
   await call(base, 'PUT', '/v1/services/billing/instances/b-2', body());
   await call(base, 'PUT', '/v1/services/orders/instances/o-2', body());
-  await eventually(() => watcher.events.length === 3, 2_000, 'orders changes');
+  await eventually(() => assert.ok(watcher.events.length === 3, 'orders changes'), 2_000);
   assert.deepEqual(
     watcher.events.slice(1).map((e) => [e.id, e.data.service]),
     [
@@ -100,7 +101,7 @@ test('a watch filtered to one service sees only that service, and its subscriber
   );
   assert.equal(billingCalls, 2);
   const resumed = await openWatch(t, `${base}/v1/watch?service=billing&since=2`);
-  await eventually(() => resumed.events.length === 1, 2_000, 'billing replay');
+  await eventually(() => assert.ok(resumed.events.length === 1, 'billing replay'), 2_000);
   assert.deepEqual([resumed.events[0]?.id, resumed.events[0]?.data.id], ['3', 'b-2']);
 });
 
@@ -109,7 +110,7 @@ test('an idle watch gets keep-alive comments, and a replay that skipped changes 
   await call(base, 'PUT', '/v1/services/billing/instances/b-1', body());
   await call(base, 'PUT', '/v1/services/billing/instances/b-2', body());
   const watcher = await openWatch(t, `${base}/v1/watch?service=orders&since=0`, { 'last-event-id': '1' });
-  await eventually(() => watcher.comments >= 2, 2_000, 'keep-alives');
+  await eventually(() => assert.ok(watcher.comments >= 2, 'keep-alives'), 2_000);
   assert.equal(watcher.events.length, 0);
   assert.equal(watcher.lastId, '2');
 });
@@ -143,10 +144,13 @@ test('a watcher that stops reading is disconnected, while the registry and other
     await new Promise((resolve) => setImmediate(resolve));
   }
   const elapsed = Date.now() - started;
-  await eventually(() => fast.events.length === total + 1, 10_000, 'every change at the fast watcher');
+  await eventually(
+    () => assert.ok(fast.events.length === total + 1, 'every change at the fast watcher'),
+    10_000,
+  );
   slow.on('data', (chunk: Buffer) => (slowBytes += chunk.length));
   slow.resume();
-  await eventually(() => slowClosed, 5_000, 'the slow watcher to be cut');
+  await eventually(() => assert.ok(slowClosed, 'the slow watcher to be cut'), 5_000);
   assert.ok(slowBytes < total * 16 * 1024, `the slow watcher got ${slowBytes} bytes, not everything`);
   assert.equal(fast.ended, false);
   assert.ok(elapsed < 5_000, `600 registrations took ${elapsed}ms`);
@@ -177,12 +181,12 @@ test('after a store resync every open watch starts over from a snapshot, even wh
   await call(base, 'PUT', '/v1/services/orders/instances/o-1', body());
   await call(base, 'PUT', '/v1/services/orders/instances/o-2', body());
   const watcher = await openWatch(t, `${base}/v1/watch`);
-  await eventually(() => watcher.events.length === 1, 2_000, 'first snapshot');
+  await eventually(() => assert.ok(watcher.events.length === 1, 'first snapshot'), 2_000);
   assert.equal(watcher.events[0]?.id, '2');
   const kept = registry.getInstance('orders', 'o-2');
   assert.ok(kept && fire);
   fire({ revision: 1, instances: [kept] });
-  await eventually(() => watcher.events.length === 2, 2_000, 'snapshot after the resync');
+  await eventually(() => assert.ok(watcher.events.length === 2, 'snapshot after the resync'), 2_000);
   const resynced = watcher.events[1];
   assert.equal(resynced?.event, 'snapshot');
   assert.equal(resynced?.id, '1');
@@ -191,6 +195,6 @@ test('after a store resync every open watch starts over from a snapshot, even wh
     ['o-2'],
   );
   await call(base, 'PUT', '/v1/services/orders/instances/o-3', body());
-  await eventually(() => watcher.events.length === 3, 2_000, 'a change after the resync');
+  await eventually(() => assert.ok(watcher.events.length === 3, 'a change after the resync'), 2_000);
   assert.deepEqual([watcher.events[2]?.event, watcher.events[2]?.data.id], ['upsert', 'o-3']);
 });

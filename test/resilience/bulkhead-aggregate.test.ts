@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
+import type { ServerResponse } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { assertProblem, send } from '../gateway/client.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { startPortico, type PorticoProcess } from '../helpers/portico-process.ts';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
 
-function json(body: unknown): TestUpstream['handler'] {
+function json(body: unknown): NonNullable<TestUpstream['handler']> {
   return (_req, res) => {
     const text = JSON.stringify(body);
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
@@ -29,7 +30,6 @@ describe('bulkheads, fallbacks and aggregates', () => {
       startUpstream('orders'),
       startUpstream('carts'),
     ]);
-    slow.fault = { kind: 'delay', ms: 600 };
     portico = await startPortico(
       ({ port, adminPort }) => `listen: 127.0.0.1:${port}
 admin: { listen: 127.0.0.1:${adminPort} }
@@ -63,27 +63,32 @@ aggregates:
     await Promise.all([slow, fast, users, orders, carts].map((u) => u.close()));
   });
 
-  test('a slow service saturating its bulkhead is refused at once while a fast service keeps its latency', async () => {
-    const started = Date.now();
+  test('a slow service saturating its bulkhead is refused at once while a fast service keeps answering', async () => {
+    // The slow service holds its answers until the test lets them go, so "at once" needs no clock: the
+    // refusals and the fast service's answers must all arrive while both slots are still taken.
+    const held: ServerResponse[] = [];
+    slow.handler = (_req, res) => void held.push(res);
+    const statuses: number[] = [];
     const slowCalls = Array.from({ length: 6 }, () =>
-      send(`${portico.url}/slow/x`).then((res) => ({ res, ms: Date.now() - started })),
+      send(`${portico.url}/slow/x`).then((res) => {
+        statuses.push(res.status);
+        return res;
+      }),
     );
-    const fastLatencies: number[] = [];
-    for (let i = 0; i < 10; i++) {
-      const t0 = Date.now();
-      assert.equal((await send(`${portico.url}/fast/x`)).status, 200);
-      fastLatencies.push(Date.now() - t0);
-    }
+    await eventually(() => assert.equal(statuses.length, 3, 'the calls past 2 slots and 1 queue place'));
+    assert.deepEqual(statuses, [503, 503, 503]);
+    // The refusals can come back before the two admitted calls reach the service.
+    await eventually(() => assert.equal(held.length, 2, 'both slots taken, the third call queued'));
+    for (let i = 0; i < 10; i++) assert.equal((await send(`${portico.url}/fast/x`)).status, 200);
+    assert.equal(statuses.length, 3, 'the slow calls were still held while the fast service answered');
+    const release = (res: ServerResponse): void => void res.writeHead(200).end('{}');
+    held.splice(0).forEach(release);
+    await eventually(() => assert.equal(held.length, 1, 'the queued call got a slot'));
+    held.splice(0).forEach(release);
     const results = await Promise.all(slowCalls);
-    const served = results.filter(({ res }) => res.status === 200);
-    const refused = results.filter(({ res }) => res.status === 503);
-    assert.equal(served.length, 3, '2 slots and 1 queue place');
-    assert.equal(refused.length, 3);
-    for (const { res, ms } of refused) {
-      assertProblem(res, 503, 'overloaded');
-      assert.ok(ms < 400, `refused after ${ms}ms instead of at once`);
-    }
-    assert.ok(Math.max(...fastLatencies) < 300, `fast service latencies ${fastLatencies.join(', ')}ms`);
+    assert.equal(results.filter((res) => res.status === 200).length, 3, '2 slots and 1 queue place');
+    for (const res of results.filter((r) => r.status !== 200)) assertProblem(res, 503, 'overloaded');
+    slow.handler = undefined;
   });
 
   test('a route whose service has no healthy instance answers its fallback', async () => {
@@ -97,16 +102,40 @@ aggregates:
     assert.equal(res.headers['portico-fallback'], 'true');
   });
 
-  test('an aggregate merges its calls; latency is that of the slowest path, not the sum', async () => {
-    users.fault = { kind: 'delay', ms: 200 };
-    users.handler = json({ id: 'u1', cartId: 'c9' });
-    orders.fault = { kind: 'delay', ms: 250 };
-    orders.handler = json([{ id: 'o1' }]);
-    carts.fault = { kind: 'delay', ms: 200 };
-    carts.handler = json({ items: 2 });
-    const started = Date.now();
+  test('an aggregate merges its calls: independent calls run at once, a dependent call after the one it needs', async () => {
+    // No clock: `user` and `orders` each answer only once the other has arrived, so they pass only when the
+    // gateway runs them side by side (one after the other, the first would wait for the second until its
+    // 5 s bound and fail). `cart` needs `user`'s answer and records whether it came after it.
+    const arrived = { user: false, orders: false };
+    let userAnswered = false;
+    let cartAfterUser: boolean | undefined;
+    const meet = (
+      own: 'user' | 'orders',
+      other: 'user' | 'orders',
+      body: unknown,
+    ): TestUpstream['handler'] => {
+      const answer = json(body);
+      return (req, res) => {
+        arrived[own] = true;
+        const deadline = Date.now() + 5000;
+        const poll = (): void => {
+          if (arrived[other]) {
+            if (own === 'user') userAnswered = true;
+            answer(req, res);
+          } else if (Date.now() > deadline) res.writeHead(500).end();
+          else setTimeout(poll, 5);
+        };
+        poll();
+      };
+    };
+    users.handler = meet('user', 'orders', { id: 'u1', cartId: 'c9' });
+    orders.handler = meet('orders', 'user', [{ id: 'o1' }]);
+    const cart = json({ items: 2 });
+    carts.handler = (req, res) => {
+      cartAfterUser = userAnswered;
+      cart(req, res);
+    };
     const res = await send(`${portico.url}/dashboard/u1`, { headers: { authorization: 'Bearer t' } });
-    const elapsed = Date.now() - started;
     assert.equal(res.status, 200, res.text);
     assert.deepEqual(res.json(), {
       user: { id: 'u1', cartId: 'c9' },
@@ -114,11 +143,13 @@ aggregates:
       cart: { items: 2 },
     });
     assert.equal(res.headers['portico-partial'], undefined);
-    // user → cart is the slowest path (400ms); the sum of the three would be 650ms.
-    assert.ok(elapsed >= 390 && elapsed < 600, `aggregate took ${elapsed}ms`);
+    assert.equal(cartAfterUser, true, 'cart started once user had answered');
     assert.equal(carts.requests.at(-1)?.url, '/carts/c9');
     assert.equal(orders.requests.at(-1)?.url, '/orders?user=u1');
     assert.equal(orders.requests.at(-1)?.headers.authorization, 'Bearer t', 'credentials go with every call');
+    users.handler = json({ id: 'u1', cartId: 'c9' });
+    orders.handler = json([{ id: 'o1' }]);
+    carts.handler = json({ items: 2 });
   });
 
   test('a failing optional call leaves its key null, is listed under errors and marks the answer partial', async () => {

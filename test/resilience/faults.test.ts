@@ -71,7 +71,8 @@ routes:
       timedOut.length >= 3 && timedOut.length <= 4,
       `${timedOut.length} timeouts before the breaker opened`,
     );
-    for (const ms of timedOut) assert.ok(ms >= 190 && ms < 1_000, `a 200ms timeout fired after ${ms}ms`);
+    // Never before 200 ms; the upper bound only tells the configured timeout from the 30 s default.
+    for (const ms of timedOut) assert.ok(ms >= 190 && ms < 10_000, `a 200ms timeout fired after ${ms}ms`);
     const reached = bad.requests.length;
     for (let i = 0; i < 6; i++) assert.equal((await send(`${portico.url}/pair/x`)).status, 200);
     assert.equal(bad.requests.length, reached, 'the open breaker still sent traffic to the hanging instance');
@@ -124,7 +125,8 @@ routes:
     const started = Date.now();
     assertProblem(await send(`${portico.url}/capped/x`), 504, 'deadline_exceeded');
     const elapsed = Date.now() - started;
-    assert.ok(elapsed >= 240 && elapsed < 800, `a 250ms deadline fired after ${elapsed}ms`);
+    // Never before 250 ms; deadline_exceeded (not the service's 1 s answer) shows it fired before the service.
+    assert.ok(elapsed >= 240, `a 250ms deadline fired after ${elapsed}ms`);
     lone.fault = { kind: 'none' };
   });
 });

@@ -81,11 +81,11 @@ routes:
   await eventually(() => assert.ok((answeredBy.get(draining) ?? 0) > 20));
 
   // A long request already in flight when the signal arrives must still be answered.
-  const slow = request(`${started.url}/items?delay=700`).then(async (res) => {
+  const slow = request(`${started.url}/items?delay=700&mark=slow`).then(async (res) => {
     await res.body.text();
     return res.statusCode;
   });
-  await new Promise((r) => setTimeout(r, 50));
+  await eventually(() => assert.match(output, /\{"received":"slow"\}/));
   const servedBeforeSignal = answeredBy.get(draining) ?? 0;
   child.kill('SIGTERM');
   const [code] = await exited;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { eventually } from '../helpers/eventually.ts';
 import { startPortico, type PorticoProcess } from '../helpers/portico-process.ts';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
 import { send } from '../gateway/client.ts';
@@ -247,9 +248,15 @@ routes:
       .setAudience(audience)
       .setExpirationTime('5m')
       .sign(next.privateKey);
-    await new Promise((resolve) => setTimeout(resolve, 150)); // past the 100 ms refetch cooldown
-    const { res } = await call('/users/1', { authorization: `Bearer ${token}` });
-    assert.equal(res.status, 200);
+    // Refused until the 100 ms refetch cooldown since the last JWKS fetch has passed, then fetched and accepted.
+    await eventually(
+      async () => {
+        const { res } = await call('/users/1', { authorization: `Bearer ${token}` });
+        assert.equal(res.status, 200);
+      },
+      5000,
+      50,
+    );
     jwks.down = true;
     try {
       const again = await new SignJWT({ scope: 'users:read' })

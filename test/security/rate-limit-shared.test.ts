@@ -54,10 +54,17 @@ describe('rate limits shared through Redis', () => {
 
   before(async () => {
     upstream = await startUpstream('svc');
-    [a, b] = await Promise.all([
+    // allSettled: when one start fails, the other is still kept to be stopped (a leaked child process
+    // would keep this file running until it is killed).
+    const started = await Promise.allSettled([
       startPortico(sharedConfig(upstream, sharedRedisUrl, prefix)),
       startPortico(sharedConfig(upstream, sharedRedisUrl, prefix)),
     ]);
+    [a, b] = started.map((s) => (s.status === 'fulfilled' ? s.value : undefined)) as [
+      PorticoProcess,
+      PorticoProcess,
+    ];
+    for (const s of started) if (s.status === 'rejected') throw s.reason;
   });
   after(async () => {
     await a?.stop();

@@ -1,21 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { eventually } from '../helpers/eventually.ts';
 import { startRedisServer } from '../helpers/redis-server.ts';
 import { createRedisStore } from '../../src/store/redis-store.ts';
 import { storedInstance, waitFor } from '../../src/store/registry-store.contract.ts';
 import type { RegistryChange, RegistrySnapshot, RegistryStore } from '../../src/store/registry-store.ts';
 
 /** Retries a write until Redis is back (bounded); answers the change. */
-async function writeWhenBack(store: RegistryStore, id: string, timeoutMs = 5000): Promise<RegistryChange> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await store.upsert(storedInstance(id), 'register');
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  }
+function writeWhenBack(store: RegistryStore, id: string, timeoutMs = 5000): Promise<RegistryChange> {
+  return eventually(() => store.upsert(storedInstance(id), 'register'), timeoutMs);
 }
 
 test('a Redis outage fails writes fast, and the feed resumes or resyncs after the restart', async (t) => {

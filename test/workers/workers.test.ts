@@ -63,9 +63,9 @@ before(async () => {
 
 after(async () => {
   // SIGTERM, not SIGKILL: a killed primary would leave its workers to notice the lost channel on their own.
-  await portico.stop('SIGTERM');
-  await orders.close();
-  await limited.close();
+  await portico?.stop('SIGTERM');
+  await orders?.close();
+  await limited?.close();
 });
 
 test('requests on separate connections are served by both workers and counted node-wide', async () => {

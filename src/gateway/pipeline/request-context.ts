@@ -1,7 +1,26 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { CompiledRoute } from '../runtime/compiled-route.ts';
+import type { RouteConfig } from '../../config/schema.ts';
+import type { RouteStats } from '../../observability/route-stats.ts';
+import type { ServiceRuntime } from '../runtime/service-runtime.ts';
 import type { InstanceSet } from '../upstream/instance-set.ts';
+
+/**
+ * What a request reads of its compiled route. The route's handler is left out (see runtime/compiled-route.ts):
+ * it takes the context, so naming it here would make the context and the route types import each other.
+ */
+export interface RequestRoute {
+  readonly name: string;
+  readonly config: RouteConfig;
+  readonly service: ServiceRuntime;
+  /** Builds the upstream path (prefix stripped, rewritten) from the normalised path and params. */
+  readonly upstreamPath: (path: string, params: Readonly<Record<string, string>>) => string;
+  readonly preserveHost: boolean;
+  readonly websocket: boolean;
+  /** Overall deadline in ms, or 0 for none. */
+  readonly deadlineMs: number;
+  readonly stats: RouteStats;
+}
 
 /**
  * Per-request state shared by the stages and the terminal service. One object per request, with every
@@ -10,9 +29,9 @@ import type { InstanceSet } from '../upstream/instance-set.ts';
 export class RequestContext {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
-  readonly route: CompiledRoute;
+  readonly route: RequestRoute;
   readonly params: Readonly<Record<string, string>>;
-  /** The normalised request path (see router/normalize-path.ts). */
+  /** The normalised request path (see src/paths/normalize-path.ts). */
   readonly path: string;
   /** The raw query string without `?` ('' when absent); a stage may remove a parameter (an API key). */
   query: string;
@@ -46,8 +65,8 @@ export class RequestContext {
   /** The upstream exchange in progress, told when the client goes away so it aborts the upstream request. */
   exchange: { clientGone(): void } | undefined = undefined;
   /**
-   * The whole request body when a stage that needs it (request validation) read it; the proxy then sends
-   * these bytes instead of streaming the request, and may replay them.
+   * The whole request body when a stage that needs it (request validation, the only stage that buffers) read
+   * it; the proxy then sends these bytes instead of streaming the request, and may replay them.
    */
   body: Buffer | undefined = undefined;
   /** For an Upgrade request: the bytes the client sent after its head, relayed once the upgrade succeeds. */
@@ -58,11 +77,13 @@ export class RequestContext {
   readonly connection: Socket;
   readonly bytesReadAtStart: number;
   readonly bytesWrittenAtStart: number;
+  /** How many stages of the route's chain called `next` (composeStages refuses a second call). */
+  stagesPassed = 0;
 
   constructor(
     req: IncomingMessage,
     res: ServerResponse,
-    route: CompiledRoute,
+    route: RequestRoute,
     params: Readonly<Record<string, string>>,
     path: string,
     query: string,

@@ -19,8 +19,6 @@ export type Stage = (ctx: RequestContext, next: Handler) => void | Promise<void>
 export interface StageFactory {
   readonly name: string;
   readonly phase: Phase;
-  /** Only stages that need the request body may buffer it; everything else streams. */
-  readonly needsBody: boolean;
   create(route: RouteConfig, context: StageCompileContext): Stage | undefined;
 }
 
@@ -38,17 +36,26 @@ export interface StageCompileContext {
 /**
  * Links stages and the terminal service into one handler, once per route at compile time, so a request
  * allocates no closures walking the chain. A route with no stages calls its service directly.
+ *
+ * Each stage gets its own `next`, which refuses a second call (hono does the same): a stage that called it
+ * twice would run the rest of the chain, and the upstream request, twice. The guard reads and writes one
+ * counter on the context, so it costs a request nothing to allocate.
  */
 export function composeStages(stages: readonly Stage[], terminal: Handler): Handler {
   let handler = terminal;
-  for (let i = stages.length - 1; i >= 0; i--) {
-    const stage = stages[i] as Stage;
-    const next = handler;
-    handler = function runStage(ctx) {
-      return stage(ctx, next);
-    };
-  }
+  for (let i = stages.length - 1; i >= 0; i--) handler = linkStage(stages[i] as Stage, i, handler);
   return handler;
+}
+
+function linkStage(stage: Stage, position: number, rest: Handler): Handler {
+  const next: Handler = function nextOnce(ctx) {
+    if (ctx.stagesPassed > position) throw new Error(`stage "${stage.name}" called next() a second time`);
+    ctx.stagesPassed = position + 1;
+    return rest(ctx);
+  };
+  return function runStage(ctx) {
+    return stage(ctx, next);
+  };
 }
 
 /** Orders stage factories by phase; factories of one phase keep their registration order. */

@@ -3,7 +3,12 @@
 // which our priority rule requires (docs/routing.md). Compiled once; `find` walks the path by index.
 import type { IncomingHttpHeaders } from 'node:http';
 import type { RouteMatchConfig } from '../../config/schema.ts';
-import { formatPattern, parsePattern, patternMatches, type PatternSegment } from './route-pattern.ts';
+import {
+  formatPattern,
+  parsePattern,
+  patternMatches,
+  type PatternSegment,
+} from '../../paths/route-pattern.ts';
 
 /** A route as the router sees it: a name for logs and explanations, its match rule, and any payload. */
 export interface RouteEntry<T> {

@@ -1,7 +1,7 @@
 import type { Dispatcher } from 'undici';
 import type { AggregateConfig } from '../../config/schema.ts';
 import { parseDurationMs } from '../../config/units.ts';
-import { problemBody } from '../../errors/problem.ts';
+import { sendProblem } from '../../errors/problem.ts';
 import { appendTraceHeaders } from '../../observability/trace-context.ts';
 import {
   CallError,
@@ -75,18 +75,13 @@ export function createAggregateHandler(
     if (res.headersSent || res.destroyed) return;
     if (!outcome.ok) {
       const failure = outcome.failure;
-      const body = problemBody(
+      sendProblem(
+        res,
         'aggregate_failed',
         `required call "${failure.call}" of "${name}" failed: ${failure.detail}`,
         { call: failure.call, cause: { code: failure.code, status: failure.status } },
+        { 'x-request-id': ctx.requestId },
       );
-      res.writeHead(502, {
-        'content-type': 'application/problem+json',
-        'content-length': Buffer.byteLength(body),
-        'cache-control': 'no-store',
-        'x-request-id': ctx.requestId,
-      });
-      res.end(body);
       return;
     }
     const partial = outcome.errors.length > 0;

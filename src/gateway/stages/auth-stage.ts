@@ -16,7 +16,6 @@ const bearer = /^bearer[ \t]+([A-Za-z0-9._~+/-]+=*)[ \t]*$/i;
 export const authStage: StageFactory = {
   name: 'auth',
   phase: 'authenticate',
-  needsBody: false,
   create(route, context) {
     const methods = route.auth;
     if (methods === undefined) return undefined;

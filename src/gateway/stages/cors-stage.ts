@@ -9,7 +9,6 @@ import { securityRuntime } from './security-runtime.ts';
 export const corsStage: StageFactory = {
   name: 'cors',
   phase: 'edge',
-  needsBody: false,
   create(_route, context) {
     const cors = securityRuntime(context).cors;
     if (cors === undefined) return undefined;

@@ -29,7 +29,6 @@ interface CompiledLimit extends BucketShape {
 export const rateLimitStage: StageFactory = {
   name: 'rate-limit',
   phase: 'traffic',
-  needsBody: false,
   create(route, context) {
     const security = securityRuntime(context);
     const limits = compileLimits(route, context.config.rateLimits ?? {});

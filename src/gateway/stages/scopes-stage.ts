@@ -15,7 +15,6 @@ interface Requirement {
 export const scopesStage: StageFactory = {
   name: 'scopes',
   phase: 'authorize',
-  needsBody: false,
   create(route) {
     const spec = route.scopes;
     if (spec === undefined) return undefined;

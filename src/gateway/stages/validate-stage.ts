@@ -23,7 +23,6 @@ type Choice = ContractValidator | undefined;
 export const validateStage: StageFactory = {
   name: 'validate',
   phase: 'validate',
-  needsBody: true,
   create(route: RouteConfig, context: StageCompileContext): Stage | undefined {
     if (route.validate !== 'request' && route.validate !== 'request-and-response') return undefined;
     return createValidateStage(route, context);

@@ -38,7 +38,6 @@ export function createVersionStageFactory(options: VersionStageOptions = {}): St
   return {
     name: 'version',
     phase: 'traffic',
-    needsBody: false,
     create(route: RouteConfig, context: StageCompileContext): Stage | undefined {
       if (route.version === undefined && route.split === undefined) return undefined;
       return createVersionStage(route, context, clock);

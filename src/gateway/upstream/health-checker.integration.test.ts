@@ -2,18 +2,11 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { it } from 'node:test';
+import { eventually } from '../../../test/helpers/eventually.ts';
 import { createBalancer } from '../../balancing/index.ts';
 import { createHealthChecker } from './health-checker.ts';
 import { Instance } from './instance.ts';
 import { InstanceSet } from './instance-set.ts';
-
-async function eventually(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 async function listen(server: Server): Promise<number> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -56,16 +49,16 @@ it('ejects a real upstream that starts answering 503 and restores it when it rec
   t.after(() => checker.stop());
   checker.start();
 
-  await eventually(() => paths.length >= 2, 'two passing probes');
+  await eventually(() => assert.ok(paths.length >= 2, 'two passing probes'));
   assert.equal(instance.healthy, true);
   assert.equal(paths[0], '/healthz', 'probes the check path on the origin');
 
   status = 503;
-  await eventually(() => !instance.healthy, 'ejection');
+  await eventually(() => assert.ok(!instance.healthy, 'ejection'));
   assert.equal(set.pick(undefined), undefined);
 
   status = 200;
-  await eventually(() => instance.healthy, 'restoration');
+  await eventually(() => assert.ok(instance.healthy, 'restoration'));
   assert.equal(set.pick(undefined), instance);
   assert.deepEqual(transitions, ['down:503', 'up:200']);
 });
@@ -100,6 +93,6 @@ it('ejects an instance whose port refuses connections', async (t) => {
   t.after(() => checker.stop());
   checker.start();
 
-  await eventually(() => !instance.healthy, 'ejection');
+  await eventually(() => assert.ok(!instance.healthy, 'ejection'));
   assert.match(reasons[0] ?? '', /ECONNREFUSED/);
 });

@@ -1,4 +1,4 @@
-import { PorticoError } from '../../errors/portico-error.ts';
+import { PorticoError } from '../errors/portico-error.ts';
 import { normalizePath } from './normalize-path.ts';
 
 /**
