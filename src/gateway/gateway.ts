@@ -36,6 +36,7 @@ import { createOutlierDetector, outlierSettingsOf } from './upstream/outlier-det
 import type { InstanceChange } from './upstream/instance-set.ts';
 import type { ProxyObserver } from './services/proxy.ts';
 import { createGatewayServer, type GatewayServer } from './server.ts';
+import { createCertificateRoutes, createEdgeListeners, watchCertificates } from './tls/edge-listeners.ts';
 
 export interface GatewayOptions {
   readonly configFile: string;
@@ -60,7 +61,10 @@ export type ReloadResult = { readonly ok: true } | { readonly ok: false; readonl
  * await gateway.shutdown();
  */
 export interface Gateway {
+  /** The first client listener's address. */
   readonly address: AddressInfo;
+  /** Every client listener's address, in config order. */
+  readonly addresses: readonly AddressInfo[];
   readonly adminAddress: AddressInfo;
   readonly logger: Logger;
   readonly registry: Registry;
@@ -214,7 +218,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 
   // Undefined unless tracing.otlp is set: the OpenTelemetry packages are then never loaded.
   const tracer = await createOtlpTracer(config.tracing, logger);
+  // Certificates load before anything listens: a TLS listener whose files do not load stops start-up.
+  const edge = createEdgeListeners(config, dirname(resolve(options.configFile)), logger);
   const gatewayServer: GatewayServer = createGatewayServer({
+    listeners: edge.specs,
     runtime: () => current as Runtime,
     logger,
     accessLog: config.logging.accessLog,
@@ -295,6 +302,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   adminRoutes.push(...createDashboardRoutes({ runtime: () => current as Runtime, registry, stats }));
   registerVersionMetrics(metrics.registry, stageState);
   adminRoutes.push(...createResilienceAdminRoutes(() => current as Runtime));
+  adminRoutes.push(...createCertificateRoutes(edge));
   registerResilienceMetrics(metrics.registry, () => current);
   const adminServer = createAdminServer({
     routes: () => adminRoutes,
@@ -302,7 +310,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     logger,
   });
 
-  await listen(gatewayServer.server, config.listen);
+  gatewayServer.servers.forEach((server, i) => {
+    const certs = edge.certificates[i];
+    if (certs !== undefined) certs.attach(server as unknown as { setSecureContext: (o: object) => void });
+  });
+  watchCertificates(edge, metrics.registry);
+  for (const [i, server] of gatewayServer.servers.entries())
+    await listen(server, edge.addresses[i] as string);
   await listen(adminServer, config.admin.listen);
 
   const watcher: FSWatcher | undefined =
@@ -319,6 +333,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 
   return {
     address: gatewayServer.server.address() as AddressInfo,
+    addresses: gatewayServer.servers.map((server) => server.address() as AddressInfo),
     adminAddress: adminServer.address() as AddressInfo,
     logger,
     registry,
@@ -334,14 +349,18 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         const table = current as Runtime;
         const drainMs = parseDurationMs(table.config.shutdownTimeout);
         logger.info({ inflight: gatewayServer.inflight(), drainMs }, 'shutting down: draining');
-        const closed = new Promise<void>((resolve) => gatewayServer.server.close(() => resolve()));
-        gatewayServer.server.closeIdleConnections();
+        edge.close();
+        const servers = gatewayServer.servers;
+        const closed = Promise.all(
+          servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))),
+        );
+        for (const server of servers) server.closeIdleConnections();
         const deadline = Date.now() + drainMs;
         while (gatewayServer.inflight() > 0 && Date.now() < deadline) {
           await new Promise((resolve) => setTimeout(resolve, 20));
-          gatewayServer.server.closeIdleConnections();
+          for (const server of servers) server.closeIdleConnections();
         }
-        gatewayServer.server.closeAllConnections();
+        for (const server of servers) server.closeAllConnections();
         await closed;
         for (const checker of table.healthCheckers) await checker.stop();
         await Promise.all(

@@ -82,7 +82,9 @@ export function buildUpstreamHeaders(req: IncomingMessage, info: ForwardingInfo)
   // second pass only when it names something else.
   if (connection !== undefined) removeConnectionNamed(out, connection);
   const peer = info.peer;
-  const proto = priorProto ?? 'http';
+  // The listener's own scheme, unless a trusted proxy in front already said how the client came in.
+  const proto =
+    priorProto ?? ((req.socket as { encrypted?: boolean } | null)?.encrypted === true ? 'https' : 'http');
   const host = priorHost ?? clientHost;
   const forwardedFor = peer.includes(':') ? `"[${peer}]"` : peer;
   const quotedHost = host.includes('"') || host.includes('\\') ? host.replace(/["\\]/g, '') : host;
