@@ -175,6 +175,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         logger.warn({ service, instance, from, to }, 'circuit breaker changed state'),
       stageState,
       registered: (service) => registered.forService(service),
+      baseDir: dirname(resolve(options.configFile)),
     });
     for (const service of table.services.values()) service.instances.onChange(onPanicChange);
     return table;
@@ -214,6 +215,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   responseReports(stageState).setLogger(logger);
 
   current = compile(config, undefined);
+  for (const service of current.services.values()) {
+    if (service.tls?.rejectUnauthorized === false)
+      logger.warn(
+        { service: service.name },
+        'service does not verify the certificates of its https instances (tls.rejectUnauthorized: false)',
+      );
+  }
   for (const checker of current.healthCheckers) checker.start();
 
   // Undefined unless tracing.otlp is set: the OpenTelemetry packages are then never loaded.

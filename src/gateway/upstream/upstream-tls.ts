@@ -18,7 +18,10 @@ export interface UpstreamTls {
  * Reads a service's `tls` files (paths relative to `baseDir`, the config file's folder). Throws with the
  * file's path when one cannot be read, so a reload is rejected and start-up stops with the reason.
  */
-export function loadUpstreamTls(config: ServiceTlsConfig | undefined, baseDir: string): UpstreamTls | undefined {
+export function loadUpstreamTls(
+  config: ServiceTlsConfig | undefined,
+  baseDir: string,
+): UpstreamTls | undefined {
   if (config === undefined) return undefined;
   const read = (file: string): string => {
     const path = resolve(baseDir, file);
