@@ -148,6 +148,13 @@ export const ListenerTlsSchema = Obj(
                 'required: the handshake fails without a certificate signed by `ca`; optional: a certificate is asked for and verified, the `mtls` auth method decides.',
             }),
           ),
+          forward: Type.Optional(
+            Type.Boolean({
+              default: false,
+              description:
+                'Send the verified client certificate upstream in `Client-Cert` (RFC 9440); a client-sent `Client-Cert` is always removed.',
+            }),
+          ),
         },
         'Mutual TLS: ask clients for a certificate, verified against `ca`.',
       ),

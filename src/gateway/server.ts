@@ -21,6 +21,7 @@ import { checkFraming } from '../security/framing.ts';
 import type { Runtime } from './runtime/compile-runtime.ts';
 import { ConnectionGuard } from './net/connection-guard.ts';
 import { closeAfterAnswer } from './net/lingering-close.ts';
+import { forwardClientCertificate } from './tls/client-cert-header.ts';
 
 export interface GatewayServerOptions {
   /** The current runtime table; read once per request. */
@@ -50,6 +51,8 @@ export interface ListenerSpec {
    * the Location (0 or 443 puts none).
    */
   readonly redirectToHttpsPort?: number | undefined;
+  /** A TLS listener that sends the verified client certificate upstream in `Client-Cert` (RFC 9440). */
+  readonly forwardClientCertificate?: boolean | undefined;
 }
 
 export interface GatewayServer {
@@ -308,6 +311,7 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
     server.maxHeadersCount = 1001;
     server.maxConnections = options.maxConnections;
     guard.attach(server, spec.tls === undefined ? 'connection' : 'secureConnection');
+    if (spec.forwardClientCertificate === true) server.on('secureConnection', forwardClientCertificate);
     server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
       socket.on('error', destroyOnError);
       // A response bound to the raw socket, so stages answer an upgrade (401, 429, …) like any request.

@@ -53,15 +53,15 @@ describe('mutual TLS from clients (auth method mtls)', () => {
     upstream = await startUpstream('mtls-echo');
     optionalPort = await freePort();
     requiredPort = await freePort();
-    const tls = (mode: string) => `
+    const tls = (mode: string, forward = false) => `
       certificates: [{ cert: ${site.certFile}, key: ${site.keyFile} }]
-      clientAuth: { ca: ${clientCa.certFile}, mode: ${mode} }`;
+      clientAuth: { ca: ${clientCa.certFile}, mode: ${mode}, forward: ${forward} }`;
     portico = await startPortico(
       ({ port, adminPort }) => `
 listen:
   - { address: 127.0.0.1:${port} }
   - address: 127.0.0.1:${optionalPort}
-    tls: ${tls('optional')}
+    tls: ${tls('optional', true)}
   - address: 127.0.0.1:${requiredPort}
     tls: ${tls('required')}
 admin: { listen: 127.0.0.1:${adminPort} }
@@ -81,6 +81,7 @@ routes:
     scopes: [read]
     rateLimit: { limit: 2, window: 1m, by: consumer }
   - { name: any, match: { path: /any/** }, service: echo, auth: [mtls] }
+  - { name: open, match: { path: /open/** }, service: echo }
 `,
     );
   });
@@ -135,5 +136,18 @@ routes:
     const res = await request(`${portico.url}/any/x`);
     assert.equal(res.statusCode, 401);
     await res.body.dump();
+  });
+
+  test('forward: the verified certificate goes upstream in Client-Cert; a client-sent one never does', async () => {
+    assert.equal((await get(optionalPort, '/any/x', clients.a)).status, 200);
+    const der = new X509Certificate(clients.a!.cert).raw.toString('base64');
+    assert.equal(upstream.requests.at(-1)?.headers['client-cert'], `:${der}:`);
+    // The required listener does not forward; an untrusted certificate is never forwarded.
+    assert.equal((await get(requiredPort, '/any/x', clients.a)).status, 200);
+    assert.equal(upstream.requests.at(-1)?.headers['client-cert'], undefined);
+    const forged = await request(`${portico.url}/open/x`, { headers: { 'client-cert': `:${der}:` } });
+    assert.equal(forged.statusCode, 200);
+    await forged.body.dump();
+    assert.equal(upstream.requests.at(-1)?.headers['client-cert'], undefined);
   });
 });

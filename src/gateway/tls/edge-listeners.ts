@@ -33,7 +33,11 @@ export function createEdgeListeners(config: Config, baseDir: string, logger: Log
   const specs = listeners.map((listener, i): ListenerSpec => {
     const certs = certificates[i];
     if (listener.tls !== undefined && certs !== undefined)
-      return { tls: certs.serverOptions(), hsts: hstsOf(listener.tls) };
+      return {
+        tls: certs.serverOptions(),
+        hsts: hstsOf(listener.tls),
+        forwardClientCertificate: listener.tls.clientAuth?.forward === true,
+      };
     if (listener.redirectToHttps === true)
       return { redirectToHttpsPort: listener.httpsPort ?? portOf(firstTls?.address ?? '') };
     return {};
