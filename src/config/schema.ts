@@ -105,11 +105,53 @@ export const ListenerCertificateSchema = Obj(
 
 export const ListenerTlsSchema = Obj(
   {
-    certificates: Type.Array(ListenerCertificateSchema, {
-      minItems: 1,
-      description:
-        'Certificates chosen by the server name the client sends (SNI); the first one also answers clients that send none or an unknown name.',
-    }),
+    certificates: Type.Optional(
+      Type.Array(ListenerCertificateSchema, {
+        minItems: 1,
+        description:
+          'Certificates chosen by the server name the client sends (SNI); the first one also answers clients that send none or an unknown name.',
+      }),
+    ),
+    acme: Type.Optional(
+      Obj(
+        {
+          directory: Type.String({
+            pattern: '^https://',
+            description:
+              "ACME directory URL (Let's Encrypt: https://acme-v02.api.letsencrypt.org/directory).",
+          }),
+          email: Type.Optional(
+            Type.String({ minLength: 3, description: 'Contact address of the ACME account.' }),
+          ),
+          domains: Type.Array(Type.String({ pattern: '^(\\*\\.)?[A-Za-z0-9_.-]+$' }), {
+            minItems: 1,
+            description: 'Names of the certificate ordered (one certificate for all of them).',
+          }),
+          challenge: Type.Optional(
+            Type.Literal('http-01', {
+              default: 'http-01',
+              description:
+                'Challenge answered: http-01, on the plain listeners (tls-alpn-01 is not supported yet).',
+            }),
+          ),
+          directoryCa: Type.Optional(
+            Type.String({
+              minLength: 1,
+              description:
+                "Path of a PEM CA bundle trusted for the directory's HTTPS (private ACME servers).",
+            }),
+          ),
+          storage: Type.Optional(
+            Type.String({
+              minLength: 1,
+              default: './.portico/acme',
+              description: 'Folder where the account key and the certificates are kept across restarts.',
+            }),
+          ),
+        },
+        'Obtain and renew a certificate automatically (ACME, RFC 8555): ordered at start when none is stored, renewed at two thirds of its lifetime.',
+      ),
+    ),
     minVersion: Type.Optional(
       TlsVersion('Oldest TLS version accepted; older clients are refused during the handshake.', 'TLSv1.2'),
     ),

@@ -65,6 +65,17 @@ export function checkSemantics(config: Config): SemanticIssue[] {
         add([...path, 'address'], `listens on the same address as another listener (${listener.address})`);
       bound.push({ ...address, path });
     }
+    if (
+      listener.tls !== undefined &&
+      listener.tls.certificates === undefined &&
+      listener.tls.acme === undefined
+    )
+      add([...path, 'tls'], 'a TLS listener needs `certificates` or `acme`');
+    if (listener.tls?.acme !== undefined && !listeners.some((l) => l.tls === undefined))
+      add(
+        [...path, 'tls', 'acme'],
+        'ACME http-01 challenges are answered on a plain listener: add one (port 80)',
+      );
     if (listener.redirectToHttps === true) {
       if (listener.tls !== undefined)
         add([...path, 'redirectToHttps'], 'a TLS listener cannot redirect to HTTPS (it already is)');

@@ -36,7 +36,12 @@ import { createOutlierDetector, outlierSettingsOf } from './upstream/outlier-det
 import type { InstanceChange } from './upstream/instance-set.ts';
 import type { ProxyObserver } from './services/proxy.ts';
 import { createGatewayServer, type GatewayServer } from './server.ts';
-import { createCertificateRoutes, createEdgeListeners, watchCertificates } from './tls/edge-listeners.ts';
+import {
+  createCertificateRoutes,
+  createEdgeListeners,
+  startAcme,
+  watchCertificates,
+} from './tls/edge-listeners.ts';
 
 export interface GatewayOptions {
   readonly configFile: string;
@@ -326,6 +331,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   for (const [i, server] of gatewayServer.servers.entries())
     await listen(server, edge.addresses[i] as string);
   await listen(adminServer, config.admin.listen);
+  // After the plain listeners are up: they answer the HTTP-01 challenges of the orders started here.
+  startAcme(edge, metrics.registry);
 
   const watcher: FSWatcher | undefined =
     (options.watchConfig ?? true)
@@ -357,7 +364,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         const table = current as Runtime;
         const drainMs = parseDurationMs(table.config.shutdownTimeout);
         logger.info({ inflight: gatewayServer.inflight(), drainMs }, 'shutting down: draining');
-        edge.close();
+        await edge.close();
         const servers = gatewayServer.servers;
         const closed = Promise.all(
           servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))),

@@ -51,6 +51,8 @@ export interface ListenerSpec {
    * the Location (0 or 443 puts none).
    */
   readonly redirectToHttpsPort?: number | undefined;
+  /** A plain listener's answers to ACME HTTP-01 challenges (RFC 8555 §8.3): the key authorization of a token. */
+  readonly acmeChallenge?: ((token: string) => string | undefined) | undefined;
   /** A TLS listener that sends the verified client certificate upstream in `Client-Cert` (RFC 9440). */
   readonly forwardClientCertificate?: boolean | undefined;
 }
@@ -65,6 +67,7 @@ export interface GatewayServer {
 }
 
 const kContext = Symbol('portico.context');
+const ACME_CHALLENGE_PATH = '/.well-known/acme-challenge/';
 type TrackedResponse = ServerResponse & { [kContext]?: RequestContext };
 /** Set on a connection once a request on it asked to close it: later pipelined requests are not run. */
 const kLastRequestSeen = Symbol('portico.lastRequestSeen');
@@ -270,6 +273,28 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
     res.end();
   }
 
+  /** Answers a pending HTTP-01 token; false (nothing written) for any other request. */
+  function answerChallenge(
+    req: IncomingMessage,
+    res: ServerResponse,
+    challenge: (token: string) => string | undefined,
+  ): boolean {
+    const url = req.url;
+    if (url === undefined || !url.startsWith(ACME_CHALLENGE_PATH)) return false;
+    const answer = challenge(url.slice(ACME_CHALLENGE_PATH.length));
+    if (answer === undefined) return false;
+    guard.headReceived(req.socket);
+    inflight++;
+    res.once('close', onUntrackedClose);
+    closeAfterAnswer(req, res);
+    res.writeHead(200, {
+      'content-type': 'application/octet-stream',
+      'content-length': String(answer.length),
+    });
+    res.end(answer);
+    return true;
+  }
+
   const httpOptions: ServerOptions = {
     insecureHTTPParser: false,
     maxHeaderSize: options.maxHeaderSizeBytes,
@@ -288,7 +313,15 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
     const redirectPort = spec.redirectToHttpsPort;
     const hsts = spec.hsts;
     let onRequest: (req: IncomingMessage, res: ServerResponse, upgradeHead?: Buffer) => void = handleRequest;
-    if (redirectPort !== undefined) {
+    const challenge = spec.acmeChallenge;
+    if (challenge !== undefined) {
+      const inner = redirectPort === undefined ? handleRequest : undefined;
+      onRequest = function handleWithChallenges(req, res, upgradeHead) {
+        if (upgradeHead === undefined && answerChallenge(req, res, challenge)) return;
+        if (inner !== undefined) inner(req, res, upgradeHead);
+        else redirectToHttps(req, res, redirectPort as number);
+      };
+    } else if (redirectPort !== undefined) {
       onRequest = function redirectRequest(req, res) {
         redirectToHttps(req, res, redirectPort);
       };

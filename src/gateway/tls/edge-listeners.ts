@@ -6,6 +6,7 @@ import type { Config, ListenerTlsConfig } from '../../config/schema.ts';
 import { parseDurationMs } from '../../config/units.ts';
 import type { Logger } from '../../observability/logger.ts';
 import type { ListenerSpec } from '../server.ts';
+import { AcmeManager } from './acme-manager.ts';
 import { ListenerCertificates } from './listener-certificates.ts';
 
 /** The client listeners of a config, ready for `createGatewayServer`, with the certificates they own. */
@@ -13,9 +14,11 @@ export interface EdgeListeners {
   readonly specs: readonly ListenerSpec[];
   /** Per listener, its certificates (undefined for plain listeners). */
   readonly certificates: readonly (ListenerCertificates | undefined)[];
+  /** Per listener, its ACME manager (undefined without `tls.acme`). */
+  readonly acme: readonly (AcmeManager | undefined)[];
   /** Addresses in the order of `specs`. */
   readonly addresses: readonly string[];
-  close(): void;
+  close(): Promise<void>;
 }
 
 /**
@@ -30,6 +33,29 @@ export function createEdgeListeners(config: Config, baseDir: string, logger: Log
       ? undefined
       : new ListenerCertificates(listener.address, listener.tls, baseDir, logger),
   );
+  const acme = listeners.map((listener, i) => {
+    const certs = certificates[i];
+    if (listener.tls?.acme === undefined || certs === undefined) return undefined;
+    return new AcmeManager({
+      listener: listener.address,
+      config: listener.tls.acme,
+      baseDir,
+      certificates: certs,
+      logger,
+    });
+  });
+  const managers = acme.filter((manager) => manager !== undefined);
+  // Any plain listener answers the HTTP-01 tokens of every ACME listener (the CA connects to port 80).
+  const acmeChallenge =
+    managers.length === 0
+      ? undefined
+      : (token: string): string | undefined => {
+          for (const manager of managers) {
+            const answer = manager.challenge(token);
+            if (answer !== undefined) return answer;
+          }
+          return undefined;
+        };
   const specs = listeners.map((listener, i): ListenerSpec => {
     const certs = certificates[i];
     if (listener.tls !== undefined && certs !== undefined)
@@ -39,15 +65,17 @@ export function createEdgeListeners(config: Config, baseDir: string, logger: Log
         forwardClientCertificate: listener.tls.clientAuth?.forward === true,
       };
     if (listener.redirectToHttps === true)
-      return { redirectToHttpsPort: listener.httpsPort ?? portOf(firstTls?.address ?? '') };
-    return {};
+      return { redirectToHttpsPort: listener.httpsPort ?? portOf(firstTls?.address ?? ''), acmeChallenge };
+    return { acmeChallenge };
   });
   return {
     specs,
     certificates,
+    acme,
     addresses: listeners.map((listener) => listener.address),
-    close() {
+    async close() {
       for (const certs of certificates) certs?.close();
+      await Promise.all(managers.map((manager) => manager.close()));
     },
   };
 }
@@ -79,6 +107,23 @@ export function watchCertificates(edge: EdgeListeners, registry: Registry): void
   }
 }
 
+/** Starts the ACME managers (stored certificates at once, orders in the background) and counts their orders. */
+export function startAcme(edge: EdgeListeners, registry: Registry): void {
+  if (edge.acme.every((manager) => manager === undefined)) return;
+  const orders = new Counter({
+    name: 'portico_tls_acme_orders_total',
+    help: 'ACME certificate orders (first issuance and renewals) by listener and result (issued, failed).',
+    labelNames: ['listener', 'result'],
+    registers: [registry],
+  });
+  edge.acme.forEach((manager, i) => {
+    if (manager === undefined) return;
+    const listener = edge.addresses[i] ?? '';
+    manager.onOrder = (ok) => orders.inc({ listener, result: ok ? 'issued' : 'failed' });
+    manager.start();
+  });
+}
+
 /** `GET /v1/certificates`: what every TLS listener serves and whether its last reload failed. */
 export function createCertificateRoutes(edge: EdgeListeners): AdminRoute[] {
   return [
@@ -86,8 +131,12 @@ export function createCertificateRoutes(edge: EdgeListeners): AdminRoute[] {
       method: 'GET',
       path: '/v1/certificates',
       handler: function listCertificates(_req, res) {
-        const listeners = [];
-        for (const certs of edge.certificates) if (certs !== undefined) listeners.push(certs.status());
+        const listeners: object[] = [];
+        edge.certificates.forEach((certs, i) => {
+          if (certs === undefined) return;
+          const acme = edge.acme[i];
+          listeners.push(acme === undefined ? certs.status() : { ...certs.status(), acme: acme.status() });
+        });
         sendJson(res, 200, { listeners });
       },
     },

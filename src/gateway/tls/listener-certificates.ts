@@ -64,6 +64,8 @@ export class ListenerCertificates {
   #timer: NodeJS.Timeout | undefined;
   #servers: { setSecureContext(options: SecureContextOptions): void }[] = [];
   #onReload: ((ok: boolean) => void) | undefined;
+  /** The certificate obtained through ACME, served after the file certificates. */
+  #acme: { cert: string; key: string; certFile: string; keyFile: string } | undefined;
 
   /** Loads every file once; throws when one does not load (start-up refuses a broken listener). */
   constructor(listener: string, config: ListenerTlsConfig, baseDir: string, logger: Logger) {
@@ -119,6 +121,23 @@ export class ListenerCertificates {
       lastError: this.#lastError,
       lastErrorAt: this.#lastErrorAt,
     };
+  }
+
+  /**
+   * Serves a certificate obtained through ACME (in addition to the file ones, or as the only one). Throws when it
+   * does not load; the running certificates then stay.
+   */
+  setAcmeCertificate(cert: string, key: string, storedAt: { certFile: string; keyFile: string }): void {
+    const previous = this.#acme;
+    this.#acme = { cert, key, ...storedAt };
+    try {
+      this.#set = this.#load();
+    } catch (err) {
+      this.#acme = previous;
+      throw err;
+    }
+    for (const server of this.#servers) server.setSecureContext(this.#set.fallbackOptions);
+    this.#loadedAt = new Date().toISOString();
   }
 
   /** Reads the files again; on failure the running certificates stay and the error is kept for `status()`. */
@@ -181,7 +200,7 @@ export class ListenerCertificates {
 
   #files(): string[] {
     const files: string[] = [];
-    for (const c of this.#config.certificates) {
+    for (const c of this.#config.certificates ?? []) {
       files.push(this.#path(c.cert), this.#path(c.key));
       if (c.chain !== undefined) files.push(this.#path(c.chain));
     }
@@ -201,12 +220,23 @@ export class ListenerCertificates {
     const wildcard = new Map<string, SecureContext>();
     const infos: CertificateInfo[] = [];
     let fallback: { context: SecureContext; options: SecureContextOptions } | undefined;
-    for (const entry of config.certificates) {
+    const sources: { cert: string; key: string; certFile: string; keyFile: string; names?: string[] }[] = [];
+    for (const entry of config.certificates ?? []) {
       const certFile = this.#path(entry.cert);
       const keyFile = this.#path(entry.key);
       let cert = readPem(certFile, 'certificate');
       if (entry.chain !== undefined) cert = `${cert.trimEnd()}\n${readPem(this.#path(entry.chain), 'chain')}`;
-      const key = readPem(keyFile, 'key');
+      sources.push({
+        cert,
+        key: readPem(keyFile, 'key'),
+        certFile,
+        keyFile,
+        ...(entry.names ? { names: entry.names } : {}),
+      });
+    }
+    if (this.#acme !== undefined) sources.push(this.#acme);
+    for (const entry of sources) {
+      const { cert, key, certFile, keyFile } = entry;
       let leaf: X509Certificate;
       try {
         leaf = new X509Certificate(cert);
@@ -246,8 +276,12 @@ export class ListenerCertificates {
         keyFile,
       });
     }
-    // The schema requires at least one certificate.
-    const first = fallback as { context: SecureContext; options: SecureContextOptions };
+    // An ACME listener before its first certificate: handshakes fail until one is obtained.
+    const options: SecureContextOptions = {
+      minVersion: config.minVersion ?? 'TLSv1.2',
+      ...(ca === undefined ? {} : { ca }),
+    };
+    const first = fallback ?? { context: createSecureContext(options), options };
     return { exact, wildcard, fallback: first.context, fallbackOptions: first.options, infos };
   }
 }

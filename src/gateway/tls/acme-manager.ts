@@ -1,0 +1,251 @@
+import { createHash, X509Certificate } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { Agent } from 'node:https';
+import { join, resolve } from 'node:path';
+import acme from 'acme-client';
+import type { ListenerTlsConfig } from '../../config/schema.ts';
+import type { Logger } from '../../observability/logger.ts';
+import type { ListenerCertificates } from './listener-certificates.ts';
+
+type AcmeConfig = NonNullable<ListenerTlsConfig['acme']>;
+
+/** Where an ACME certificate stands, for `GET /v1/certificates`. */
+export interface AcmeStatus {
+  readonly domains: readonly string[];
+  readonly directory: string;
+  /** When the next order (renewal, or retry after a failure) is due. */
+  readonly nextOrderAt: string | undefined;
+  readonly lastOrderAt: string | undefined;
+  readonly lastError: string | undefined;
+  readonly failures: number;
+}
+
+export interface AcmeManagerOptions {
+  readonly listener: string;
+  readonly config: AcmeConfig;
+  readonly baseDir: string;
+  readonly certificates: ListenerCertificates;
+  readonly logger: Logger;
+  /** First delay after a failed order; it doubles up to an hour (default 1 minute). */
+  readonly retryBaseMs?: number | undefined;
+}
+
+/** Longest setTimeout delay; longer waits are chained. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const MAX_RETRY_MS = 3_600_000;
+
+/**
+ * Obtains and renews one certificate for a TLS listener over ACME (RFC 8555), with the protocol handled by
+ * acme-client. A certificate kept in `storage` from an earlier run is served at once; otherwise one is ordered
+ * at start. Renewal is due at two thirds of the certificate's lifetime; a failed order is retried with a
+ * doubling delay and counted. HTTP-01 tokens are answered by the plain listeners through `challenge()`.
+ *
+ * @example
+ * const manager = new AcmeManager({ listener: '0.0.0.0:443', config, baseDir, certificates, logger });
+ * manager.start();
+ */
+export class AcmeManager {
+  readonly #options: AcmeManagerOptions;
+  readonly #folder: string;
+  readonly #tokens = new Map<string, string>();
+  #timer: NodeJS.Timeout | undefined;
+  #nextOrderAt: number | undefined;
+  #lastOrderAt: number | undefined;
+  #lastError: string | undefined;
+  #failures = 0;
+  #closed = false;
+  #ordering: Promise<void> | undefined;
+  /** Told after every order: whether it succeeded. */
+  onOrder: ((ok: boolean) => void) | undefined;
+
+  constructor(options: AcmeManagerOptions) {
+    this.#options = options;
+    const config = options.config;
+    const key = createHash('sha256')
+      .update(`${config.directory}\n${config.domains.join(',')}`)
+      .digest('hex');
+    this.#folder = join(resolve(options.baseDir, config.storage ?? './.portico/acme'), key.slice(0, 16));
+  }
+
+  /** The key authorization of an HTTP-01 token being validated, or undefined. */
+  challenge(token: string): string | undefined {
+    return this.#tokens.get(token);
+  }
+
+  /** Serves the stored certificate when it is still good, and schedules the next order. */
+  start(): void {
+    const stored = this.#readStored();
+    if (stored !== undefined) {
+      try {
+        this.#serve(stored.cert, stored.key);
+        this.#scheduleRenewal(stored.cert);
+        return;
+      } catch (err) {
+        this.#options.logger.warn({ err, folder: this.#folder }, 'stored ACME certificate ignored');
+      }
+    }
+    this.#schedule(0);
+  }
+
+  status(): AcmeStatus {
+    return {
+      domains: this.#options.config.domains,
+      directory: this.#options.config.directory,
+      nextOrderAt: this.#nextOrderAt === undefined ? undefined : new Date(this.#nextOrderAt).toISOString(),
+      lastOrderAt: this.#lastOrderAt === undefined ? undefined : new Date(this.#lastOrderAt).toISOString(),
+      lastError: this.#lastError,
+      failures: this.#failures,
+    };
+  }
+
+  /** Orders a certificate now (also used by renewal); resolves when the order ended, well or not. */
+  order(): Promise<void> {
+    this.#ordering ??= this.#order().finally(() => (this.#ordering = undefined));
+    return this.#ordering;
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    await this.#ordering;
+  }
+
+  async #order(): Promise<void> {
+    const { config, logger, listener } = this.#options;
+    this.#lastOrderAt = Date.now();
+    try {
+      const client = new acme.Client({
+        directoryUrl: config.directory,
+        accountKey: await this.#accountKey(),
+      });
+      const [key, csr] = await acme.crypto.createCsr(
+        { altNames: [...config.domains] },
+        await acme.crypto.createPrivateEcdsaKey(),
+      );
+      const cert = await withDirectoryCa(this.#directoryCa(), () =>
+        client.auto({
+          csr,
+          ...(config.email === undefined ? {} : { email: config.email }),
+          termsOfServiceAgreed: true,
+          challengePriority: ['http-01'],
+          // Portico answers the challenge itself; a self-check through public DNS would only add a failure mode.
+          skipChallengeVerification: true,
+          challengeCreateFn: async (_authz, challenge, keyAuthorization) => {
+            this.#tokens.set(challenge.token, keyAuthorization);
+          },
+          challengeRemoveFn: async (_authz, challenge) => {
+            this.#tokens.delete(challenge.token);
+          },
+        }),
+      );
+      if (this.#closed) return;
+      this.#store(cert, key.toString());
+      this.#serve(cert, key.toString());
+      this.#lastError = undefined;
+      this.#failures = 0;
+      logger.info({ listener, domains: config.domains }, 'ACME certificate obtained');
+      this.onOrder?.(true);
+      this.#scheduleRenewal(cert);
+    } catch (err) {
+      if (this.#closed) return;
+      this.#failures++;
+      this.#lastError = err instanceof Error ? err.message : String(err);
+      const retryMs = Math.min(
+        (this.#options.retryBaseMs ?? 60_000) * 2 ** (this.#failures - 1),
+        MAX_RETRY_MS,
+      );
+      logger.error(
+        { listener, domains: config.domains, error: this.#lastError, retryMs },
+        'ACME order failed; the running certificate stays',
+      );
+      this.onOrder?.(false);
+      this.#schedule(retryMs);
+    }
+  }
+
+  #serve(cert: string, key: string): void {
+    this.#options.certificates.setAcmeCertificate(cert, key, {
+      certFile: join(this.#folder, 'cert.pem'),
+      keyFile: join(this.#folder, 'key.pem'),
+    });
+  }
+
+  /** Renewal at two thirds of the lifetime (Let's Encrypt's advice for 90-day certificates). */
+  #scheduleRenewal(cert: string): void {
+    const x509 = new X509Certificate(cert);
+    const from = Date.parse(x509.validFrom);
+    const to = Date.parse(x509.validTo);
+    this.#schedule(Math.max(0, from + ((to - from) * 2) / 3 - Date.now()));
+  }
+
+  #schedule(delayMs: number): void {
+    if (this.#closed) return;
+    clearTimeout(this.#timer);
+    this.#nextOrderAt = Date.now() + delayMs;
+    const step = Math.min(delayMs, MAX_TIMER_MS);
+    this.#timer = setTimeout(() => {
+      const left = (this.#nextOrderAt ?? 0) - Date.now();
+      if (left > 0) this.#schedule(left);
+      else void this.order();
+    }, step);
+    this.#timer.unref();
+  }
+
+  #readStored(): { cert: string; key: string } | undefined {
+    try {
+      const cert = readFileSync(join(this.#folder, 'cert.pem'), 'utf8');
+      const key = readFileSync(join(this.#folder, 'key.pem'), 'utf8');
+      const x509 = new X509Certificate(cert);
+      if (Date.parse(x509.validTo) <= Date.now()) return undefined;
+      return { cert, key };
+    } catch {
+      return undefined;
+    }
+  }
+
+  #store(cert: string, key: string): void {
+    mkdirSync(this.#folder, { recursive: true, mode: 0o700 });
+    // Key before certificate, each replaced whole by rename: a crash never leaves a torn file.
+    writeAtomic(join(this.#folder, 'key.pem'), key);
+    writeAtomic(join(this.#folder, 'cert.pem'), cert);
+  }
+
+  async #accountKey(): Promise<Buffer> {
+    const file = join(this.#folder, '..', 'account.key');
+    try {
+      return readFileSync(file);
+    } catch {
+      const key = await acme.crypto.createPrivateEcdsaKey();
+      mkdirSync(join(this.#folder, '..'), { recursive: true, mode: 0o700 });
+      writeAtomic(file, key.toString());
+      return key;
+    }
+  }
+
+  #directoryCa(): string | undefined {
+    const file = this.#options.config.directoryCa;
+    return file === undefined ? undefined : readFileSync(resolve(this.#options.baseDir, file), 'utf8');
+  }
+}
+
+function writeAtomic(file: string, text: string): void {
+  writeFileSync(`${file}.tmp`, text, { mode: 0o600 });
+  renameSync(`${file}.tmp`, file);
+}
+
+/**
+ * acme-client sends its requests through one shared axios instance: a private directory CA is set on it for
+ * the length of an order. Orders of several listeners with different CAs would race here; one CA per node is
+ * the supported case.
+ */
+async function withDirectoryCa<T>(ca: string | undefined, run: () => Promise<T>): Promise<T> {
+  if (ca === undefined) return run();
+  const defaults = acme.axios.defaults as { httpsAgent?: unknown };
+  const previous = defaults.httpsAgent;
+  defaults.httpsAgent = new Agent({ ca });
+  try {
+    return await run();
+  } finally {
+    defaults.httpsAgent = previous;
+  }
+}
