@@ -126,3 +126,54 @@ routes:
     });
   },
 );
+
+describe(
+  'ACME renewal (against pebble)',
+  { skip: pebbleInstalled() ? false : 'pebble is not installed' },
+  () => {
+    let pebble: Pebble;
+    let portico: PorticoProcess;
+    let storage: string;
+    let tlsPort: number;
+
+    before(async () => {
+      const httpPort = await freePort();
+      // Certificates that live 12 s: renewal is due 8 s after issuance.
+      pebble = await startPebble(httpPort, { validitySeconds: 12 });
+      storage = mkdtempSync(join(tmpdir(), 'portico-acme-'));
+      tlsPort = await freePort();
+      portico = await startPortico(
+        ({ adminPort }) => `
+listen:
+  - { address: 127.0.0.1:${httpPort} }
+  - address: 127.0.0.1:${tlsPort}
+    tls:
+      acme: { directory: "${pebble.directory}", directoryCa: ${pebble.directoryCaFile}, domains: [${domain}], storage: ${storage} }
+admin: { listen: 127.0.0.1:${adminPort} }
+logging: { level: info, accessLog: false }
+`,
+      );
+    });
+
+    after(async () => {
+      await portico?.stop();
+      await pebble?.stop();
+      if (storage !== undefined) rmSync(storage, { recursive: true, force: true });
+    });
+
+    test('renews the certificate at two thirds of its lifetime', async () => {
+      const root = await pebble.root();
+      const first = await eventually(() => servedFingerprint(tlsPort, root), 20_000);
+      const issuedAt = Date.now();
+      await eventually(
+        async () => assert.notEqual(await servedFingerprint(tlsPort, root), first),
+        20_000,
+        200,
+      );
+      // Not before about two thirds of the 12 s (the first handshake came some time after issuance).
+      assert.ok(Date.now() - issuedAt >= 4000, `renewed after ${Date.now() - issuedAt} ms`);
+      const metrics = await (await request(`${portico.adminUrl}/metrics`)).body.text();
+      assert.match(metrics, /portico_tls_acme_orders_total\{[^}]*result="issued"[^}]*\} [2-9]/);
+    });
+  },
+);

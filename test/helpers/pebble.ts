@@ -28,7 +28,10 @@ export function pebbleInstalled(): boolean {
  * Starts pebble-challtestsrv (DNS only) and pebble on free ports. HTTP-01 validations connect to
  * `127.0.0.1:httpPort`, where the test puts Portico's plain listener.
  */
-export async function startPebble(httpPort: number): Promise<Pebble> {
+export async function startPebble(
+  httpPort: number,
+  options: { validitySeconds?: number } = {},
+): Promise<Pebble> {
   const certs = createCertificateFolder();
   const ca = certs.createCa('pebble-wfe-ca');
   const wfe = ca.issue('pebble-wfe', { names: ['localhost'], san: ['IP:127.0.0.1'] });
@@ -51,6 +54,9 @@ export async function startPebble(httpPort: number): Promise<Pebble> {
         tlsPort: await freePort(),
         ocspResponderURL: '',
         externalAccountBindingRequired: false,
+        ...(options.validitySeconds === undefined
+          ? {}
+          : { certificateValidityPeriod: options.validitySeconds }),
       },
     }),
   );

@@ -33,6 +33,7 @@ export interface AcmeManagerOptions {
 /** Longest setTimeout delay; longer waits are chained. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const MAX_RETRY_MS = 3_600_000;
+const MIN_RENEWAL_DELAY_MS = 1000;
 
 /**
  * Obtains and renews one certificate for a TLS listener over ACME (RFC 8555), with the protocol handled by
@@ -55,6 +56,8 @@ export class AcmeManager {
   #failures = 0;
   #closed = false;
   #ordering: Promise<void> | undefined;
+  #client: acme.Client | undefined;
+  #accountReady = false;
   /** Told after every order: whether it succeeded. */
   onOrder: ((ok: boolean) => void) | undefined;
 
@@ -114,16 +117,30 @@ export class AcmeManager {
     const { config, logger, listener } = this.#options;
     this.#lastOrderAt = Date.now();
     try {
-      const client = new acme.Client({
+      this.#client ??= new acme.Client({
         directoryUrl: config.directory,
         accountKey: await this.#accountKey(),
       });
+      const client = this.#client;
       const [key, csr] = await acme.crypto.createCsr(
         { altNames: [...config.domains] },
         await acme.crypto.createPrivateEcdsaKey(),
       );
-      const cert = await withDirectoryCa(this.#directoryCa(), () =>
-        client.auto({
+      const cert = await withDirectoryCa(this.#directoryCa(), async () => {
+        if (!this.#accountReady) {
+          // Look the account key up first: re-registering an existing account without a change is refused
+          // by some CAs (an "empty update"), which would fail every order after a restart.
+          try {
+            await client.createAccount({ onlyReturnExisting: true });
+          } catch {
+            await client.createAccount({
+              termsOfServiceAgreed: true,
+              ...(config.email === undefined ? {} : { contact: [`mailto:${config.email}`] }),
+            });
+          }
+          this.#accountReady = true;
+        }
+        return client.auto({
           csr,
           ...(config.email === undefined ? {} : { email: config.email }),
           termsOfServiceAgreed: true,
@@ -136,8 +153,8 @@ export class AcmeManager {
           challengeRemoveFn: async (_authz, challenge) => {
             this.#tokens.delete(challenge.token);
           },
-        }),
-      );
+        });
+      });
       if (this.#closed) return;
       this.#store(cert, key.toString());
       this.#serve(cert, key.toString());
@@ -175,7 +192,9 @@ export class AcmeManager {
     const x509 = new X509Certificate(cert);
     const from = Date.parse(x509.validFrom);
     const to = Date.parse(x509.validTo);
-    this.#schedule(Math.max(0, from + ((to - from) * 2) / 3 - Date.now()));
+    // The floor keeps a certificate issued already past two thirds of its life (a backdated start) from
+    // turning renewal into a tight loop against the CA.
+    this.#schedule(Math.max(MIN_RENEWAL_DELAY_MS, from + ((to - from) * 2) / 3 - Date.now()));
   }
 
   #schedule(delayMs: number): void {
