@@ -177,3 +177,38 @@ logging: { level: info, accessLog: false }
     });
   },
 );
+
+describe(
+  'ACME with workers (against pebble)',
+  { skip: pebbleInstalled() ? false : 'pebble is not installed' },
+  () => {
+    test('workers: 2 make one order and every worker serves its certificate', async (t) => {
+      const httpPort = await freePort();
+      const pebble = await startPebble(httpPort);
+      t.after(() => pebble.stop());
+      const storage = mkdtempSync(join(tmpdir(), 'portico-acme-'));
+      t.after(() => rmSync(storage, { recursive: true, force: true }));
+      const tlsPort = await freePort();
+      const portico = await startPortico(
+        ({ adminPort }) => `
+workers: 2
+listen:
+  - { address: 127.0.0.1:${httpPort} }
+  - address: 127.0.0.1:${tlsPort}
+    tls:
+      acme: { directory: "${pebble.directory}", directoryCa: ${pebble.directoryCaFile}, domains: [${domain}], storage: ${storage} }
+admin: { listen: 127.0.0.1:${adminPort} }
+logging: { level: info, accessLog: false }
+`,
+      );
+      t.after(() => portico.stop());
+      const root = await pebble.root();
+      const first = await eventually(() => servedFingerprint(tlsPort, root), 30_000);
+      // New connections are spread over the workers: every one must serve the same certificate.
+      await eventually(async () => {
+        for (let i = 0; i < 10; i++) assert.equal(await servedFingerprint(tlsPort, root), first);
+      }, 15_000);
+      assert.equal(pebble.output().match(/Added order/g)?.length, 1, pebble.output());
+    });
+  },
+);

@@ -1,5 +1,5 @@
 import { createHash, X509Certificate } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:https';
 import { join, resolve } from 'node:path';
 import acme from 'acme-client';
@@ -34,6 +34,9 @@ export interface AcmeManagerOptions {
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const MAX_RETRY_MS = 3_600_000;
 const MIN_RENEWAL_DELAY_MS = 1000;
+const LOCKED_RECHECK_MS = 1000;
+/** An ACME token (RFC 8555 §8.3: base64url); anything else never names a file. */
+const TOKEN = /^[A-Za-z0-9_-]{16,128}$/;
 
 /**
  * Obtains and renews one certificate for a TLS listener over ACME (RFC 8555), with the protocol handled by
@@ -58,6 +61,8 @@ export class AcmeManager {
   #ordering: Promise<void> | undefined;
   #client: acme.Client | undefined;
   #accountReady = false;
+  /** The certificate currently served. */
+  #served: string | undefined;
   /** Told after every order: whether it succeeded. */
   onOrder: ((ok: boolean) => void) | undefined;
 
@@ -72,22 +77,69 @@ export class AcmeManager {
 
   /** The key authorization of an HTTP-01 token being validated, or undefined. */
   challenge(token: string): string | undefined {
-    return this.#tokens.get(token);
+    const answer = this.#tokens.get(token);
+    if (answer !== undefined || !TOKEN.test(token)) return answer;
+    // Another process of this node (workers: N) or sharing the folder may be the one ordering.
+    try {
+      return readFileSync(join(this.#folder, 'challenges', token), 'utf8');
+    } catch {
+      return undefined;
+    }
   }
 
   /** Serves the stored certificate when it is still good, and schedules the next order. */
   start(): void {
+    if (this.#adoptStored()) return;
+    // A stored certificate due for renewal is still served while its successor is ordered.
     const stored = this.#readStored();
     if (stored !== undefined) {
       try {
         this.#serve(stored.cert, stored.key);
-        this.#scheduleRenewal(stored.cert);
-        return;
       } catch (err) {
         this.#options.logger.warn({ err, folder: this.#folder }, 'stored ACME certificate ignored');
       }
     }
     this.#schedule(0);
+  }
+
+  /**
+   * Serves the stored certificate when it differs from the one served and is not yet due for renewal (another
+   * process renewed it); true when it did.
+   */
+  #adoptStored(): boolean {
+    const stored = this.#readStored();
+    if (stored === undefined || stored.cert === this.#served || renewalAt(stored.cert) <= Date.now())
+      return false;
+    try {
+      this.#serve(stored.cert, stored.key);
+    } catch (err) {
+      this.#options.logger.warn({ err, folder: this.#folder }, 'stored ACME certificate ignored');
+      return false;
+    }
+    this.#scheduleRenewal(stored.cert);
+    return true;
+  }
+
+  /**
+   * One order at a time per storage folder, across the workers of a node: a lock file naming the owner's pid,
+   * taken over when that process is gone.
+   */
+  #lock(): boolean {
+    const file = join(this.#folder, 'order.lock');
+    mkdirSync(this.#folder, { recursive: true, mode: 0o700 });
+    try {
+      writeFileSync(file, String(process.pid), { flag: 'wx', mode: 0o600 });
+      return true;
+    } catch {
+      const owner = Number(readFileSafe(file));
+      if (owner > 0 && owner !== process.pid && isAlive(owner)) return false;
+      writeFileSync(file, String(process.pid), { mode: 0o600 });
+      return true;
+    }
+  }
+
+  #unlock(): void {
+    rmSync(join(this.#folder, 'order.lock'), { force: true });
   }
 
   status(): AcmeStatus {
@@ -115,6 +167,12 @@ export class AcmeManager {
 
   async #order(): Promise<void> {
     const { config, logger, listener } = this.#options;
+    if (this.#adoptStored()) return;
+    if (!this.#lock()) {
+      // Another process orders: look for its certificate again shortly.
+      this.#schedule(LOCKED_RECHECK_MS);
+      return;
+    }
     this.#lastOrderAt = Date.now();
     try {
       this.#client ??= new acme.Client({
@@ -149,9 +207,12 @@ export class AcmeManager {
           skipChallengeVerification: true,
           challengeCreateFn: async (_authz, challenge, keyAuthorization) => {
             this.#tokens.set(challenge.token, keyAuthorization);
+            mkdirSync(join(this.#folder, 'challenges'), { recursive: true, mode: 0o700 });
+            writeAtomic(join(this.#folder, 'challenges', challenge.token), keyAuthorization);
           },
           challengeRemoveFn: async (_authz, challenge) => {
             this.#tokens.delete(challenge.token);
+            rmSync(join(this.#folder, 'challenges', challenge.token), { force: true });
           },
         });
       });
@@ -177,10 +238,13 @@ export class AcmeManager {
       );
       this.onOrder?.(false);
       this.#schedule(retryMs);
+    } finally {
+      this.#unlock();
     }
   }
 
   #serve(cert: string, key: string): void {
+    this.#served = cert;
     this.#options.certificates.setAcmeCertificate(cert, key, {
       certFile: join(this.#folder, 'cert.pem'),
       keyFile: join(this.#folder, 'key.pem'),
@@ -189,12 +253,9 @@ export class AcmeManager {
 
   /** Renewal at two thirds of the lifetime (Let's Encrypt's advice for 90-day certificates). */
   #scheduleRenewal(cert: string): void {
-    const x509 = new X509Certificate(cert);
-    const from = Date.parse(x509.validFrom);
-    const to = Date.parse(x509.validTo);
     // The floor keeps a certificate issued already past two thirds of its life (a backdated start) from
     // turning renewal into a tight loop against the CA.
-    this.#schedule(Math.max(MIN_RENEWAL_DELAY_MS, from + ((to - from) * 2) / 3 - Date.now()));
+    this.#schedule(Math.max(MIN_RENEWAL_DELAY_MS, renewalAt(cert) - Date.now()));
   }
 
   #schedule(delayMs: number): void {
@@ -244,6 +305,31 @@ export class AcmeManager {
   #directoryCa(): string | undefined {
     const file = this.#options.config.directoryCa;
     return file === undefined ? undefined : readFileSync(resolve(this.#options.baseDir, file), 'utf8');
+  }
+}
+
+/** Two thirds into the certificate's lifetime (Let's Encrypt's advice for 90-day certificates). */
+function renewalAt(cert: string): number {
+  const x509 = new X509Certificate(cert);
+  const from = Date.parse(x509.validFrom);
+  const to = Date.parse(x509.validTo);
+  return from + ((to - from) * 2) / 3;
+}
+
+function readFileSafe(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
