@@ -224,6 +224,9 @@ routes:
     assert.equal(await fingerprint(), old);
     writeFileSync(join(certs.dir, 'site.key'), next.key);
     await eventually(async () => assert.notEqual(await fingerprint(), old), 10_000);
+    // Keep the load going a while on the new certificate too.
+    const target = done + 100;
+    await eventually(() => assert.ok(done >= target), 30_000);
     stop = true;
     await load;
     await keptAlive.close();
