@@ -26,6 +26,10 @@ export const patternPhrases: Readonly<Record<string, string>> = {
   '^/': 'a string starting with "/"',
   '^([1-5]xx|[1-5][0-9][0-9])$': 'a status code such as 200 or a class such as 2xx',
   '^https?://': 'an http:// or https:// URL',
+  '^https://': 'an https:// URL',
+  '^(\\*\\.)?[A-Za-z0-9_.-]+$': 'a DNS name such as api.example.test, or a wildcard such as *.example.test',
+  '^(sha256:[0-9A-Fa-f:]{64,95}|subject:.+|san:(DNS|email|URI|IP):.+)$':
+    'sha256:FINGERPRINT, subject:DN (such as subject:CN=app, O=Shop) or san:TYPE:VALUE (such as san:DNS:app.example.test)',
   '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$':
     'letters, digits, ".", "_" or "-", starting with a letter or digit, at most 128 characters',
   '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$':

@@ -78,6 +78,188 @@ export const TracingSchema = Obj(
   {},
 );
 
+const TlsVersion = (description: string, dflt: string) =>
+  Type.Union([Type.Literal('TLSv1.2'), Type.Literal('TLSv1.3')], { description, default: dflt });
+
+export const ListenerCertificateSchema = Obj(
+  {
+    cert: Type.String({ minLength: 1, description: 'Path of the PEM certificate (the leaf first).' }),
+    key: Type.String({ minLength: 1, description: 'Path of the PEM private key of the certificate.' }),
+    chain: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description:
+          'Path of PEM intermediate certificates sent after the leaf, when `cert` holds only the leaf.',
+      }),
+    ),
+    names: Type.Optional(
+      Type.Array(Type.String({ pattern: '^(\\*\\.)?[A-Za-z0-9_.-]+$' }), {
+        minItems: 1,
+        description:
+          "Server names (exact or `*.example.test`) this certificate is chosen for by SNI; the certificate's DNS names (SAN) when absent.",
+      }),
+    ),
+  },
+  'A certificate and its key; both files are watched and reloaded when they change.',
+);
+
+export const ListenerTlsSchema = Obj(
+  {
+    certificates: Type.Optional(
+      Type.Array(ListenerCertificateSchema, {
+        minItems: 1,
+        description:
+          'Certificates chosen by the server name the client sends (SNI); the first one also answers clients that send none or an unknown name.',
+      }),
+    ),
+    acme: Type.Optional(
+      Obj(
+        {
+          directory: Type.String({
+            pattern: '^https://',
+            description:
+              "ACME directory URL (Let's Encrypt: https://acme-v02.api.letsencrypt.org/directory).",
+          }),
+          email: Type.Optional(
+            Type.String({ minLength: 3, description: 'Contact address of the ACME account.' }),
+          ),
+          domains: Type.Array(Type.String({ pattern: '^(\\*\\.)?[A-Za-z0-9_.-]+$' }), {
+            minItems: 1,
+            description: 'Names of the certificate ordered (one certificate for all of them).',
+          }),
+          challenge: Type.Optional(
+            Type.Literal('http-01', {
+              default: 'http-01',
+              description:
+                'Challenge answered: http-01, on the plain listeners (tls-alpn-01 is not supported yet).',
+            }),
+          ),
+          directoryCa: Type.Optional(
+            Type.String({
+              minLength: 1,
+              description:
+                "Path of a PEM CA bundle trusted for the directory's HTTPS (private ACME servers).",
+            }),
+          ),
+          storage: Type.Optional(
+            Type.String({
+              minLength: 1,
+              default: './.portico/acme',
+              description: 'Folder where the account key and the certificates are kept across restarts.',
+            }),
+          ),
+        },
+        'Obtain and renew a certificate automatically (ACME, RFC 8555): ordered at start when none is stored, renewed at two thirds of its lifetime.',
+      ),
+    ),
+    minVersion: Type.Optional(
+      TlsVersion('Oldest TLS version accepted; older clients are refused during the handshake.', 'TLSv1.2'),
+    ),
+    ciphers: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description:
+          "OpenSSL cipher list for TLS 1.2 (TLS 1.3 suites are OpenSSL's defaults); Node's default when absent.",
+      }),
+    ),
+    hsts: Type.Optional(
+      Obj(
+        {
+          maxAge: Type.Optional(
+            Duration('How long browsers must only use HTTPS for this host (max-age).', '180d'),
+          ),
+          includeSubDomains: Type.Optional(
+            Type.Boolean({ default: false, description: 'Add `includeSubDomains`.' }),
+          ),
+          preload: Type.Optional(Type.Boolean({ default: false, description: 'Add `preload`.' })),
+        },
+        'Send Strict-Transport-Security on every answer of this listener.',
+      ),
+    ),
+    clientAuth: Type.Optional(
+      Obj(
+        {
+          ca: Type.String({
+            minLength: 1,
+            description: 'Path of the PEM bundle of CAs whose client certificates are accepted.',
+          }),
+          mode: Type.Optional(
+            Type.Union([Type.Literal('optional'), Type.Literal('required')], {
+              default: 'optional',
+              description:
+                'required: the handshake fails without a certificate signed by `ca`; optional: a certificate is asked for and verified, the `mtls` auth method decides.',
+            }),
+          ),
+          forward: Type.Optional(
+            Type.Boolean({
+              default: false,
+              description:
+                'Send the verified client certificate upstream in `Client-Cert` (RFC 9440); a client-sent `Client-Cert` is always removed.',
+            }),
+          ),
+        },
+        'Mutual TLS: ask clients for a certificate, verified against `ca`.',
+      ),
+    ),
+  },
+  'TLS termination on a listener.',
+);
+
+export const ListenerSchema = Obj(
+  {
+    address: Type.String({ minLength: 1, description: 'Address to listen on (host:port).' }),
+    tls: Type.Optional(ListenerTlsSchema),
+    redirectToHttps: Type.Optional(
+      Type.Boolean({
+        default: false,
+        description:
+          'Plain listeners only: answer every request with 308 to the same path and query on https (the port of the first TLS listener, or `httpsPort`).',
+      }),
+    ),
+    httpsPort: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 65535,
+        description:
+          'Port put in redirects when clients reach HTTPS on another port than the TLS listener (NAT).',
+      }),
+    ),
+  },
+  'A client listener: plain HTTP, HTTPS (with `tls`) or a redirect to HTTPS.',
+);
+
+export const ServiceTlsSchema = Obj(
+  {
+    ca: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description:
+          "Path of the PEM CA bundle that signs the instances' certificates; the system CAs when absent.",
+      }),
+    ),
+    cert: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description: 'Path of the PEM client certificate presented to instances (mTLS).',
+      }),
+    ),
+    key: Type.Optional(Type.String({ minLength: 1, description: 'Path of the PEM key of `cert`.' })),
+    serverName: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description:
+          "Name sent by SNI and checked against the instance's certificate; the URL host when absent.",
+      }),
+    ),
+    rejectUnauthorized: Type.Boolean({
+      default: true,
+      description:
+        'Verify instance certificates; false accepts any certificate (logged at start; tests only).',
+    }),
+  },
+  'TLS towards the `https://` instances of a service (proxy, health checks and WebSocket upgrades). Files are read when the config is loaded.',
+);
+
 export const AdminSchema = Obj(
   {
     listen: HostPort(
@@ -477,6 +659,7 @@ export const ServiceSchema = Obj(
     retries: Type.Optional(RetriesSchema),
     circuitBreaker: Type.Optional(CircuitBreakerSchema),
     bulkhead: Type.Optional(BulkheadSchema),
+    tls: Type.Optional(ServiceTlsSchema),
     versions: Type.Optional(
       Type.Record(Type.String({ pattern: '^[0-9]+$' }), VersionPolicySchema, {
         additionalProperties: false,
@@ -598,7 +781,7 @@ export const RouteSchema = Obj(
       }),
     ),
     auth: Type.Optional(
-      Type.Array(Type.Union([Type.Literal('jwt'), Type.Literal('apiKey')]), {
+      Type.Array(Type.Union([Type.Literal('jwt'), Type.Literal('apiKey'), Type.Literal('mtls')]), {
         minItems: 1,
         description: 'Accepted authentication methods; any one suffices.',
       }),
@@ -632,7 +815,7 @@ export const AggregateSchema = Obj(
     }),
     match: RouteMatchSchema,
     auth: Type.Optional(
-      Type.Array(Type.Union([Type.Literal('jwt'), Type.Literal('apiKey')]), {
+      Type.Array(Type.Union([Type.Literal('jwt'), Type.Literal('apiKey'), Type.Literal('mtls')]), {
         minItems: 1,
         description: 'Accepted authentication methods; any one suffices.',
       }),
@@ -764,6 +947,18 @@ export const ConsumerSchema = Obj(
         description: "SHA-256 hashes of the consumer's API keys, as `sha256:` and 64 hex digits.",
       }),
     ),
+    certificates: Type.Optional(
+      Type.Array(
+        Type.String({
+          pattern: '^(sha256:[0-9A-Fa-f:]{64,95}|subject:.+|san:(DNS|email|URI|IP):.+)$',
+          description: 'sha256:HEX, subject:DN or san:TYPE:VALUE',
+        }),
+        {
+          description:
+            'Client certificates that identify this consumer for the `mtls` auth method: `sha256:` and the certificate fingerprint, `subject:` and the subject DN (`CN=app, O=Shop`), or `san:` and a subject alternative name (`san:DNS:app.example.test`, `san:email:…`, `san:URI:…`, `san:IP:…`).',
+        },
+      ),
+    ),
     scopes: Type.Optional(
       Type.Array(Type.String({ pattern: '^[\\x21-\\x7e]+$' }), { description: 'Scopes granted.' }),
     ),
@@ -801,7 +996,14 @@ export const CorsSchema = Obj(
 
 export const ConfigSchema = Obj(
   {
-    listen: HostPort('Address of the gateway listener for client traffic (host:port).', '127.0.0.1:8080'),
+    listen: Type.Union(
+      [Type.String({ minLength: 1 }), ListenerSchema, Type.Array(ListenerSchema, { minItems: 1 })],
+      {
+        default: '127.0.0.1:8080',
+        description:
+          'Client listeners: one plain `host:port`, or one or more listener objects (plain, TLS, or redirecting to HTTPS). Read at start; certificate files are watched.',
+      },
+    ),
     admin: AdminSchema,
     status: Type.Optional(StatusSchema),
     tokens: Type.Array(TokenSchema, {
@@ -847,6 +1049,10 @@ export const ConfigSchema = Obj(
 );
 
 export type Config = Static<typeof ConfigSchema>;
+export type ListenerConfig = Static<typeof ListenerSchema>;
+export type ListenerTlsConfig = Static<typeof ListenerTlsSchema>;
+export type ListenerCertificateConfig = Static<typeof ListenerCertificateSchema>;
+export type ServiceTlsConfig = Static<typeof ServiceTlsSchema>;
 export type ServiceConfig = Static<typeof ServiceSchema>;
 export type RouteConfig = Static<typeof RouteSchema>;
 export type RouteMatchConfig = Static<typeof RouteMatchSchema>;

@@ -3,6 +3,7 @@ import { compileAggregatePlan } from '../resilience/aggregate-plan.ts';
 import { isIP } from 'node:net';
 import { checkSecurityConfig } from '../security/check-security-config.ts';
 import { checkVersionConfig } from '../versions/check-version-config.ts';
+import { listenersOf } from './listeners.ts';
 import type { Config } from './schema.ts';
 
 /** A rule broken across fields, found after the schema passed. */
@@ -49,8 +50,39 @@ export function checkSemantics(config: Config): SemanticIssue[] {
   const issues: SemanticIssue[] = [];
   const add = (path: (string | number)[], message: string) => issues.push({ path, message });
 
-  const listen = parseListenAddress(config.listen);
-  if (typeof listen === 'string') add(['listen'], listen);
+  const listeners = listenersOf(config);
+  const bound: { host: string; port: number; path: (string | number)[] }[] = [];
+  const hasTls = listeners.some((listener) => listener.tls !== undefined);
+  listeners.forEach((listener, i) => {
+    const path: (string | number)[] =
+      typeof config.listen === 'string' ? ['listen'] : listenerPath(config, i);
+    const address = parseListenAddress(listener.address);
+    if (typeof address === 'string')
+      add(typeof config.listen === 'string' ? path : [...path, 'address'], address);
+    else {
+      const twin = bound.find((b) => b.port !== 0 && b.port === address.port && b.host === address.host);
+      if (twin !== undefined)
+        add([...path, 'address'], `listens on the same address as another listener (${listener.address})`);
+      bound.push({ ...address, path });
+    }
+    if (
+      listener.tls !== undefined &&
+      listener.tls.certificates === undefined &&
+      listener.tls.acme === undefined
+    )
+      add([...path, 'tls'], 'a TLS listener needs `certificates` or `acme`');
+    if (listener.tls?.acme !== undefined && !listeners.some((l) => l.tls === undefined))
+      add(
+        [...path, 'tls', 'acme'],
+        'ACME http-01 challenges are answered on a plain listener: add one (port 80)',
+      );
+    if (listener.redirectToHttps === true) {
+      if (listener.tls !== undefined)
+        add([...path, 'redirectToHttps'], 'a TLS listener cannot redirect to HTTPS (it already is)');
+      else if (!hasTls && listener.httpsPort === undefined)
+        add([...path, 'redirectToHttps'], 'needs a TLS listener or `httpsPort` to redirect to');
+    }
+  });
   const admin = parseListenAddress(config.admin.listen);
   if (typeof admin === 'string') {
     add(['admin', 'listen'], admin);
@@ -61,24 +93,27 @@ export function checkSemantics(config: Config): SemanticIssue[] {
         `admin.token (or tokens) is required when the admin listener is not on a loopback address (${config.admin.listen})`,
       );
     }
-    if (
-      typeof listen !== 'string' &&
-      listen.port !== 0 &&
-      listen.port === admin.port &&
-      listen.host === admin.host
-    ) {
-      add(['admin', 'listen'], `must differ from listen (both are ${config.listen})`);
+    for (const listen of bound) {
+      if (listen.port !== 0 && listen.port === admin.port && listen.host === admin.host)
+        add(['admin', 'listen'], `must differ from listen (both are ${config.admin.listen})`);
     }
+  }
+  const usesMtls = [...config.routes, ...(config.aggregates ?? [])].some(
+    (r) => r.auth?.includes('mtls') === true,
+  );
+  if (usesMtls && !listeners.some((listener) => listener.tls?.clientAuth !== undefined)) {
+    add(['listen'], 'a route uses auth `mtls` but no TLS listener has `clientAuth`');
   }
 
   if (config.status !== undefined) {
     const status = parseListenAddress(config.status.listen);
     if (typeof status === 'string') add(['status', 'listen'], status);
     else if (status.port !== 0) {
-      for (const [name, other] of [
-        ['listen', listen],
+      const others: [string, { host: string; port: number } | string][] = [
+        ...bound.map((b): [string, { host: string; port: number }] => ['listen', b]),
         ['admin.listen', admin],
-      ] as const) {
+      ];
+      for (const [name, other] of others) {
         if (typeof other !== 'string' && other.port === status.port && other.host === status.host) {
           add(['status', 'listen'], `must differ from ${name} (both are ${config.status.listen})`);
         }
@@ -123,6 +158,8 @@ export function checkSemantics(config: Config): SemanticIssue[] {
         `hashOn only applies to loadBalancer "consistent-hash" (this service uses "${service.loadBalancer}")`,
       );
     }
+    if (service.tls !== undefined && (service.tls.cert === undefined) !== (service.tls.key === undefined))
+      add(['services', name, 'tls'], 'cert and key go together (a client certificate needs its key)');
     service.instances.forEach((instance, i) => {
       const problem = checkInstanceUrl(instance.url);
       if (problem !== undefined) add(['services', name, 'instances', i, 'url'], problem);
@@ -185,4 +222,8 @@ function checkInstanceUrl(text: string): string | undefined {
   if (url.search !== '' || url.hash !== '')
     return `expected a URL without query or fragment (got ${JSON.stringify(text)})`;
   return undefined;
+}
+
+function listenerPath(config: Config, index: number): (string | number)[] {
+  return Array.isArray(config.listen) ? ['listen', index] : ['listen'];
 }

@@ -13,6 +13,11 @@ export const errorCatalog = {
     retryable: false,
   },
   upstream_unavailable: { status: 502, title: 'The upstream instance could not be reached', retryable: true },
+  upstream_tls_error: {
+    status: 502,
+    title: 'The TLS handshake with the upstream instance failed',
+    retryable: true,
+  },
   upstream_bad_response: {
     status: 502,
     title: 'The upstream instance sent an invalid response',

@@ -42,6 +42,12 @@ import { createOutlierDetector, outlierSettingsOf } from './upstream/outlier-det
 import type { InstanceChange } from './upstream/instance-set.ts';
 import type { ProxyObserver } from './services/proxy.ts';
 import { createGatewayServer, type GatewayServer } from './server.ts';
+import {
+  createCertificateRoutes,
+  createEdgeListeners,
+  startAcme,
+  watchCertificates,
+} from './tls/edge-listeners.ts';
 
 export interface GatewayOptions {
   readonly configFile: string;
@@ -64,7 +70,10 @@ export interface GatewayOptions {
  * await gateway.shutdown();
  */
 export interface Gateway {
+  /** The first client listener's address. */
   readonly address: AddressInfo;
+  /** Every client listener's address, in config order. */
+  readonly addresses: readonly AddressInfo[];
   readonly adminAddress: AddressInfo;
   /** Set when `status.listen` is configured. */
   readonly statusAddress: AddressInfo | undefined;
@@ -191,6 +200,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         logger.warn({ service, instance, from, to }, 'circuit breaker changed state'),
       stageState,
       registered: (service) => registered.forService(service),
+      baseDir: dirname(resolve(options.configFile)),
     });
     for (const service of table.services.values()) {
       service.instances.onChange(onPanicChange);
@@ -234,11 +244,21 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   rateLimitStoreEvents(stageState).attach(logger, metrics.registry);
 
   current = compile(config, undefined);
+  for (const service of current.services.values()) {
+    if (service.tls?.rejectUnauthorized === false)
+      logger.warn(
+        { service: service.name },
+        'service does not verify the certificates of its https instances (tls.rejectUnauthorized: false)',
+      );
+  }
   for (const checker of current.healthCheckers) checker.start();
 
   // Undefined unless tracing.otlp is set: the OpenTelemetry packages are then never loaded.
   const tracer = await createOtlpTracer(config.tracing, logger);
+  // Certificates load before anything listens: a TLS listener whose files do not load stops start-up.
+  const edge = createEdgeListeners(config, dirname(resolve(options.configFile)), logger);
   const gatewayServer: GatewayServer = createGatewayServer({
+    listeners: edge.specs,
     runtime: () => current as Runtime,
     logger,
     accessLog: config.logging.accessLog,
@@ -324,6 +344,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   adminRoutes.push(...createDashboardRoutes({ runtime: () => current as Runtime, registry, stats }));
   registerVersionMetrics(metrics.registry, stageState);
   adminRoutes.push(...createResilienceAdminRoutes(() => current as Runtime));
+  adminRoutes.push(...createCertificateRoutes(edge));
   registerResilienceMetrics(metrics.registry, () => current);
   const adminServer = createAdminServer({
     routes: () => adminRoutes,
@@ -337,10 +358,18 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       ? undefined
       : createStatusServer({ routes: () => adminRoutes, token: config.status.token, logger });
 
-  await listen(gatewayServer.server, config.listen);
+  gatewayServer.servers.forEach((server, i) => {
+    const certs = edge.certificates[i];
+    if (certs !== undefined) certs.attach(server as unknown as { setSecureContext: (o: object) => void });
+  });
+  watchCertificates(edge, metrics.registry);
+  for (const [i, server] of gatewayServer.servers.entries())
+    await listen(server, edge.addresses[i] as string);
   await listen(adminServer, config.admin.listen);
   if (statusServer !== undefined && config.status !== undefined)
     await listen(statusServer, config.status.listen);
+  // After the plain listeners are up: they answer the HTTP-01 challenges of the orders started here.
+  startAcme(edge, metrics.registry);
 
   const watcher: FSWatcher | undefined =
     (options.watchConfig ?? true)
@@ -361,6 +390,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 
   return {
     address: gatewayServer.server.address() as AddressInfo,
+    addresses: gatewayServer.servers.map((server) => server.address() as AddressInfo),
     adminAddress: adminServer.address() as AddressInfo,
     statusAddress: statusServer?.address() as AddressInfo | undefined,
     logger,
@@ -377,14 +407,18 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         const table = current as Runtime;
         const drainMs = parseDurationMs(table.config.shutdownTimeout);
         logger.info({ inflight: gatewayServer.inflight(), drainMs }, 'shutting down: draining');
-        const closed = new Promise<void>((resolve) => gatewayServer.server.close(() => resolve()));
-        gatewayServer.server.closeIdleConnections();
+        await edge.close();
+        const servers = gatewayServer.servers;
+        const closed = Promise.all(
+          servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))),
+        );
+        for (const server of servers) server.closeIdleConnections();
         const deadline = Date.now() + drainMs;
         while (gatewayServer.inflight() > 0 && Date.now() < deadline) {
           await new Promise((resolve) => setTimeout(resolve, 20));
-          gatewayServer.server.closeIdleConnections();
+          for (const server of servers) server.closeIdleConnections();
         }
-        gatewayServer.server.closeAllConnections();
+        for (const server of servers) server.closeAllConnections();
         await closed;
         for (const checker of table.healthCheckers) await checker.stop();
         await Promise.all(

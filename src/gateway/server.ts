@@ -1,4 +1,11 @@
-import { createServer, ServerResponse, type IncomingMessage, type Server } from 'node:http';
+import {
+  createServer,
+  ServerResponse,
+  type IncomingMessage,
+  type Server,
+  type ServerOptions,
+} from 'node:http';
+import { createServer as createHttpsServer, type ServerOptions as HttpsServerOptions } from 'node:https';
 import type { Socket } from 'node:net';
 import { logRequest, type Refusals } from '../observability/access-log.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -14,6 +21,7 @@ import { checkFraming } from '../security/framing.ts';
 import type { Runtime } from './runtime/compile-runtime.ts';
 import { ConnectionGuard } from './net/connection-guard.ts';
 import { closeAfterAnswer } from './net/lingering-close.ts';
+import { forwardClientCertificate } from './tls/client-cert-header.ts';
 
 export interface GatewayServerOptions {
   /** The current runtime table; read once per request. */
@@ -30,15 +38,38 @@ export interface GatewayServerOptions {
   readonly tracer?: OtlpTracer | undefined;
   /** Counts and logs requests refused before routing (observability/access-log.ts). */
   readonly refusals?: Refusals | undefined;
+  /** The client listeners, in config order; one plain listener when absent. */
+  readonly listeners?: readonly ListenerSpec[] | undefined;
+}
+
+/** How one client listener differs from the others; they all share the one intake below. */
+export interface ListenerSpec {
+  /** TLS options (certificates, SNI, ALPN, client certificates) of an HTTPS listener; plain HTTP when absent. */
+  readonly tls?: HttpsServerOptions | undefined;
+  /** Strict-Transport-Security value set on every answer of a TLS listener. */
+  readonly hsts?: string | undefined;
+  /**
+   * Set on a plain listener that answers every request with 308 to the same target on https: the port put in
+   * the Location (0 or 443 puts none).
+   */
+  readonly redirectToHttpsPort?: number | undefined;
+  /** A plain listener's answers to ACME HTTP-01 challenges (RFC 8555 §8.3): the key authorization of a token. */
+  readonly acmeChallenge?: ((token: string) => string | undefined) | undefined;
+  /** A TLS listener that sends the verified client certificate upstream in `Client-Cert` (RFC 9440). */
+  readonly forwardClientCertificate?: boolean | undefined;
 }
 
 export interface GatewayServer {
+  /** The first listener's server. */
   readonly server: Server;
+  /** One server per listener, in the order of `listeners`. */
+  readonly servers: readonly Server[];
   /** Requests whose response has not ended yet. */
   readonly inflight: () => number;
 }
 
 const kContext = Symbol('portico.context');
+const ACME_CHALLENGE_PATH = '/.well-known/acme-challenge/';
 type TrackedResponse = ServerResponse & { [kContext]?: RequestContext };
 /** Set on a connection once a request on it asked to close it: later pipelined requests are not run. */
 const kLastRequestSeen = Symbol('portico.lastRequestSeen');
@@ -216,36 +247,106 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
     });
   }
 
-  const server = createServer(
-    {
-      insecureHTTPParser: false,
-      maxHeaderSize: options.maxHeaderSizeBytes,
-      headersTimeout: options.headersTimeoutMs,
-      requestTimeout: options.requestTimeoutMs,
-      keepAliveTimeout: options.keepAliveTimeoutMs,
-      // Node enforces headersTimeout/requestTimeout on this sweep (30 s by default): a slow client would
-      // otherwise hold its socket up to 30 s past its deadline.
-      connectionsCheckingInterval: Math.min(1000, options.headersTimeoutMs),
-      // checkFraming refuses a missing Host with one problem+json answer; Node's own refusal came on top.
-      requireHostHeader: false,
-      joinDuplicateHeaders: false,
-    },
-    handleRequest,
-  );
-  // Node silently drops header lines past maxHeadersCount; let one more through so the count check above sees it.
-  server.maxHeadersCount = 1001;
-  server.maxConnections = options.maxConnections;
-  guard.attach(server);
-  server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
-    socket.on('error', destroyOnError);
-    // A response bound to the raw socket, so stages answer an upgrade (401, 429, …) like any request.
-    const res = new ServerResponse(req);
-    res.assignSocket(socket);
-    res.shouldKeepAlive = false;
-    res.once('finish', closeUpgradeSocket);
-    handleRequest(req, res, head);
-  });
-  server.on('clientError', (err: NodeJS.ErrnoException, socket: ClientSocket) => {
+  /** A redirect listener's answer: 308 to the same host, path and query on https (RFC 9110 §15.4.9). */
+  function redirectToHttps(req: IncomingMessage, res: ServerResponse, port: number): void {
+    guard.headReceived(req.socket);
+    inflight++;
+    const host = hostnameOf(req.headers.host);
+    if (host === undefined)
+      return refuse(req, res, 'bad_request', 'the Host header is missing or invalid', true);
+    res.once('close', onUntrackedClose);
+    closeAfterAnswer(req, res);
+    const authority = port === 0 || port === 443 ? host : `${host}:${port}`;
+    res.writeHead(308, { location: `https://${authority}${req.url ?? '/'}`, 'content-length': '0' });
+    res.end();
+  }
+
+  /** Answers a pending HTTP-01 token; false (nothing written) for any other request. */
+  function answerChallenge(
+    req: IncomingMessage,
+    res: ServerResponse,
+    challenge: (token: string) => string | undefined,
+  ): boolean {
+    const url = req.url;
+    if (url === undefined || !url.startsWith(ACME_CHALLENGE_PATH)) return false;
+    const answer = challenge(url.slice(ACME_CHALLENGE_PATH.length));
+    if (answer === undefined) return false;
+    guard.headReceived(req.socket);
+    inflight++;
+    res.once('close', onUntrackedClose);
+    closeAfterAnswer(req, res);
+    res.writeHead(200, {
+      'content-type': 'application/octet-stream',
+      'content-length': String(answer.length),
+    });
+    res.end(answer);
+    return true;
+  }
+
+  const httpOptions: ServerOptions = {
+    insecureHTTPParser: false,
+    maxHeaderSize: options.maxHeaderSizeBytes,
+    headersTimeout: options.headersTimeoutMs,
+    requestTimeout: options.requestTimeoutMs,
+    keepAliveTimeout: options.keepAliveTimeoutMs,
+    // Node enforces headersTimeout/requestTimeout on this sweep (30 s by default): a slow client would
+    // otherwise hold its socket up to 30 s past its deadline.
+    connectionsCheckingInterval: Math.min(1000, options.headersTimeoutMs),
+    // checkFraming refuses a missing Host with one problem+json answer; Node's own refusal came on top.
+    requireHostHeader: false,
+    joinDuplicateHeaders: false,
+  };
+
+  function createListener(spec: ListenerSpec): Server {
+    const redirectPort = spec.redirectToHttpsPort;
+    const hsts = spec.hsts;
+    let onRequest: (req: IncomingMessage, res: ServerResponse, upgradeHead?: Buffer) => void = handleRequest;
+    const challenge = spec.acmeChallenge;
+    if (challenge !== undefined) {
+      const inner = redirectPort === undefined ? handleRequest : undefined;
+      onRequest = function handleWithChallenges(req, res, upgradeHead) {
+        if (upgradeHead === undefined && answerChallenge(req, res, challenge)) return;
+        if (inner !== undefined) inner(req, res, upgradeHead);
+        else redirectToHttps(req, res, redirectPort as number);
+      };
+    } else if (redirectPort !== undefined) {
+      onRequest = function redirectRequest(req, res) {
+        redirectToHttps(req, res, redirectPort);
+      };
+    } else if (hsts !== undefined) {
+      onRequest = function handleSecureRequest(req, res, upgradeHead) {
+        res.setHeader('strict-transport-security', hsts);
+        handleRequest(req, res, upgradeHead);
+      };
+    }
+    const server: Server =
+      spec.tls === undefined
+        ? createServer(httpOptions, onRequest)
+        : // An https.Server is an http.Server with TLS in front: the same intake, parser limits and guards.
+          (createHttpsServer(
+            // The handshake counts against the head deadline: a client that stalls it holds no socket longer.
+            { ...httpOptions, ...spec.tls, handshakeTimeout: options.headersTimeoutMs },
+            onRequest,
+          ) as unknown as Server);
+    // Node silently drops header lines past maxHeadersCount; let one more through so the count check above sees it.
+    server.maxHeadersCount = 1001;
+    server.maxConnections = options.maxConnections;
+    guard.attach(server, spec.tls === undefined ? 'connection' : 'secureConnection');
+    if (spec.forwardClientCertificate === true) server.on('secureConnection', forwardClientCertificate);
+    server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+      socket.on('error', destroyOnError);
+      // A response bound to the raw socket, so stages answer an upgrade (401, 429, …) like any request.
+      const res = new ServerResponse(req);
+      res.assignSocket(socket);
+      res.shouldKeepAlive = false;
+      res.once('finish', closeUpgradeSocket);
+      onRequest(req, res, head);
+    });
+    server.on('clientError', onClientError);
+    return server;
+  }
+
+  function onClientError(err: NodeJS.ErrnoException, socket: ClientSocket): void {
     if (socket[kParseFailure] !== undefined) return;
     // After a request that closes the connection, what follows is never read: its answers go out first.
     if (!socket.writable || socket[kLastRequestSeen] === true) {
@@ -268,8 +369,10 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
     } else if (!current.headersSent) answerParseFailure(socket, answer);
     // The request being answered is the broken one and its answer has begun: only a cut tells the client.
     else socket.destroy();
-  });
-  return { server, inflight: () => inflight };
+  }
+
+  const servers = (options.listeners ?? [{}]).map(createListener);
+  return { server: servers[0] as Server, servers, inflight: () => inflight };
 }
 
 function destroyOnError(this: Socket): void {
@@ -307,4 +410,11 @@ function routingMethod(req: IncomingMessage, runtime: Runtime): string {
   if (method !== 'OPTIONS' || runtime.config.cors === undefined) return method;
   const asked = req.headers['access-control-request-method'];
   return typeof asked === 'string' ? asked : method;
+}
+
+/** The host of a Host header without its port, or undefined when it is not a plain name or address. */
+function hostnameOf(host: string | undefined): string | undefined {
+  if (host === undefined) return undefined;
+  const m = /^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?$/.exec(host);
+  return m?.[1];
 }

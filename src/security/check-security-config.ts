@@ -44,6 +44,8 @@ export function checkSecurityConfig(config: Config): SecurityConfigIssue[] {
         add(['routes', i, 'auth'], 'route accepts jwt but auth.jwt is not configured');
       if (method === 'apiKey' && (config.consumers ?? []).every((c) => (c.apiKeys ?? []).length === 0))
         add(['routes', i, 'auth'], 'route accepts apiKey but no consumer has an API key');
+      if (method === 'mtls' && (config.consumers ?? []).every((c) => (c.certificates ?? []).length === 0))
+        add(['routes', i, 'auth'], 'route accepts mtls but no consumer has `certificates`');
     }
     if (route.scopes !== undefined && route.auth === undefined)
       add(['routes', i, 'scopes'], 'scopes need authentication: add auth to the route');

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { createHash, X509Certificate } from 'node:crypto';
 import { test } from 'node:test';
 import { createConsumerTable } from './consumers.ts';
 
@@ -30,4 +31,40 @@ test("builds each consumer's identity headers once", () => {
     'users:read orders:read',
   ]);
   assert.equal(table.byApiKey('k')?.identity, consumer?.identity);
+});
+
+test('finds the consumer of a client certificate by fingerprint, subject or SAN', () => {
+  const pem = execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      '/dev/null',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=app/O=Shop',
+      '-addext',
+      'subjectAltName=DNS:app.test,email:ops@shop.test,IP:10.0.0.7',
+    ],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
+  );
+  const cert = new X509Certificate(pem);
+  const colons = cert.fingerprint256;
+  const find = (entry: string) =>
+    createConsumerTable([{ id: 'app', certificates: [entry] }]).byCertificate(cert)?.id;
+  assert.equal(find(`sha256:${colons}`), 'app');
+  assert.equal(find(`sha256:${colons.replaceAll(':', '').toLowerCase()}`), 'app');
+  assert.equal(find('subject:CN=app, O=Shop'), 'app');
+  assert.equal(find('san:DNS:app.test'), 'app');
+  assert.equal(find('san:email:ops@shop.test'), 'app');
+  assert.equal(find('san:IP:10.0.0.7'), 'app');
+  assert.equal(find('san:DNS:other.test'), undefined);
+  assert.equal(find('subject:CN=app'), undefined, 'the whole subject must match');
 });

@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual, type X509Certificate } from 'node:crypto';
 import type { ConsumerConfig } from '../config/schema.ts';
 import { createIdentity, type Identity } from './identity.ts';
 
@@ -12,6 +12,11 @@ export interface Consumer {
 export interface ConsumerTable {
   /** The consumer owning this clear-text API key, or undefined. */
   byApiKey(key: string): Consumer | undefined;
+  /**
+   * The consumer a verified client certificate identifies: by SHA-256 fingerprint first, then by subject DN,
+   * then by any subject alternative name; undefined when none matches.
+   */
+  byCertificate(cert: X509Certificate): Consumer | undefined;
 }
 
 /** SHA-256 of an API key as stored in config, without the `sha256:` prefix. */
@@ -30,6 +35,7 @@ function hashApiKey(key: string): Buffer {
  */
 export function createConsumerTable(consumers: readonly ConsumerConfig[]): ConsumerTable {
   const keys = new Map<string, { digest: Buffer; consumer: Consumer }>();
+  const certificates = new Map<string, Consumer>();
   for (const config of consumers) {
     const consumer: Consumer = {
       id: config.id,
@@ -39,6 +45,7 @@ export function createConsumerTable(consumers: readonly ConsumerConfig[]): Consu
       const hex = stored.slice('sha256:'.length).toLowerCase();
       keys.set(hex, { digest: Buffer.from(hex, 'hex'), consumer });
     }
+    for (const entry of config.certificates ?? []) certificates.set(certificateKey(entry), consumer);
   }
   return {
     byApiKey(key) {
@@ -47,5 +54,27 @@ export function createConsumerTable(consumers: readonly ConsumerConfig[]): Consu
       if (entry === undefined || !timingSafeEqual(entry.digest, digest)) return undefined;
       return entry.consumer;
     },
+    byCertificate(cert) {
+      if (certificates.size === 0) return undefined;
+      const byFingerprint = certificates.get(
+        `sha256:${cert.fingerprint256.replaceAll(':', '').toLowerCase()}`,
+      );
+      if (byFingerprint !== undefined) return byFingerprint;
+      const bySubject = certificates.get(`subject:${cert.subject.replaceAll('\n', ', ')}`);
+      if (bySubject !== undefined) return bySubject;
+      for (const name of (cert.subjectAltName ?? '').split(', ')) {
+        const consumer = certificates.get(
+          `san:${name.startsWith('IP Address:') ? `IP:${name.slice(11)}` : name}`,
+        );
+        if (consumer !== undefined) return consumer;
+      }
+      return undefined;
+    },
   };
+}
+
+/** A configured certificate reference in the form lookups use: fingerprints as lower-case hex without colons. */
+function certificateKey(entry: string): string {
+  if (!entry.startsWith('sha256:')) return entry;
+  return `sha256:${entry.slice(7).replaceAll(':', '').toLowerCase()}`;
 }

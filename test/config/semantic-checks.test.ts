@@ -135,3 +135,38 @@ test('the status listener differs from the other listeners, and token names are 
   const role = onlyIssue(`tokens: [{ name: a, hash: "${hash}", role: root }]\n`);
   assert.match(role.message, /"admin", "read" or "service:" and a service name/);
 });
+
+test('listener objects: addresses, duplicates, redirects and mtls are checked', () => {
+  const tls = 'tls: { certificates: [{ cert: a.crt, key: a.key }] }';
+  parseConfig(
+    `listen:\n  - { address: "127.0.0.1:8080", redirectToHttps: true }\n  - { address: "127.0.0.1:8443", ${tls} }\n`,
+    'p.yaml',
+    {},
+  );
+  assert.equal(onlyIssue('listen: [{ address: "nowhere" }]\n').path, 'listen[0].address');
+  assert.match(
+    onlyIssue('listen: [{ address: "127.0.0.1:1" }, { address: "127.0.0.1:1" }]\n').message,
+    /same address as another listener/,
+  );
+  assert.match(
+    onlyIssue('listen: { address: "127.0.0.1:1", redirectToHttps: true }\n').message,
+    /needs a TLS listener or `httpsPort`/,
+  );
+  assert.match(
+    onlyIssue(`listen: { address: "127.0.0.1:1", redirectToHttps: true, ${tls} }\n`).message,
+    /cannot redirect to HTTPS/,
+  );
+  assert.match(
+    onlyIssue(`listen: { address: "127.0.0.1:8081", ${tls} }\n`).message,
+    /must differ from listen/,
+  );
+  const mtlsRoute =
+    'consumers: [{ id: a, certificates: ["san:DNS:a.test"] }]\nservices: { s: {} }\nroutes: [{ name: r, match: { path: /r }, service: s, auth: [mtls] }]\n';
+  assert.match(onlyIssue(mtlsRoute).message, /no TLS listener has `clientAuth`/);
+  parseConfig(
+    `${mtlsRoute}listen: { address: "127.0.0.1:1", tls: { certificates: [{ cert: a, key: b }], clientAuth: { ca: c } } }\n`,
+    'p.yaml',
+    {},
+  );
+  assert.match(onlyIssue('services: { s: { tls: { cert: c.crt } } }\n').message, /cert and key go together/);
+});

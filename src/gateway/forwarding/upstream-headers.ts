@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { appendTraceHeaders } from '../../observability/trace-context.ts';
 import type { AddressMatcher } from '../net/address-matcher.ts';
 import { isHopByHop, removeConnectionNamed } from './hop-by-hop.ts';
+import { clientCertHeaderOf } from '../tls/client-cert-header.ts';
 
 /** Headers the gateway sets itself; a client's copies are dropped, except forwarding ones from trusted proxies. */
 const gatewayHeaders = new Set([
@@ -18,6 +19,9 @@ const gatewayHeaders = new Set([
   // W3C trace context: replaced by the gateway's own span (observability/trace-context.ts).
   'traceparent',
   'tracestate',
+  // Client certificates (RFC 9440): only a TLS listener with clientAuth.forward sets them.
+  'client-cert',
+  'client-cert-chain',
 ]);
 const gatewayHeaderLengths = new Set([...gatewayHeaders].map((name) => name.length));
 
@@ -82,7 +86,9 @@ export function buildUpstreamHeaders(req: IncomingMessage, info: ForwardingInfo)
   // second pass only when it names something else.
   if (connection !== undefined) removeConnectionNamed(out, connection);
   const peer = info.peer;
-  const proto = priorProto ?? 'http';
+  // The listener's own scheme, unless a trusted proxy in front already said how the client came in.
+  const proto =
+    priorProto ?? ((req.socket as { encrypted?: boolean } | null)?.encrypted === true ? 'https' : 'http');
   const host = priorHost ?? clientHost;
   const forwardedFor = peer.includes(':') ? `"[${peer}]"` : peer;
   const quotedHost = host.includes('"') || host.includes('\\') ? host.replace(/["\\]/g, '') : host;
@@ -102,6 +108,8 @@ export function buildUpstreamHeaders(req: IncomingMessage, info: ForwardingInfo)
   if (host !== '') out.push('x-forwarded-host', host);
   if (info.contentLength >= 0) out.push('content-length', String(info.contentLength));
   appendTraceHeaders(req, out);
+  const clientCert = clientCertHeaderOf(req.socket);
+  if (clientCert !== undefined) out.push('client-cert', clientCert);
   const extra = info.extra;
   if (extra !== undefined) for (let i = 0; i < extra.length; i++) out.push(extra[i] as string);
   return out;

@@ -40,6 +40,7 @@ const requestTimeoutAnswer = 'HTTP/1.1 408 Request Timeout\r\nconnection: close\
 export class ConnectionGuard {
   readonly #options: ConnectionGuardOptions;
   readonly #sockets = new Set<GuardedSocket>();
+  #servers = 0;
   readonly #perClient = new Map<string, number>();
   /** Coarse clock, advanced by the sweep: requests never read the time for this. */
   #now = performance.now();
@@ -99,9 +100,15 @@ export class ConnectionGuard {
   }
 
   /** Guards every connection the server accepts, until the server closes. */
-  attach(server: Server): void {
-    server.on('connection', (socket: Socket) => this.admit(socket));
-    server.once('close', () => this.close());
+  attach(server: Server, event: 'connection' | 'secureConnection' = 'connection'): void {
+    // A TLS listener's requests arrive on the TLS socket: that one is guarded, once its handshake is done
+    // (the handshake itself is bounded by the server's handshakeTimeout).
+    server.on(event, (socket: Socket) => this.admit(socket));
+    this.#servers++;
+    // Listeners share one guard: its sweep stops with the last of them.
+    server.once('close', () => {
+      if (--this.#servers === 0) this.close();
+    });
   }
 
   #expire(): void {

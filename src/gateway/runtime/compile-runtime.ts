@@ -13,6 +13,7 @@ import { resilienceFor, type BreakerListener } from '../services/service-resilie
 import { createBalancer } from '../../balancing/index.ts';
 import { createHealthChecker, type HealthChecker } from '../upstream/health-checker.ts';
 import { Instance, type PoolOptions } from '../upstream/instance.ts';
+import { loadUpstreamTls } from '../upstream/upstream-tls.ts';
 import { InstanceSet } from '../upstream/instance-set.ts';
 import type { CompiledRoute } from './compiled-route.ts';
 import type { HashKeySource, ServiceRuntime } from './service-runtime.ts';
@@ -45,6 +46,8 @@ export interface CompileDependencies {
   readonly stageState?: Map<string, unknown> | undefined;
   /** Told when a circuit breaker changes state (logs). */
   readonly onBreakerTransition?: BreakerListener | undefined;
+  /** Folder relative file paths of the config (service `tls` files) are read from; the working folder when absent. */
+  readonly baseDir?: string | undefined;
 }
 
 const orderedFactories = sortByPhase(stageFactories);
@@ -60,6 +63,7 @@ export function compileRuntime(config: Config, deps: CompileDependencies): Runti
       serviceConfig,
       deps.previous?.services.get(name),
       deps.registered?.(name) ?? [],
+      deps.baseDir ?? process.cwd(),
     );
     // Breaker states, bulkhead slots and retry budgets outlive a reload that keeps their config.
     const resilience = resilienceFor(shared, name, serviceConfig, {
@@ -89,6 +93,7 @@ export function compileRuntime(config: Config, deps: CompileDependencies): Runti
     healthCheckers.push(
       createHealthChecker({
         instances: service.instances,
+        tls: service.tls,
         check: {
           path: check.path,
           intervalMs: parseDurationMs(check.interval),
@@ -130,12 +135,15 @@ function compileService(
   config: ServiceConfig,
   previous: ServiceRuntime | undefined,
   registered: readonly Instance[],
+  baseDir: string,
 ): Omit<ServiceRuntime, 'resilience'> {
   const connectTimeoutMs = parseDurationMs(config.timeouts?.connect ?? '2s');
   const requestTimeoutMs = parseDurationMs(config.timeouts?.request ?? '30s');
   const idle = config.timeouts?.idle;
   const idleTimeoutMs = idle === undefined ? requestTimeoutMs : parseDurationMs(idle);
-  const poolOptions: PoolOptions = { connectTimeoutMs, keepAliveTimeoutMs };
+  const tls = loadUpstreamTls(config.tls, baseDir);
+  const poolOptions: PoolOptions = { connectTimeoutMs, keepAliveTimeoutMs, tls };
+  const sameTls = JSON.stringify(previous?.tls) === JSON.stringify(tls);
   const instances: Instance[] = [];
   for (const spec of config.instances) {
     const id = spec.id ?? instanceIdFromUrl(spec.url);
@@ -147,7 +155,8 @@ function compileService(
       old.url.href === new URL(spec.url).href &&
       old.weight === spec.weight &&
       old.version === spec.version &&
-      previous?.connectTimeoutMs === connectTimeoutMs
+      previous?.connectTimeoutMs === connectTimeoutMs &&
+      sameTls
     ) {
       instances.push(old);
     } else {
@@ -174,6 +183,7 @@ function compileService(
     instances: set,
     hashKey: hashKeySource(config),
     connectTimeoutMs,
+    tls,
     requestTimeoutMs,
     idleTimeoutMs,
   };

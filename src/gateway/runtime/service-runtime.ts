@@ -1,6 +1,7 @@
 import type { ServiceConfig } from '../../config/schema.ts';
 import type { ServiceResilience } from '../services/service-resilience.ts';
 import type { InstanceSet } from '../upstream/instance-set.ts';
+import type { UpstreamTls } from '../upstream/upstream-tls.ts';
 
 /** How the consistent-hash key of a request is found. */
 export type HashKeySource =
@@ -16,6 +17,8 @@ export interface ServiceRuntime {
   readonly instances: InstanceSet;
   readonly hashKey: HashKeySource;
   readonly connectTimeoutMs: number;
+  /** TLS towards https instances (files read at compile); undefined: system CAs and the URL host. */
+  readonly tls: UpstreamTls | undefined;
   /** Time to the response headers of one try. */
   readonly requestTimeoutMs: number;
   /** Longest pause between response body chunks (0 = same as requestTimeoutMs). */

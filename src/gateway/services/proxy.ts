@@ -18,6 +18,7 @@ import type { FallbackAnswer } from './fallback.ts';
 import { hashKeyOf } from './hash-key.ts';
 import type { ServiceResilience } from './service-resilience.ts';
 import { closeAfterAnswer } from '../net/lingering-close.ts';
+import { isTlsFailure } from '../upstream/upstream-tls.ts';
 
 /** Reports upstream failures (metrics, passive health); set once by the gateway. */
 export interface ProxyObserver {
@@ -501,7 +502,9 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
 /** Maps an undici / socket error of a try to the problem code answered and the kind counted in metrics. */
 export function classifyUpstreamError(err: Error): { code: ErrorCode; kind: UpstreamErrorKind | undefined } {
   if (err instanceof PorticoError) return { code: err.code, kind: undefined };
-  switch ((err as { code?: string }).code) {
+  const errorCode = (err as { code?: string }).code;
+  if (isTlsFailure(errorCode)) return { code: 'upstream_tls_error', kind: 'connect' };
+  switch (errorCode) {
     case 'UND_ERR_CONNECT_TIMEOUT':
       return { code: 'upstream_connect_timeout', kind: 'connect' };
     case 'UND_ERR_HEADERS_TIMEOUT':
@@ -536,6 +539,8 @@ function describe(code: ErrorCode, service: string): string {
       return `an instance of "${service}" stopped sending its answer`;
     case 'upstream_unavailable':
       return `an instance of "${service}" could not be reached`;
+    case 'upstream_tls_error':
+      return `the TLS handshake with an instance of "${service}" failed (its certificate was not accepted)`;
     case 'upstream_bad_response':
       return `an instance of "${service}" sent an invalid response`;
     case 'payload_too_large':

@@ -8,6 +8,7 @@ import { upstreamPathOf, type RequestContext } from '../pipeline/request-context
 import type { Handler } from '../pipeline/stage.ts';
 import type { ServiceRuntime } from '../runtime/service-runtime.ts';
 import type { Instance } from '../upstream/instance.ts';
+import { isTlsFailure } from '../upstream/upstream-tls.ts';
 import { hashKeyOf } from './hash-key.ts';
 import type { ProxyObserver } from './proxy.ts';
 
@@ -76,6 +77,8 @@ class UpgradeRelay {
       timeout: this.#service.connectTimeoutMs,
       // The registry's allow-list holds for upgrades too (DNS rebinding).
       ...(instance.lookup === undefined ? {} : { lookup: instance.lookup }),
+      // The service's CA, client certificate and server name, as the proxy's pool uses them (wss).
+      ...instance.tls,
     };
     const upstreamReq = secure ? httpsRequest(options) : httpRequest(options);
     instance.inflight++;
@@ -138,6 +141,7 @@ class UpgradeRelay {
   #fail(err: NodeJS.ErrnoException): void {
     this.#release();
     const timedOut = err.code === 'ETIMEDOUT';
+    const tlsFailure = isTlsFailure(err.code);
     this.#observer.upstreamError(
       this.#service.name,
       this.#instance,
@@ -147,7 +151,7 @@ class UpgradeRelay {
     );
     sendProblem(
       this.#ctx.res,
-      timedOut ? 'upstream_connect_timeout' : 'upstream_unavailable',
+      timedOut ? 'upstream_connect_timeout' : tlsFailure ? 'upstream_tls_error' : 'upstream_unavailable',
       undefined,
       undefined,
       {

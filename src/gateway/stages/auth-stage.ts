@@ -1,4 +1,6 @@
+import type { TLSSocket } from 'node:tls';
 import { PorticoError } from '../../errors/portico-error.ts';
+import type { Consumer, ConsumerTable } from '../../security/consumers.ts';
 import type { Identity } from '../../security/identity.ts';
 import { JwtRejection, type JwtVerifier } from '../../security/jwt-verifier.ts';
 import type { RequestContext } from '../pipeline/request-context.ts';
@@ -22,29 +24,43 @@ export const authStage: StageFactory = {
     const security = securityRuntime(context);
     const jwt = methods.includes('jwt') ? security.jwt : undefined;
     const useApiKey = methods.includes('apiKey');
+    const useMtls = methods.includes('mtls');
     const jwtFirst = !useApiKey || methods.indexOf('jwt') < methods.indexOf('apiKey');
     const challenges: string[] = [];
     for (const method of methods) {
       if (method === 'jwt') challenges.push('Bearer realm="portico"');
-      else challenges.push(`ApiKey realm="portico", header="${security.apiKeyHeader}"`);
+      else if (method === 'apiKey')
+        challenges.push(`ApiKey realm="portico", header="${security.apiKeyHeader}"`);
+      // A client certificate is asked for during the TLS handshake: HTTP has no challenge for it.
     }
-    const missing = new PorticoError('unauthorized', 'credentials are missing', undefined, {
-      headers: { 'www-authenticate': challenges.join(', ') },
-    });
-    const invalidHeaders = {
-      'www-authenticate': challenges
-        .map((c) => (c.startsWith('Bearer') ? `${c}, error="invalid_token"` : c))
-        .join(', '),
-    };
+    const missing = new PorticoError(
+      'unauthorized',
+      'credentials are missing',
+      undefined,
+      challenges.length === 0 ? undefined : { headers: { 'www-authenticate': challenges.join(', ') } },
+    );
+    const invalidHeaders: Record<string, string> =
+      challenges.length === 0
+        ? {}
+        : {
+            'www-authenticate': challenges
+              .map((c) => (c.startsWith('Bearer') ? `${c}, error="invalid_token"` : c))
+              .join(', '),
+          };
 
     return async function authenticate(ctx, next) {
       let failure: string | undefined;
       let identity: Identity | undefined;
+      if (useMtls) {
+        const proof = certificateProof(ctx, security.consumers);
+        if (typeof proof === 'string') failure = proof;
+        else identity = proof?.identity;
+      }
       // Always read, so the query parameter is stripped even when the token wins.
       const key = useApiKey ? apiKeyOf(ctx, security) : undefined;
-      if (jwt !== undefined && jwtFirst) {
+      if (identity === undefined && jwt !== undefined && jwtFirst) {
         const proof = await bearerProof(ctx, jwt);
-        if (typeof proof === 'string') failure = proof;
+        if (typeof proof === 'string') failure ??= proof;
         else identity = proof;
       }
       if (identity === undefined && key !== undefined) {
@@ -112,4 +128,30 @@ function safeDecode(text: string): string {
   } catch {
     return text;
   }
+}
+
+const kCertificateConsumer = Symbol('portico.certificateConsumer');
+type CertifiedSocket = TLSSocket & {
+  /** The consumer table the connection's certificate was looked up in, and what it found (one per connection). */
+  [kCertificateConsumer]?: { table: ConsumerTable; proof: Consumer | string | undefined };
+};
+
+/**
+ * What the connection's client certificate proves: a consumer, why it does not, or undefined when the
+ * connection carries no certificate (plain HTTP, or none sent). Computed once per connection and table: the
+ * certificate cannot change on a connection (renegotiation is off in Node).
+ */
+function certificateProof(ctx: RequestContext, consumers: ConsumerTable): Consumer | string | undefined {
+  const socket = ctx.req.socket as CertifiedSocket;
+  if ((socket as { encrypted?: boolean }).encrypted !== true) return undefined;
+  const cached = socket[kCertificateConsumer];
+  if (cached?.table === consumers) return cached.proof;
+  let proof: Consumer | string | undefined;
+  const cert = socket.getPeerX509Certificate();
+  if (cert === undefined) proof = undefined;
+  else if (!socket.authorized)
+    proof = `the client certificate is not trusted (${String(socket.authorizationError)})`;
+  else proof = consumers.byCertificate(cert) ?? 'the client certificate belongs to no consumer';
+  socket[kCertificateConsumer] = { table: consumers, proof };
+  return proof;
 }

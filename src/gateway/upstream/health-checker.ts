@@ -1,4 +1,5 @@
 import { Agent, request } from 'undici';
+import type { UpstreamTls } from './upstream-tls.ts';
 import type { Instance } from './instance.ts';
 import type { InstanceChange, InstanceSet } from './instance-set.ts';
 
@@ -72,6 +73,8 @@ export interface HealthCheckerOptions {
   probe?: Probe;
   /** Called after an instance is ejected or restored. */
   onTransition?: HealthTransitionListener;
+  /** TLS settings of the service, so probes of https instances verify as the proxy does. */
+  tls?: UpstreamTls | undefined;
 }
 
 export interface HealthChecker {
@@ -192,6 +195,7 @@ export function createHealthChecker(options: HealthCheckerOptions): HealthChecke
           pipelining: 1,
           connectTimeout: check.timeoutMs,
           keepAliveTimeout: Math.max(check.intervalMs * 2, 1000),
+          ...(options.tls === undefined ? {} : { connect: { ...options.tls } }),
         });
         probe = createHttpProbe(agent, check.path, expected);
       }

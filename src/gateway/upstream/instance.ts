@@ -1,5 +1,6 @@
 import { Pool } from 'undici';
 import type { GuardedLookup } from '../../registry/address-policy.ts';
+import type { UpstreamTls } from './upstream-tls.ts';
 
 export type InstanceStatus = 'passing' | 'critical' | 'draining';
 
@@ -20,6 +21,8 @@ export interface PoolOptions {
   connections?: number | undefined;
   /** DNS lookup that re-checks resolved addresses against the registry's allow-list (DNS rebinding). */
   lookup?: GuardedLookup | undefined;
+  /** TLS settings of the service, used when the instance URL is https. */
+  tls?: UpstreamTls | undefined;
 }
 
 /**
@@ -79,6 +82,11 @@ export class Instance {
     return this.#poolOptions.lookup;
   }
 
+  /** The service's TLS settings for an https instance (undefined: system CAs, verified, URL host as name). */
+  get tls(): UpstreamTls | undefined {
+    return this.url.protocol === 'https:' ? this.#poolOptions.tls : undefined;
+  }
+
   /** Whether the instance may take new requests. */
   get available(): boolean {
     return this.healthy && this.status === 'passing';
@@ -91,7 +99,7 @@ export class Instance {
       keepAliveTimeout: this.#poolOptions.keepAliveTimeoutMs,
       keepAliveMaxTimeout: this.#poolOptions.keepAliveTimeoutMs,
       pipelining: 1,
-      ...(this.#poolOptions.lookup === undefined ? {} : { connect: { lookup: this.#poolOptions.lookup } }),
+      ...connectOptionsOf(this.#poolOptions.lookup, this.tls),
     });
     return this.#pool;
   }
@@ -102,4 +110,13 @@ export class Instance {
     this.#pool = undefined;
     if (pool !== undefined) await pool.close();
   }
+}
+
+/** undici `connect` options: the guarded lookup and the TLS settings, only when set. */
+function connectOptionsOf(
+  lookup: GuardedLookup | undefined,
+  tls: UpstreamTls | undefined,
+): { connect?: Record<string, unknown> } {
+  if (lookup === undefined && tls === undefined) return {};
+  return { connect: { ...tls, ...(lookup === undefined ? {} : { lookup }) } };
 }

@@ -72,6 +72,7 @@ export class RegisteredInstances {
       },
       {
         connectTimeoutMs: service?.connectTimeoutMs ?? defaultConnectTimeoutMs,
+        tls: service?.tls,
         keepAliveTimeoutMs,
         lookup: this.#lookup,
       },
