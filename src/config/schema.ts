@@ -436,6 +436,21 @@ const RateLimitRef = Type.Union([
   RateLimitInline,
 ]);
 
+export const IpRulesSchema = Obj(
+  {
+    allow: Type.Array(Type.String(), {
+      default: [],
+      description:
+        'When not empty, only client addresses in these addresses or CIDR ranges (IPv4 or IPv6) are served.',
+    }),
+    deny: Type.Array(Type.String(), {
+      default: [],
+      description: 'Client addresses in these addresses or CIDR ranges are refused, even when allowed.',
+    }),
+  },
+  'Client address rules, checked on the trusted client address (after trustedProxies); refused requests get 403 forbidden_address.',
+);
+
 export const RouteMatchSchema = Obj(
   {
     path: Type.String({
@@ -539,6 +554,7 @@ export const RouteSchema = Obj(
       }),
     ),
     fallback: Type.Optional(FallbackSchema),
+    ipRules: Type.Optional(IpRulesSchema),
   },
   'A route: which requests go to which service, through which policies.',
 );
@@ -729,6 +745,7 @@ export const ConfigSchema = Obj(
       description:
         'Addresses or CIDR ranges allowed to set X-Forwarded-For / Forwarded for the client address.',
     }),
+    ipRules: Type.Optional(IpRulesSchema),
     limits: LimitsSchema,
     logging: LoggingSchema,
     metrics: MetricsSchema,
@@ -773,5 +790,6 @@ export type JwtConfig = NonNullable<AuthConfig['jwt']>;
 export type ConsumerConfig = Static<typeof ConsumerSchema>;
 export type RateLimitConfig = Static<typeof RateLimitInline>;
 export type CorsConfig = Static<typeof CorsSchema>;
+export type IpRulesConfig = Static<typeof IpRulesSchema>;
 export type TracingConfig = Static<typeof TracingSchema>;
 export type OtlpTracingConfig = NonNullable<TracingConfig['otlp']>;

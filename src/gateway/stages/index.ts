@@ -1,6 +1,7 @@
 import type { StageFactory } from '../pipeline/stage.ts';
 import { authStage } from './auth-stage.ts';
 import { corsStage } from './cors-stage.ts';
+import { ipRulesStage } from './ip-rules-stage.ts';
 import { rateLimitStage } from './rate-limit-stage.ts';
 import { scopesStage } from './scopes-stage.ts';
 import { validateStage } from './validate-stage.ts';
@@ -11,6 +12,7 @@ import { versionStageFactory } from './version-stage.ts';
  * compiled. A policy issue adds its factory here.
  */
 export const stageFactories: readonly StageFactory[] = [
+  ipRulesStage,
   corsStage,
   authStage,
   scopesStage,
