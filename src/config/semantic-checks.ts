@@ -1,6 +1,7 @@
 import { parsePattern } from '../gateway/router/route-pattern.ts';
 import { compileAggregatePlan } from '../resilience/aggregate-plan.ts';
 import { isIP } from 'node:net';
+import { checkPolicyConfig } from '../policies/check-policy-config.ts';
 import { checkSecurityConfig } from '../security/check-security-config.ts';
 import { checkVersionConfig } from '../versions/check-version-config.ts';
 import type { Config } from './schema.ts';
@@ -140,6 +141,7 @@ export function checkSemantics(config: Config): SemanticIssue[] {
   });
   issues.push(...checkSecurityConfig(config));
   issues.push(...checkVersionConfig(config));
+  issues.push(...checkPolicyConfig(config));
   return issues;
 }
 

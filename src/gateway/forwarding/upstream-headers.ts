@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { appendTraceHeaders } from '../../observability/trace-context.ts';
+import { applyHeaderEdit, type HeaderEdit } from '../../policies/header-edit.ts';
 import type { AddressMatcher } from '../net/address-matcher.ts';
 import { isHopByHop, removeConnectionNamed } from './hop-by-hop.ts';
 
@@ -32,6 +33,11 @@ export interface ForwardingInfo {
   readonly contentLength: number;
   /** Verified headers added by stages (identity), as a flat [name, value, …] list. */
   readonly extra?: readonly string[] | undefined;
+  /**
+   * The route's header transform, applied to the client's headers before the gateway's own are added, so it
+   * can never replace a forwarding, identity or trace header.
+   */
+  readonly edit?: HeaderEdit | undefined;
 }
 
 /**
@@ -81,6 +87,7 @@ export function buildUpstreamHeaders(req: IncomingMessage, info: ForwardingInfo)
   // Most clients send no Connection header or only keep-alive/close: headers it names are filtered in a
   // second pass only when it names something else.
   if (connection !== undefined) removeConnectionNamed(out, connection);
+  if (info.edit !== undefined) applyHeaderEdit(out, info.edit);
   const peer = info.peer;
   const proto = priorProto ?? 'http';
   const host = priorHost ?? clientHost;

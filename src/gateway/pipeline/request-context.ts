@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { HeaderEdit } from '../../policies/header-edit.ts';
 import type { CompiledRoute } from '../runtime/compiled-route.ts';
 import type { InstanceSet } from '../upstream/instance-set.ts';
 
@@ -33,6 +34,8 @@ export class RequestContext {
    * copies of these names are always dropped (forwarding/upstream-headers.ts).
    */
   upstreamHeaders: readonly string[] | undefined = undefined;
+  /** The route's request header transform, values filled for this request (transform stage). */
+  requestHeaderEdit: HeaderEdit | undefined = undefined;
   /**
    * The instances to pick from when a stage narrowed them (version selection, canary split); the route's
    * service instances otherwise.

@@ -4,6 +4,7 @@ import { corsStage } from './cors-stage.ts';
 import { ipRulesStage } from './ip-rules-stage.ts';
 import { rateLimitStage } from './rate-limit-stage.ts';
 import { scopesStage } from './scopes-stage.ts';
+import { transformStage } from './transform-stage.ts';
 import { validateStage } from './validate-stage.ts';
 import { versionStageFactory } from './version-stage.ts';
 
@@ -19,4 +20,5 @@ export const stageFactories: readonly StageFactory[] = [
   rateLimitStage,
   versionStageFactory,
   validateStage,
+  transformStage,
 ];
