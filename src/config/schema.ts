@@ -533,6 +533,40 @@ export const TransformSchema = Obj(
   'Request and response transforms (transform phase, after validation); Portico-owned headers cannot be changed.',
 );
 
+export const RouteCacheSchema = Obj(
+  {
+    ttl: Duration(
+      'How long an answer stays fresh when it gives no freshness of its own (max-age, s-maxage or Expires).',
+      '60s',
+    ),
+    maxBodySize: Size('Largest answer body stored; larger answers pass through uncached.', '1mb'),
+    key: Type.Array(
+      Type.String({
+        pattern: '^(method|path|query|consumer|header:[A-Za-z0-9-]+)$',
+        description: 'A key part: method, path, query, consumer or header:NAME.',
+      }),
+      {
+        default: ['method', 'path', 'query'],
+        description:
+          'What tells two answers apart, besides the route and the Vary header of the answer; purge prefixes follow this order.',
+      },
+    ),
+    store: Type.Union([Type.Literal('memory')], {
+      default: 'memory',
+      description: "Where answers are kept: memory (this node's, bounded by responseCache.maxSize).",
+    }),
+  },
+  'Shared response cache (RFC 9111) on this route: GET and HEAD answers are stored and served following their Cache-Control.',
+);
+
+export const ResponseCacheSchema = Obj(
+  {
+    maxSize: Size('Most bytes the in-memory cache holds; the least recently used answers go first.', '64mb'),
+  },
+  'The response cache shared by every route with `cache`.',
+  {},
+);
+
 export const RouteMatchSchema = Obj(
   {
     path: Type.String({
@@ -638,6 +672,7 @@ export const RouteSchema = Obj(
     fallback: Type.Optional(FallbackSchema),
     ipRules: Type.Optional(IpRulesSchema),
     transform: Type.Optional(TransformSchema),
+    cache: Type.Optional(RouteCacheSchema),
   },
   'A route: which requests go to which service, through which policies.',
 );
@@ -829,6 +864,7 @@ export const ConfigSchema = Obj(
         'Addresses or CIDR ranges allowed to set X-Forwarded-For / Forwarded for the client address.',
     }),
     ipRules: Type.Optional(IpRulesSchema),
+    responseCache: ResponseCacheSchema,
     limits: LimitsSchema,
     logging: LoggingSchema,
     metrics: MetricsSchema,
@@ -875,6 +911,8 @@ export type RateLimitConfig = Static<typeof RateLimitInline>;
 export type CorsConfig = Static<typeof CorsSchema>;
 export type IpRulesConfig = Static<typeof IpRulesSchema>;
 export type TransformConfig = Static<typeof TransformSchema>;
+export type RouteCacheConfig = Static<typeof RouteCacheSchema>;
+export type ResponseCacheConfig = Static<typeof ResponseCacheSchema>;
 export type HeaderEditConfig = NonNullable<NonNullable<TransformConfig['request']>['headers']>;
 export type TracingConfig = Static<typeof TracingSchema>;
 export type OtlpTracingConfig = NonNullable<TracingConfig['otlp']>;

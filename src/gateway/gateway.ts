@@ -13,6 +13,7 @@ import { createDashboardRoutes } from '../dashboard/dashboard-routes.ts';
 import { loadConfig } from '../config/load.ts';
 import { createRegistrationGate } from '../contracts/registration-gate.ts';
 import { createVersionAdminRoutes, registerVersionMetrics } from '../versions/admin-routes.ts';
+import { createCacheAdminRoutes, registerCacheMetrics } from '../policies/cache/cache-admin.ts';
 import { createCatalogRoutes } from '../versions/catalog-routes.ts';
 import { CONTRACT_BOOK_KEY, ContractBook } from '../versions/contract-book.ts';
 import { responseReports } from '../versions/response-reports.ts';
@@ -294,6 +295,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   adminRoutes.push(...createCatalogRoutes(() => current as Runtime, contracts));
   adminRoutes.push(...createDashboardRoutes({ runtime: () => current as Runtime, registry, stats }));
   registerVersionMetrics(metrics.registry, stageState);
+  adminRoutes.push(...createCacheAdminRoutes(stageState));
+  registerCacheMetrics(metrics.registry, stageState);
   adminRoutes.push(...createResilienceAdminRoutes(() => current as Runtime));
   registerResilienceMetrics(metrics.registry, () => current);
   const adminServer = createAdminServer({

@@ -10,6 +10,14 @@ export interface HeaderEdit {
   readonly renames: ReadonlyMap<string, string>;
   /** Flat `[name, value, …]` appended after the kept headers (`set` and `add`). */
   readonly append: readonly string[];
+  /** A further edit applied after this one (the cache's conditional headers after a route's transform). */
+  readonly then?: HeaderEdit | undefined;
+}
+
+/** `first`, then `second`; either may be absent. */
+export function chainHeaderEdits(first: HeaderEdit | undefined, second: HeaderEdit): HeaderEdit {
+  if (first === undefined) return second;
+  return { drop: first.drop, renames: first.renames, append: first.append, then: second };
 }
 
 /** Applies `edit` to `list` in place: one pass over the list, then the appended headers. */
@@ -28,4 +36,5 @@ export function applyHeaderEdit(list: string[], edit: HeaderEdit): void {
   list.length = kept;
   const append = edit.append;
   for (let i = 0; i < append.length; i++) list.push(append[i] as string);
+  if (edit.then !== undefined) applyHeaderEdit(list, edit.then);
 }

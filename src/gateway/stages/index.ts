@@ -1,5 +1,6 @@
 import type { StageFactory } from '../pipeline/stage.ts';
 import { authStage } from './auth-stage.ts';
+import { cacheStage } from './cache-stage.ts';
 import { corsStage } from './cors-stage.ts';
 import { ipRulesStage } from './ip-rules-stage.ts';
 import { rateLimitStage } from './rate-limit-stage.ts';
@@ -21,4 +22,5 @@ export const stageFactories: readonly StageFactory[] = [
   versionStageFactory,
   validateStage,
   transformStage,
+  cacheStage,
 ];
