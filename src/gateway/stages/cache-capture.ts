@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'n
 import CachePolicy from 'http-cache-semantics';
 import {
   directiveSeconds,
+  freshUntilOf,
   usableOnError,
   type CachedResponse,
 } from '../../policies/cache/cached-response.ts';
@@ -204,6 +205,7 @@ export class CacheCapture {
       });
       stale.policy = policy;
       refreshHeaders(stale, notModified);
+      stale.freshUntil = freshUntilOf(policy, headerValue(stale.headers, 'cache-control'), Date.now());
       this.#settings.store.touch(this.#key);
     }
     this.#settings.stats[label]++;
@@ -391,6 +393,8 @@ export function storableEntry(
     body,
     variant,
     etag: object.etag as string | undefined,
+    freshUntil: freshUntilOf(policy, cacheControl, Date.now()),
+    host: request.headers.host,
     staleIfErrorSec: directiveSeconds(cacheControl, 'stale-if-error'),
     size: body.length + headerBytes + variant.length + 256,
   };
@@ -426,6 +430,12 @@ function toFlatList(headers: HeaderArgument): string[] {
     else list.push(name, String(value));
   }
   return list;
+}
+
+/** The first value of header `name` (lower case) in a flat list. */
+export function headerValue(list: readonly string[], name: string): string | undefined {
+  for (let i = 0; i < list.length; i += 2) if ((list[i] as string).toLowerCase() === name) return list[i + 1];
+  return undefined;
 }
 
 /** Lower-case names; repeated headers joined with `, ` (set-cookie kept as a list). */

@@ -5,7 +5,7 @@ import { parseDurationMs, parseSizeBytes } from '../../config/units.ts';
 import { compileCacheKey } from '../../policies/cache/cache-key.ts';
 import { cacheState, type CacheStats } from '../../policies/cache/cache-state.ts';
 import type { CacheStore } from '../../policies/cache/cache-store.ts';
-import type { CachedResponse } from '../../policies/cache/cached-response.ts';
+import { freshUntilOf, type CachedResponse } from '../../policies/cache/cached-response.ts';
 import { chainHeaderEdits, type HeaderEdit } from '../../policies/header-edit.ts';
 import { buildUpstreamHeaders } from '../forwarding/upstream-headers.ts';
 import { upstreamPathOf, type RequestContext } from '../pipeline/request-context.ts';
@@ -13,6 +13,7 @@ import type { Handler, StageFactory } from '../pipeline/stage.ts';
 import { hashKeyOf } from '../services/hash-key.ts';
 import {
   CacheCapture,
+  headerValue,
   matchesEtag,
   refreshHeaders,
   sendNotModified,
@@ -116,6 +117,19 @@ class RouteCache {
     const variants = this.#store.get(key);
     let stale: CachedResponse | undefined;
     if (variants !== undefined) {
+      // The common hit: one variant, fresh, and a request without directives of its own. Asking
+      // http-cache-semantics would give the same answer, at the cost of copying every header per request.
+      const only = variants.length === 1 ? (variants[0] as CachedResponse) : undefined;
+      const headers = request.headers;
+      if (
+        only !== undefined &&
+        only.variant === '' &&
+        only.freshUntil > Date.now() &&
+        headers['cache-control'] === undefined &&
+        headers.pragma === undefined &&
+        only.host === headers.host
+      )
+        return this.#hit(ctx, only, 'hit', head);
       for (let i = variants.length - 1; i >= 0; i--) {
         const entry = variants[i] as CachedResponse;
         const verdict = entry.policy.evaluateRequest(request);
@@ -220,6 +234,11 @@ class RouteCache {
             headers: toHeaderObject(flat),
           }).policy;
           refreshHeaders(entry, flat);
+          entry.freshUntil = freshUntilOf(
+            entry.policy,
+            headerValue(entry.headers, 'cache-control'),
+            Date.now(),
+          );
           store.touch(key);
           return;
         }

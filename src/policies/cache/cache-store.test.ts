@@ -16,6 +16,8 @@ function entry(bytes: number, variant = ''): CachedResponse {
     body: Buffer.alloc(bytes),
     variant,
     etag: undefined,
+    freshUntil: 0,
+    host: undefined,
     staleIfErrorSec: 0,
     size: bytes,
   };

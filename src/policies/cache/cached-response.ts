@@ -15,10 +15,24 @@ export interface CachedResponse {
   readonly variant: string;
   /** The answer's ETag, for a client's If-None-Match on a hit. */
   etag: string | undefined;
+  /**
+   * Epoch ms until which a plain request (no Cache-Control or Pragma of its own) may take this answer
+   * without asking http-cache-semantics; 0 when every use needs the full evaluation (must-revalidate,
+   * no-cache). Set when stored and after each revalidation.
+   */
+  freshUntil: number;
+  /** The Host the answer was stored for (http-cache-semantics matches on it too). */
+  readonly host: string | undefined;
   /** `stale-if-error` of the answer in seconds (0 when absent). */
   staleIfErrorSec: number;
   /** Bytes charged to the store's bound: body, headers and bookkeeping. */
   readonly size: number;
+}
+
+/** The fast-path freshness bound of an answer (see {@link CachedResponse.freshUntil}). */
+export function freshUntilOf(policy: CachePolicy, cacheControl: string | undefined, now: number): number {
+  if (cacheControl !== undefined && /must-revalidate|no-cache/i.test(cacheControl)) return 0;
+  return now + (policy.maxAge() - policy.age()) * 1000;
 }
 
 /** Whether a stale answer may still be served because the fresh try failed (RFC 5861 stale-if-error). */
