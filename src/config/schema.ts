@@ -559,6 +559,37 @@ export const RouteCacheSchema = Obj(
   'Shared response cache (RFC 9111) on this route: GET and HEAD answers are stored and served following their Cache-Control.',
 );
 
+export const CompressSchema = Obj(
+  {
+    encodings: Type.Array(Type.Union([Type.Literal('zstd'), Type.Literal('br'), Type.Literal('gzip')]), {
+      minItems: 1,
+      default: ['br', 'gzip'],
+      description:
+        "Encodings offered, the server's preference first when the client rates several equally (zstd, br, gzip).",
+    }),
+    minSize: Size('Answers with a declared length below this are sent as they are.', '1kb'),
+    types: Type.Array(Type.String({ minLength: 1 }), {
+      default: [
+        'application/json',
+        'application/*+json',
+        'application/javascript',
+        'application/xml',
+        'application/*+xml',
+        'image/svg+xml',
+        'text/html',
+        'text/css',
+        'text/plain',
+        'text/xml',
+        'text/csv',
+        'text/javascript',
+      ],
+      description:
+        'Content types compressed (parameters ignored); `type/*` and `type/*+suffix` match families.',
+    }),
+  },
+  'Compression of answers negotiated with Accept-Encoding, streamed; never for answers already encoded or marked Cache-Control: no-transform.',
+);
+
 export const ResponseCacheSchema = Obj(
   {
     maxSize: Size('Most bytes the in-memory cache holds; the least recently used answers go first.', '64mb'),
@@ -673,6 +704,7 @@ export const RouteSchema = Obj(
     ipRules: Type.Optional(IpRulesSchema),
     transform: Type.Optional(TransformSchema),
     cache: Type.Optional(RouteCacheSchema),
+    compress: Type.Optional(CompressSchema),
   },
   'A route: which requests go to which service, through which policies.',
 );
@@ -913,6 +945,7 @@ export type IpRulesConfig = Static<typeof IpRulesSchema>;
 export type TransformConfig = Static<typeof TransformSchema>;
 export type RouteCacheConfig = Static<typeof RouteCacheSchema>;
 export type ResponseCacheConfig = Static<typeof ResponseCacheSchema>;
+export type CompressConfig = Static<typeof CompressSchema>;
 export type HeaderEditConfig = NonNullable<NonNullable<TransformConfig['request']>['headers']>;
 export type TracingConfig = Static<typeof TracingSchema>;
 export type OtlpTracingConfig = NonNullable<TracingConfig['otlp']>;

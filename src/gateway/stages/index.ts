@@ -1,6 +1,7 @@
 import type { StageFactory } from '../pipeline/stage.ts';
 import { authStage } from './auth-stage.ts';
 import { cacheStage } from './cache-stage.ts';
+import { compressStage } from './compress-stage.ts';
 import { corsStage } from './cors-stage.ts';
 import { ipRulesStage } from './ip-rules-stage.ts';
 import { rateLimitStage } from './rate-limit-stage.ts';
@@ -21,6 +22,7 @@ export const stageFactories: readonly StageFactory[] = [
   rateLimitStage,
   versionStageFactory,
   validateStage,
+  compressStage,
   transformStage,
   cacheStage,
 ];
