@@ -590,6 +590,30 @@ export const CompressSchema = Obj(
   'Compression of answers negotiated with Accept-Encoding, streamed; never for answers already encoded or marked Cache-Control: no-transform.',
 );
 
+export const MirrorSchema = Obj(
+  {
+    service: Type.String({ description: 'Name of the service under `services` that receives the copies.' }),
+    percent: Type.Number({
+      minimum: 0,
+      maximum: 100,
+      default: 100,
+      description: "Share of the route's requests copied, in percent.",
+    }),
+    maxBodySize: Size(
+      'Requests with a larger (or unknown, chunked) body are not copied; copied bodies are read before proxying.',
+      '64kb',
+    ),
+    maxConcurrent: Type.Integer({
+      minimum: 1,
+      default: 32,
+      description:
+        'Most copies in flight at once per route; further requests are not copied while it is reached.',
+    }),
+    timeout: Duration('A copy without a complete answer in this time is abandoned.', '5s'),
+  },
+  "Shadow traffic: copies of the route's requests sent to another service, answers discarded; the client's request never waits for them.",
+);
+
 export const ResponseCacheSchema = Obj(
   {
     maxSize: Size('Most bytes the in-memory cache holds; the least recently used answers go first.', '64mb'),
@@ -705,6 +729,7 @@ export const RouteSchema = Obj(
     transform: Type.Optional(TransformSchema),
     cache: Type.Optional(RouteCacheSchema),
     compress: Type.Optional(CompressSchema),
+    mirror: Type.Optional(MirrorSchema),
   },
   'A route: which requests go to which service, through which policies.',
 );
@@ -946,6 +971,7 @@ export type TransformConfig = Static<typeof TransformSchema>;
 export type RouteCacheConfig = Static<typeof RouteCacheSchema>;
 export type ResponseCacheConfig = Static<typeof ResponseCacheSchema>;
 export type CompressConfig = Static<typeof CompressSchema>;
+export type MirrorConfig = Static<typeof MirrorSchema>;
 export type HeaderEditConfig = NonNullable<NonNullable<TransformConfig['request']>['headers']>;
 export type TracingConfig = Static<typeof TracingSchema>;
 export type OtlpTracingConfig = NonNullable<TracingConfig['otlp']>;

@@ -126,6 +126,12 @@ export function checkSemantics(config: Config): SemanticIssue[] {
     if (!Object.hasOwn(config.services, route.service)) {
       add(['routes', i, 'service'], `unknown service "${route.service}"${knownServices(config)}`);
     }
+    if (route.mirror !== undefined && !Object.hasOwn(config.services, route.mirror.service)) {
+      add(
+        ['routes', i, 'mirror', 'service'],
+        `unknown service "${route.mirror.service}"${knownServices(config)}`,
+      );
+    }
   });
   config.aggregates?.forEach((aggregate, i) => {
     claimName(aggregate.name, `aggregates[${i}]`, ['aggregates', i, 'name']);

@@ -14,6 +14,7 @@ import { loadConfig } from '../config/load.ts';
 import { createRegistrationGate } from '../contracts/registration-gate.ts';
 import { createVersionAdminRoutes, registerVersionMetrics } from '../versions/admin-routes.ts';
 import { createCacheAdminRoutes, registerCacheMetrics } from '../policies/cache/cache-admin.ts';
+import { registerMirrorMetrics } from '../policies/mirror-stats.ts';
 import { createCatalogRoutes } from '../versions/catalog-routes.ts';
 import { CONTRACT_BOOK_KEY, ContractBook } from '../versions/contract-book.ts';
 import { responseReports } from '../versions/response-reports.ts';
@@ -297,6 +298,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   registerVersionMetrics(metrics.registry, stageState);
   adminRoutes.push(...createCacheAdminRoutes(stageState));
   registerCacheMetrics(metrics.registry, stageState);
+  registerMirrorMetrics(metrics.registry, stageState);
   adminRoutes.push(...createResilienceAdminRoutes(() => current as Runtime));
   registerResilienceMetrics(metrics.registry, () => current);
   const adminServer = createAdminServer({

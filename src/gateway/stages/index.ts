@@ -4,6 +4,7 @@ import { cacheStage } from './cache-stage.ts';
 import { compressStage } from './compress-stage.ts';
 import { corsStage } from './cors-stage.ts';
 import { ipRulesStage } from './ip-rules-stage.ts';
+import { mirrorStage } from './mirror-stage.ts';
 import { rateLimitStage } from './rate-limit-stage.ts';
 import { scopesStage } from './scopes-stage.ts';
 import { transformStage } from './transform-stage.ts';
@@ -24,5 +25,6 @@ export const stageFactories: readonly StageFactory[] = [
   validateStage,
   compressStage,
   transformStage,
+  mirrorStage,
   cacheStage,
 ];
