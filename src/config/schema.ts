@@ -542,18 +542,19 @@ export const RouteCacheSchema = Obj(
     maxBodySize: Size('Largest answer body stored; larger answers pass through uncached.', '1mb'),
     key: Type.Array(
       Type.String({
-        pattern: '^(method|path|query|consumer|header:[A-Za-z0-9-]+)$',
-        description: 'A key part: method, path, query, consumer or header:NAME.',
+        pattern: '^(method|path|query|host|consumer|header:[A-Za-z0-9-]+)$',
+        description: 'A key part: method, path, query, host, consumer or header:NAME.',
       }),
       {
         default: ['method', 'path', 'query'],
         description:
-          'What tells two answers apart, besides the route and the Vary header of the answer; purge prefixes follow this order.',
+          'What tells two answers apart, besides the route and the Vary header of the answer (add host when the service answers per Host); purge prefixes follow this order.',
       },
     ),
-    store: Type.Union([Type.Literal('memory')], {
+    store: Type.Union([Type.Literal('memory'), Type.Literal('redis')], {
       default: 'memory',
-      description: "Where answers are kept: memory (this node's, bounded by responseCache.maxSize).",
+      description:
+        "Where answers are kept: memory (this node's, bounded by responseCache.maxSize) or redis (shared by every node; needs store.kind redis).",
     }),
   },
   'Shared response cache (RFC 9111) on this route: GET and HEAD answers are stored and served following their Cache-Control.',

@@ -126,6 +126,9 @@ export function checkSemantics(config: Config): SemanticIssue[] {
     if (!Object.hasOwn(config.services, route.service)) {
       add(['routes', i, 'service'], `unknown service "${route.service}"${knownServices(config)}`);
     }
+    if (route.cache?.store === 'redis' && config.store.kind !== 'redis') {
+      add(['routes', i, 'cache', 'store'], 'cache.store "redis" needs store.kind "redis" (its url is used)');
+    }
     if (route.mirror !== undefined && !Object.hasOwn(config.services, route.mirror.service)) {
       add(
         ['routes', i, 'mirror', 'service'],

@@ -199,14 +199,14 @@ export class CacheCapture {
     const label = this.#standIn as 'hit' | 'stale';
     const notModified = this.#notModifiedHeaders;
     if (label === 'hit' && notModified !== undefined) {
-      const { policy } = stale.policy.revalidatedPolicy(this.#request, {
+      const { policy } = stale.policy.revalidatedPolicy(hostless(this.#request), {
         status: 304,
         headers: toHeaderObject(notModified),
       });
       stale.policy = policy;
       refreshHeaders(stale, notModified);
       stale.freshUntil = freshUntilOf(policy, headerValue(stale.headers, 'cache-control'), Date.now());
-      this.#settings.store.touch(this.#key);
+      this.#settings.store.put(this.#key, stale);
     }
     this.#settings.stats[label]++;
     const res = this.#res;
@@ -364,7 +364,7 @@ export function storableEntry(
             : `${cacheControl}, s-maxage=${defaultTtlSec}`,
       };
   const policy = new CachePolicy(
-    request,
+    hostless(request),
     { status, headers: policyHeaders },
     { shared: true, cacheHeuristic: 0 },
   );
@@ -394,7 +394,6 @@ export function storableEntry(
     variant,
     etag: object.etag as string | undefined,
     freshUntil: freshUntilOf(policy, cacheControl, Date.now()),
-    host: request.headers.host,
     staleIfErrorSec: directiveSeconds(cacheControl, 'stale-if-error'),
     size: body.length + headerBytes + variant.length + 256,
   };
@@ -430,6 +429,15 @@ function toFlatList(headers: HeaderArgument): string[] {
     else list.push(name, String(value));
   }
   return list;
+}
+
+/**
+ * The request as the cache's policies see it: Host blanked. The route (and `host` in its key, when asked)
+ * decides which hosts share an answer, so that nodes reached under different names share one store;
+ * http-cache-semantics compares Host strictly, so every policy is built and asked with this view.
+ */
+export function hostless(request: PolicyRequest): PolicyRequest {
+  return { url: request.url, method: request.method, headers: { ...request.headers, host: '' } };
 }
 
 /** The first value of header `name` (lower case) in a flat list. */

@@ -3,7 +3,7 @@ import type { Dispatcher } from 'undici';
 import type { ResponseCacheConfig } from '../../config/schema.ts';
 import { parseDurationMs, parseSizeBytes } from '../../config/units.ts';
 import { compileCacheKey } from '../../policies/cache/cache-key.ts';
-import { cacheState, type CacheStats } from '../../policies/cache/cache-state.ts';
+import { cacheState, redisCacheStore, type CacheStats } from '../../policies/cache/cache-state.ts';
 import type { CacheStore } from '../../policies/cache/cache-store.ts';
 import { freshUntilOf, type CachedResponse } from '../../policies/cache/cached-response.ts';
 import { chainHeaderEdits, type HeaderEdit } from '../../policies/header-edit.ts';
@@ -14,6 +14,7 @@ import { hashKeyOf } from '../services/hash-key.ts';
 import {
   CacheCapture,
   headerValue,
+  hostless,
   matchesEtag,
   refreshHeaders,
   sendNotModified,
@@ -54,8 +55,12 @@ export const cacheStage: StageFactory = {
     if (config === undefined) return undefined;
     const top = context.config.responseCache as ResponseCacheConfig | undefined;
     const state = cacheState(context.shared, parseSizeBytes(top?.maxSize ?? '64mb'));
+    const storeConfig = context.config.store;
     const settings: CaptureSettings = {
-      store: state.store,
+      store:
+        config.store === 'redis' && storeConfig.kind === 'redis' && storeConfig.url !== undefined
+          ? redisCacheStore(context.shared, state, storeConfig.url, storeConfig.prefix)
+          : state.store,
       stats: state.statsFor(route.name),
       maxBodyBytes: parseSizeBytes(config.maxBodySize),
       defaultTtlSec: Math.max(1, Math.round(parseDurationMs(config.ttl) / 1000)),
@@ -114,7 +119,27 @@ class RouteCache {
     head: boolean,
     mayWait: boolean,
   ): void | Promise<void> {
-    const variants = this.#store.get(key);
+    const found = this.#store.get(key);
+    if (!(found instanceof Promise)) return this.#decide(ctx, next, key, request, head, mayWait, found);
+    // A shared store answers later: a request that would only wait for another's fetch waits at once.
+    const pending = this.#inflight.get(key);
+    if (pending !== undefined && mayWait) return this.#waitFor(pending, ctx, next, key, request, head);
+    return found.then(
+      (variants) => this.#decide(ctx, next, key, request, head, mayWait, variants),
+      // An unreachable store is a miss: the service answers, as without a cache.
+      () => this.#decide(ctx, next, key, request, head, mayWait, undefined),
+    );
+  }
+
+  #decide(
+    ctx: RequestContext,
+    next: Handler,
+    key: string,
+    request: PolicyRequest,
+    head: boolean,
+    mayWait: boolean,
+    variants: readonly CachedResponse[] | undefined,
+  ): void | Promise<void> {
     let stale: CachedResponse | undefined;
     if (variants !== undefined) {
       // The common hit: one variant, fresh, and a request without directives of its own. Asking
@@ -126,13 +151,13 @@ class RouteCache {
         only.variant === '' &&
         only.freshUntil > Date.now() &&
         headers['cache-control'] === undefined &&
-        headers.pragma === undefined &&
-        only.host === headers.host
+        headers.pragma === undefined
       )
         return this.#hit(ctx, only, 'hit', head);
+      const view = hostless(request);
       for (let i = variants.length - 1; i >= 0; i--) {
         const entry = variants[i] as CachedResponse;
-        const verdict = entry.policy.evaluateRequest(request);
+        const verdict = entry.policy.evaluateRequest(view);
         if (verdict.response !== undefined) {
           if (verdict.revalidation === undefined) return this.#hit(ctx, entry, 'hit', head);
           this.#refresh(ctx, key, request, entry);
@@ -229,7 +254,7 @@ class RouteCache {
         const flat = flatHeaders(answer.headers);
         if (answer.statusCode === 304) {
           await answer.body.dump();
-          entry.policy = entry.policy.revalidatedPolicy(request, {
+          entry.policy = entry.policy.revalidatedPolicy(hostless(request), {
             status: 304,
             headers: toHeaderObject(flat),
           }).policy;
@@ -239,7 +264,7 @@ class RouteCache {
             headerValue(entry.headers, 'cache-control'),
             Date.now(),
           );
-          store.touch(key);
+          store.put(key, entry);
           return;
         }
         if (answer.statusCode >= 500) return void (await answer.body.dump());

@@ -35,14 +35,21 @@ export function createCacheAdminRoutes(shared: ReadonlyMap<string, unknown>): Ad
     {
       method: 'DELETE',
       path: '/v1/cache',
-      handler: function purgeCache(_req, res, { url }) {
+      handler: async function purgeCache(_req, res, { url }) {
         const key = url.searchParams.get('key');
         const prefix = url.searchParams.get('prefix');
         if ((key === null) === (prefix === null))
           throw new PorticoError('bad_request', 'give exactly one of ?key=KEY or ?prefix=PREFIX');
-        const store = currentCacheState(shared)?.store;
-        const purged =
-          store === undefined ? 0 : key !== null ? store.purgeKey(key) : store.purgePrefix(prefix ?? '');
+        const state = currentCacheState(shared);
+        let purged = 0;
+        for (const store of [state?.store, state?.redis]) {
+          if (store === undefined) continue;
+          try {
+            purged += await (key !== null ? store.purgeKey(key) : store.purgePrefix(prefix ?? ''));
+          } catch {
+            throw new PorticoError('store_unavailable', 'the shared cache store (Redis) is unreachable');
+          }
+        }
         sendJson(res, 200, { purged });
       },
     },

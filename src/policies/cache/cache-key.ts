@@ -11,6 +11,7 @@ type KeyPart =
   | { readonly kind: 'path' }
   | { readonly kind: 'query' }
   | { readonly kind: 'consumer' }
+  | { readonly kind: 'host' }
   | { readonly kind: 'header'; readonly name: string };
 
 /**
@@ -22,7 +23,7 @@ export function compileCacheKey(route: string, spec: readonly string[]): (source
   const parts: KeyPart[] = spec.map((text) =>
     text.startsWith('header:')
       ? { kind: 'header', name: text.slice(7).toLowerCase() }
-      : { kind: text as 'method' | 'path' | 'query' | 'consumer' },
+      : { kind: text as 'method' | 'path' | 'query' | 'consumer' | 'host' },
   );
   return function cacheKey(source) {
     let key = route;
@@ -41,6 +42,11 @@ export function compileCacheKey(route: string, spec: readonly string[]): (source
         case 'consumer':
           key += ` consumer=${source.consumer ?? '-'}`;
           break;
+        case 'host': {
+          const host = source.req.headers.host;
+          key += ` host=${typeof host === 'string' ? host.toLowerCase() : ''}`;
+          break;
+        }
         case 'header': {
           const value = source.req.headers[part.name];
           key += ` ${part.name}=${Array.isArray(value) ? value.join(',') : (value ?? '')}`;

@@ -1,4 +1,5 @@
-import { createMemoryCacheStore, type CacheStore } from './cache-store.ts';
+import { createMemoryCacheStore, type MemoryCacheStore } from './cache-store.ts';
+import { createRedisCacheStore, type RedisCacheStore } from './redis-cache-store.ts';
 
 /** Answers of one route by outcome since the node started (metrics, admin API). */
 export interface CacheStats {
@@ -12,7 +13,10 @@ export interface CacheStats {
 
 /** The node's response cache: the store and per-route counts, kept across reloads. */
 export interface CacheState {
-  readonly store: CacheStore;
+  /** This node's store. */
+  readonly store: MemoryCacheStore;
+  /** The shared store, once a route asked for it. */
+  redis: RedisCacheStore | undefined;
   readonly stats: Map<string, CacheStats>;
   statsFor(route: string): CacheStats;
 }
@@ -29,6 +33,7 @@ export function cacheState(shared: Map<string, unknown>, maxBytes: number): Cach
   const stats = existing?.stats ?? new Map<string, CacheStats>();
   const state: CacheState = {
     store: createMemoryCacheStore(maxBytes),
+    redis: existing?.redis,
     stats,
     statsFor(route) {
       let line = stats.get(route);
@@ -38,6 +43,26 @@ export function cacheState(shared: Map<string, unknown>, maxBytes: number): Cach
   };
   shared.set(CACHE_KEY, state);
   return state;
+}
+
+const REDIS_KEY = 'cache.redis';
+
+/**
+ * The Redis store for `url` and `prefix`, connected on first use and kept across reloads (closed with the
+ * stage state on shutdown).
+ */
+export function redisCacheStore(
+  shared: Map<string, unknown>,
+  state: CacheState,
+  url: string,
+  prefix: string,
+): RedisCacheStore {
+  const id = `${REDIS_KEY}:${url}:${prefix}`;
+  let store = shared.get(id) as RedisCacheStore | undefined;
+  if (store === undefined)
+    shared.set(id, (store = createRedisCacheStore({ url, prefix: `${prefix}cache:` })));
+  state.redis = store;
+  return store;
 }
 
 /** The cache state if any route uses the cache (admin API, metrics). */

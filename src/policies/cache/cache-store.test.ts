@@ -17,7 +17,6 @@ function entry(bytes: number, variant = ''): CachedResponse {
     variant,
     etag: undefined,
     freshUntil: 0,
-    host: undefined,
     staleIfErrorSec: 0,
     size: bytes,
   };

@@ -21,8 +21,6 @@ export interface CachedResponse {
    * no-cache). Set when stored and after each revalidation.
    */
   freshUntil: number;
-  /** The Host the answer was stored for (http-cache-semantics matches on it too). */
-  readonly host: string | undefined;
   /** `stale-if-error` of the answer in seconds (0 when absent). */
   staleIfErrorSec: number;
   /** Bytes charged to the store's bound: body, headers and bookkeeping. */
