@@ -72,6 +72,8 @@ export const cacheStage: StageFactory = {
     return function cache_(ctx, next) {
       const req = ctx.req;
       const method = req.method;
+      // A WebSocket upgrade is a GET whose answer is a relay, never a stored document.
+      if (ctx.upgradeHead !== undefined) return next(ctx);
       if ((method !== 'GET' && method !== 'HEAD') || /no-store/i.test(req.headers['cache-control'] ?? '')) {
         settings.stats.bypass++;
         ctx.res.setHeader('portico-cache', 'bypass');

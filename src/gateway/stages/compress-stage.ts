@@ -49,7 +49,8 @@ export const compressStage: StageFactory = {
 
     return function compress(ctx, next) {
       const acceptEncoding = ctx.req.headers['accept-encoding'];
-      if (acceptEncoding === undefined || ctx.req.method === 'HEAD') return next(ctx);
+      if (acceptEncoding === undefined || ctx.req.method === 'HEAD' || ctx.upgradeHead !== undefined)
+        return next(ctx);
       const encoding = negotiate(acceptEncoding);
       if (encoding !== null) new CompressingResponse(ctx.res, settings, encoding);
       return next(ctx);

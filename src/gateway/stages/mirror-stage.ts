@@ -68,7 +68,8 @@ export function createMirrorStageFactory(random: () => number = Math.random): St
       const maxBodyBytes = parseSizeBytes(config.maxBodySize);
 
       return function mirror(ctx, next) {
-        if (share < 1 && random() >= share) return next(ctx);
+        // A WebSocket upgrade is not copied: there is no request-answer pair to compare.
+        if (ctx.upgradeHead !== undefined || (share < 1 && random() >= share)) return next(ctx);
         if (target.inflight >= target.maxConcurrent) {
           target.stats.dropped++;
           return next(ctx);
