@@ -58,3 +58,14 @@ test('a transform value with an unknown placeholder or a bad regular expression 
   );
   assert.match(issues[0]?.message ?? '', /unknown placeholder \{user\}/);
 });
+
+test('a mirror names a declared service; a Redis cache needs the Redis store', () => {
+  const issues = issuesOf(`${minimal}    mirror: { service: shadow }\n    cache: { store: redis }\n`);
+  assert.deepEqual(
+    issues.map((issue) => [issue.path, issue.message]),
+    [
+      ['routes[0].mirror.service', 'unknown service "shadow" (declared: users)'],
+      ['routes[0].cache.store', 'cache.store "redis" needs store.kind "redis" (its url is used)'],
+    ],
+  );
+});
