@@ -1,5 +1,6 @@
 import { createAddedLatencyScenario } from './added-latency.ts';
 import { createAggregateScenario } from './aggregate.ts';
+import { createCacheScenario } from './cache.ts';
 import { createIdleConnectionsScenario } from './idle-connections.ts';
 import { createInstancesScenario } from './instances.ts';
 import { createPlainProxyScenario } from './plain-proxy.ts';
@@ -21,6 +22,7 @@ export function allScenarios(): Scenario[] {
     createRouteTableScenario(),
     createIdleConnectionsScenario(),
     createPoliciesScenario(),
+    createCacheScenario(),
     createInstancesScenario(),
     createRegistryLatencyScenario(),
     createAggregateScenario(),

@@ -36,6 +36,8 @@ export const patternPhrases: Readonly<Record<string, string>> = {
     'a name of letters, digits, ".", "_" or "-", starting with a letter or digit, at most 64 characters',
   '^(header:[A-Za-z0-9-]+|cookie:[A-Za-z0-9_-]+|ip)$': 'header:NAME, cookie:NAME or ip',
   '^(global|consumer|ip|route|header:[A-Za-z0-9-]+)$': 'global, consumer, ip, route or header:NAME',
+  '^(method|path|query|host|consumer|header:[A-Za-z0-9-]+)$':
+    'method, path, query, host, consumer or header:NAME',
   '^[0-9]+$': 'a major version number such as "1"',
   '^[A-Za-z_][A-Za-z0-9_]*$': 'an identifier of letters, digits and "_", not starting with a digit',
   '^sha256:[0-9a-fA-F]{64}$': '"sha256:" followed by 64 hexadecimal digits',

@@ -700,6 +700,193 @@ const RateLimitRef = Type.Union([
   RateLimitInline,
 ]);
 
+export const IpRulesSchema = Obj(
+  {
+    allow: Type.Array(Type.String(), {
+      default: [],
+      description:
+        'When not empty, only client addresses in these addresses or CIDR ranges (IPv4 or IPv6) are served.',
+    }),
+    deny: Type.Array(Type.String(), {
+      default: [],
+      description: 'Client addresses in these addresses or CIDR ranges are refused, even when allowed.',
+    }),
+  },
+  'Client address rules, checked on the trusted client address (after trustedProxies); refused requests get 403 forbidden_address.',
+);
+
+const HeaderName = Type.String({
+  pattern: '^[A-Za-z0-9-]+$',
+  description: 'A header name (letters, digits and dashes).',
+});
+const TemplateValue = Type.String({
+  description:
+    'A value; {param.NAME}, {consumer}, {requestId} and {clientIp} are filled per request, ${ENV} at load.',
+});
+
+const HeaderEditSchema = (side: string) =>
+  Obj(
+    {
+      set: Type.Optional(
+        Type.Record(HeaderName, TemplateValue, {
+          description: `Headers set on the ${side}, replacing any copy already there.`,
+        }),
+      ),
+      add: Type.Optional(
+        Type.Record(HeaderName, TemplateValue, {
+          description: `Headers added to the ${side}, besides any copy already there.`,
+        }),
+      ),
+      remove: Type.Optional(Type.Array(HeaderName, { description: `Headers removed from the ${side}.` })),
+      rename: Type.Optional(
+        Type.Record(HeaderName, HeaderName, {
+          description: `Headers of the ${side} renamed (old name: new name), values kept.`,
+        }),
+      ),
+    },
+    `Header changes on the ${side}: remove and rename first, then set and add.`,
+  );
+
+export const TransformSchema = Obj(
+  {
+    request: Type.Optional(
+      Obj(
+        {
+          headers: Type.Optional(HeaderEditSchema('request sent upstream')),
+          path: Type.Optional(
+            Obj(
+              {
+                pattern: Type.String({
+                  minLength: 1,
+                  description:
+                    'Regular expression (JavaScript syntax) matched against the upstream path, after stripPrefix and rewrite.',
+                }),
+                replacement: Type.String({
+                  description: 'Replacement of the first match; $1 or $<name> insert a capture.',
+                }),
+              },
+              'Path rewrite by regular expression; a path that does not match is sent unchanged.',
+            ),
+          ),
+          query: Type.Optional(
+            Obj(
+              {
+                set: Type.Optional(
+                  Type.Record(Type.String({ minLength: 1 }), TemplateValue, {
+                    description: 'Query parameters set, replacing every copy the client sent.',
+                  }),
+                ),
+                remove: Type.Optional(
+                  Type.Array(Type.String({ minLength: 1 }), { description: 'Query parameters removed.' }),
+                ),
+              },
+              'Query parameter changes; other parameters are sent exactly as the client wrote them.',
+            ),
+          ),
+        },
+        'Changes to the request sent upstream.',
+      ),
+    ),
+    response: Type.Optional(
+      Obj(
+        { headers: Type.Optional(HeaderEditSchema('answer sent to the client')) },
+        "Changes to the route's answers, gateway errors included.",
+      ),
+    ),
+  },
+  'Request and response transforms (transform phase, after validation); Portico-owned headers cannot be changed.',
+);
+
+export const RouteCacheSchema = Obj(
+  {
+    ttl: Duration(
+      'How long an answer stays fresh when it gives no freshness of its own (max-age, s-maxage or Expires).',
+      '60s',
+    ),
+    maxBodySize: Size('Largest answer body stored; larger answers pass through uncached.', '1mb'),
+    key: Type.Array(
+      Type.String({
+        pattern: '^(method|path|query|host|consumer|header:[A-Za-z0-9-]+)$',
+        description: 'A key part: method, path, query, host, consumer or header:NAME.',
+      }),
+      {
+        default: ['method', 'path', 'query'],
+        description:
+          'What tells two answers apart, besides the route and the Vary header of the answer (add host when the service answers per Host); purge prefixes follow this order.',
+      },
+    ),
+    store: Type.Union([Type.Literal('memory'), Type.Literal('redis')], {
+      default: 'memory',
+      description:
+        "Where answers are kept: memory (this node's, bounded by responseCache.maxSize) or redis (shared by every node; needs store.kind redis).",
+    }),
+  },
+  'Shared response cache (RFC 9111) on this route: GET and HEAD answers are stored and served following their Cache-Control.',
+);
+
+export const CompressSchema = Obj(
+  {
+    encodings: Type.Array(Type.Union([Type.Literal('zstd'), Type.Literal('br'), Type.Literal('gzip')]), {
+      minItems: 1,
+      default: ['br', 'gzip'],
+      description:
+        "Encodings offered, the server's preference first when the client rates several equally (zstd, br, gzip).",
+    }),
+    minSize: Size('Answers with a declared length below this are sent as they are.', '1kb'),
+    types: Type.Array(Type.String({ minLength: 1 }), {
+      default: [
+        'application/json',
+        'application/*+json',
+        'application/javascript',
+        'application/xml',
+        'application/*+xml',
+        'image/svg+xml',
+        'text/html',
+        'text/css',
+        'text/plain',
+        'text/xml',
+        'text/csv',
+        'text/javascript',
+      ],
+      description:
+        'Content types compressed (parameters ignored); `type/*` and `type/*+suffix` match families.',
+    }),
+  },
+  'Compression of answers negotiated with Accept-Encoding, streamed; never for answers already encoded or marked Cache-Control: no-transform.',
+);
+
+export const MirrorSchema = Obj(
+  {
+    service: Type.String({ description: 'Name of the service under `services` that receives the copies.' }),
+    percent: Type.Number({
+      minimum: 0,
+      maximum: 100,
+      default: 100,
+      description: "Share of the route's requests copied, in percent.",
+    }),
+    maxBodySize: Size(
+      'Requests with a larger (or unknown, chunked) body are not copied; copied bodies are read before proxying.',
+      '64kb',
+    ),
+    maxConcurrent: Type.Integer({
+      minimum: 1,
+      default: 32,
+      description:
+        'Most copies in flight at once per route; further requests are not copied while it is reached.',
+    }),
+    timeout: Duration('A copy without a complete answer in this time is abandoned.', '5s'),
+  },
+  "Shadow traffic: copies of the route's requests sent to another service, answers discarded; the client's request never waits for them.",
+);
+
+export const ResponseCacheSchema = Obj(
+  {
+    maxSize: Size('Most bytes the in-memory cache holds; the least recently used answers go first.', '64mb'),
+  },
+  'The response cache shared by every route with `cache`.',
+  {},
+);
+
 export const RouteMatchSchema = Obj(
   {
     path: Type.String({
@@ -803,6 +990,11 @@ export const RouteSchema = Obj(
       }),
     ),
     fallback: Type.Optional(FallbackSchema),
+    ipRules: Type.Optional(IpRulesSchema),
+    transform: Type.Optional(TransformSchema),
+    cache: Type.Optional(RouteCacheSchema),
+    compress: Type.Optional(CompressSchema),
+    mirror: Type.Optional(MirrorSchema),
   },
   'A route: which requests go to which service, through which policies.',
 );
@@ -1018,6 +1210,8 @@ export const ConfigSchema = Obj(
       description:
         'Addresses or CIDR ranges allowed to set X-Forwarded-For / Forwarded for the client address.',
     }),
+    ipRules: Type.Optional(IpRulesSchema),
+    responseCache: ResponseCacheSchema,
     limits: LimitsSchema,
     logging: LoggingSchema,
     metrics: MetricsSchema,
@@ -1068,5 +1262,12 @@ export type RateLimitConfig = Static<typeof RateLimitInline>;
 export type CorsConfig = Static<typeof CorsSchema>;
 export type StatusConfig = Static<typeof StatusSchema>;
 export type TokenConfig = Static<typeof TokenSchema>;
+export type IpRulesConfig = Static<typeof IpRulesSchema>;
+export type TransformConfig = Static<typeof TransformSchema>;
+export type RouteCacheConfig = Static<typeof RouteCacheSchema>;
+export type ResponseCacheConfig = Static<typeof ResponseCacheSchema>;
+export type CompressConfig = Static<typeof CompressSchema>;
+export type MirrorConfig = Static<typeof MirrorSchema>;
+export type HeaderEditConfig = NonNullable<NonNullable<TransformConfig['request']>['headers']>;
 export type TracingConfig = Static<typeof TracingSchema>;
 export type OtlpTracingConfig = NonNullable<TracingConfig['otlp']>;

@@ -1,6 +1,7 @@
 import { parsePattern } from '../paths/route-pattern.ts';
 import { compileAggregatePlan } from '../resilience/aggregate-plan.ts';
 import { isIP } from 'node:net';
+import { checkPolicyConfig } from '../policies/check-policy-config.ts';
 import { checkSecurityConfig } from '../security/check-security-config.ts';
 import { checkVersionConfig } from '../versions/check-version-config.ts';
 import { listenersOf } from './listeners.ts';
@@ -181,11 +182,22 @@ export function checkSemantics(config: Config): SemanticIssue[] {
       add(path, (err as Error).message);
     }
   };
+  checkIpRules(config.ipRules, ['ipRules'], add);
   config.routes.forEach((route, i) => {
     claimName(route.name, `routes[${i}]`, ['routes', i, 'name']);
+    checkIpRules(route.ipRules, ['routes', i, 'ipRules'], add);
     checkPattern(route.match.path, route.name, ['routes', i, 'match', 'path']);
     if (!Object.hasOwn(config.services, route.service)) {
       add(['routes', i, 'service'], `unknown service "${route.service}"${knownServices(config)}`);
+    }
+    if (route.cache?.store === 'redis' && config.store.kind !== 'redis') {
+      add(['routes', i, 'cache', 'store'], 'cache.store "redis" needs store.kind "redis" (its url is used)');
+    }
+    if (route.mirror !== undefined && !Object.hasOwn(config.services, route.mirror.service)) {
+      add(
+        ['routes', i, 'mirror', 'service'],
+        `unknown service "${route.mirror.service}"${knownServices(config)}`,
+      );
     }
   });
   config.aggregates?.forEach((aggregate, i) => {
@@ -202,7 +214,39 @@ export function checkSemantics(config: Config): SemanticIssue[] {
   });
   issues.push(...checkSecurityConfig(config));
   issues.push(...checkVersionConfig(config));
+  issues.push(...checkPolicyConfig(config));
   return issues;
+}
+
+/** Every `allow` / `deny` entry must be an IPv4 or IPv6 address or CIDR range. */
+function checkIpRules(
+  rules: Config['ipRules'],
+  path: (string | number)[],
+  add: (path: (string | number)[], message: string) => void,
+): void {
+  if (rules === undefined) return;
+  for (const list of ['allow', 'deny'] as const) {
+    rules[list].forEach((entry, j) => {
+      const problem = cidrProblem(entry);
+      if (problem !== undefined) add([...path, list, j], problem);
+    });
+  }
+}
+
+/** Why `entry` is not an address or CIDR range (mirrors what node:net BlockList accepts), or undefined. */
+export function cidrProblem(entry: string): string | undefined {
+  const slash = entry.indexOf('/');
+  const address = slash < 0 ? entry : entry.slice(0, slash);
+  const family = isIP(address);
+  if (family === 0)
+    return `expected an IP address or CIDR range such as 10.0.0.0/8 or 2001:db8::/32 (got ${JSON.stringify(entry)})`;
+  if (slash < 0) return undefined;
+  const prefixText = entry.slice(slash + 1);
+  const prefix = Number(prefixText);
+  const max = family === 4 ? 32 : 128;
+  if (!/^[0-9]+$/.test(prefixText) || prefix > max)
+    return `expected a prefix length from 0 to ${max} (got ${JSON.stringify(entry)})`;
+  return undefined;
 }
 
 function knownServices(config: Config): string {

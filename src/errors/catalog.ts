@@ -64,6 +64,11 @@ export const errorCatalog = {
   shutting_down: { status: 503, title: 'The gateway is shutting down', retryable: true },
   unauthorized: { status: 401, title: 'Authentication is missing or invalid', retryable: false },
   forbidden: { status: 403, title: 'The caller lacks a required scope', retryable: false },
+  forbidden_address: {
+    status: 403,
+    title: "The client address is not allowed by the route's IP rules",
+    retryable: false,
+  },
   rate_limited: { status: 429, title: 'Too many requests', retryable: true },
   validation_failed: { status: 400, title: 'The request does not match the contract', retryable: false },
   version_not_found: { status: 404, title: 'No instance serves the requested version', retryable: false },

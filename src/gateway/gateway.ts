@@ -15,6 +15,8 @@ import { createDashboardRoutes } from '../dashboard/dashboard-routes.ts';
 import { loadConfig } from '../config/load.ts';
 import { createRegistrationGate } from '../contracts/registration-gate.ts';
 import { createVersionAdminRoutes, registerVersionMetrics } from '../versions/admin-routes.ts';
+import { createCacheAdminRoutes, registerCacheMetrics } from '../policies/cache/cache-admin.ts';
+import { registerMirrorMetrics } from '../policies/mirror-stats.ts';
 import { createCatalogRoutes } from '../versions/catalog-routes.ts';
 import { CONTRACT_BOOK_KEY, ContractBook } from '../versions/contract-book.ts';
 import { responseReports } from '../versions/response-reports.ts';
@@ -343,6 +345,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   adminRoutes.push(...createCatalogRoutes(() => current as Runtime, contracts));
   adminRoutes.push(...createDashboardRoutes({ runtime: () => current as Runtime, registry, stats }));
   registerVersionMetrics(metrics.registry, stageState);
+  adminRoutes.push(...createCacheAdminRoutes(stageState));
+  registerCacheMetrics(metrics.registry, stageState);
+  registerMirrorMetrics(metrics.registry, stageState);
   adminRoutes.push(...createResilienceAdminRoutes(() => current as Runtime));
   adminRoutes.push(...createCertificateRoutes(edge));
   registerResilienceMetrics(metrics.registry, () => current);

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { appendTraceHeaders } from '../../observability/trace-context.ts';
+import { applyHeaderEdit, type HeaderEdit } from '../../policies/header-edit.ts';
 import type { AddressMatcher } from '../net/address-matcher.ts';
 import { isHopByHop, removeConnectionNamed } from './hop-by-hop.ts';
 import { clientCertHeaderOf } from '../tls/client-cert-header.ts';
@@ -36,6 +37,11 @@ export interface ForwardingInfo {
   readonly contentLength: number;
   /** Verified headers added by stages (identity), as a flat [name, value, …] list. */
   readonly extra?: readonly string[] | undefined;
+  /**
+   * The route's header transform, applied to the client's headers before the gateway's own are added, so it
+   * can never replace a forwarding, identity or trace header.
+   */
+  readonly edit?: HeaderEdit | undefined;
 }
 
 /**
@@ -85,6 +91,7 @@ export function buildUpstreamHeaders(req: IncomingMessage, info: ForwardingInfo)
   // Most clients send no Connection header or only keep-alive/close: headers it names are filtered in a
   // second pass only when it names something else.
   if (connection !== undefined) removeConnectionNamed(out, connection);
+  if (info.edit !== undefined) applyHeaderEdit(out, info.edit);
   const peer = info.peer;
   // The listener's own scheme, unless a trusted proxy in front already said how the client came in.
   const proto =

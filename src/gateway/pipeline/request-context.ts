@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import type { RouteConfig } from '../../config/schema.ts';
 import type { RouteStats } from '../../observability/route-stats.ts';
 import type { ServiceRuntime } from '../runtime/service-runtime.ts';
+import type { HeaderEdit } from '../../policies/header-edit.ts';
 import type { InstanceSet } from '../upstream/instance-set.ts';
 
 /**
@@ -53,6 +54,8 @@ export class RequestContext {
    * copies of these names are always dropped (forwarding/upstream-headers.ts).
    */
   upstreamHeaders: readonly string[] | undefined = undefined;
+  /** The route's request header transform, values filled for this request (transform stage). */
+  requestHeaderEdit: HeaderEdit | undefined = undefined;
   /**
    * The instances to pick from when a stage narrowed them (version selection, canary split); the route's
    * service instances otherwise.

@@ -1,4 +1,5 @@
 import type { Config, RouteConfig } from '../../config/schema.ts';
+import type { ServiceRuntime } from '../runtime/service-runtime.ts';
 import type { RequestContext } from './request-context.ts';
 
 /**
@@ -31,6 +32,8 @@ export interface StageCompileContext {
    * reads its previous state here and returns it from `create` calls of the new table.
    */
   readonly shared: Map<string, unknown>;
+  /** The services of the table being compiled (a stage that calls another service, such as mirroring). */
+  readonly services?: ReadonlyMap<string, ServiceRuntime> | undefined;
 }
 
 /**

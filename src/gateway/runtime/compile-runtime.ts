@@ -73,7 +73,7 @@ export function compileRuntime(config: Config, deps: CompileDependencies): Runti
   }
   const bodyLimitBytes = parseSizeBytes(config.limits.bodySize);
   const observer = deps.observer;
-  const stageContext: StageCompileContext = { config, shared };
+  const stageContext: StageCompileContext = { config, shared, services };
   const routes = config.routes.map((route) =>
     compileRoute(route, services, deps, bodyLimitBytes, observer, stageContext),
   );

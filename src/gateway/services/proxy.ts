@@ -254,6 +254,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
           upstreamHost: ctx.route.preserveHost ? (req.headers.host ?? instance.url.host) : instance.url.host,
           contentLength: this.#contentLength,
           extra: ctx.upstreamHeaders,
+          edit: ctx.requestHeaderEdit,
         }),
         body: this.#body,
         headersTimeout: this.#service.requestTimeoutMs,

@@ -64,6 +64,7 @@ class UpgradeRelay {
       upstreamHost: ctx.route.preserveHost ? (req.headers.host ?? instance.url.host) : instance.url.host,
       contentLength: -1,
       extra: ctx.upstreamHeaders,
+      edit: ctx.requestHeaderEdit,
     });
     headers.push('connection', 'Upgrade', 'upgrade', req.headers.upgrade ?? 'websocket');
     const path = instance.pathPrefix + upstreamPathOf(ctx);

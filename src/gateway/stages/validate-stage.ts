@@ -115,13 +115,13 @@ function versionsOf(all: readonly Instance[]): readonly string[] {
   return versions;
 }
 
-function hasBody(req: IncomingMessage): boolean {
+export function hasBody(req: IncomingMessage): boolean {
   const length = req.headers['content-length'];
   return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
 /** Reads the whole body, refusing it with 413 past the limit (the rest is drained or lingered on). */
-function readBody(ctx: RequestContext, limitBytes: number): Promise<Buffer> {
+export function readBody(ctx: RequestContext, limitBytes: number): Promise<Buffer> {
   const req = ctx.req;
   const declared = Number(req.headers['content-length'] ?? -1);
   if (declared > limitBytes) return Promise.reject(tooLarge(ctx, limitBytes));

@@ -1,0 +1,159 @@
+import { Redis } from 'ioredis';
+import CachePolicy from 'http-cache-semantics';
+import { createRedisConnection, type RedisClient } from '../../store/redis-connection.ts';
+import type { CachedResponse } from './cached-response.ts';
+import type { CacheStore } from './cache-store.ts';
+
+/** The Redis store with its connection, closed on shutdown. */
+export interface RedisCacheStore extends CacheStore {
+  close(): Promise<void>;
+}
+
+export interface RedisCacheStoreOptions {
+  readonly url: string;
+  /** Prefix of every key this store writes (the store's prefix followed by `cache:`). */
+  readonly prefix: string;
+  /** Time between connection attempts while Redis is unreachable (default 1000 ms). */
+  readonly retryDelayMs?: number;
+}
+
+/** What one variant looks like in Redis: the policy as http-cache-semantics serialises it, the body in base64. */
+interface StoredVariant {
+  p: CachePolicy.CachePolicyObject;
+  s: number;
+  h: string[];
+  b: string;
+  v: string;
+  e: string | null;
+  f: number;
+  x: number;
+}
+
+/**
+ * Answers shared by every node using the same Redis: one hash per cache key, one field per variant (its
+ * Vary values), expiring with its longest-lived variant. Reads are one HGETALL; a node that cannot reach
+ * Redis treats every read as a miss and drops writes, so the cache never fails a request. The byte bound is
+ * Redis's own (`maxmemory` with an LRU policy); keys expire when no variant can be served any more.
+ */
+export function createRedisCacheStore(options: RedisCacheStoreOptions): RedisCacheStore {
+  const retryDelayMs = options.retryDelayMs ?? 1000;
+  const prefix = options.prefix;
+  let redis: RedisClient | undefined;
+  let connecting: Promise<void> | undefined;
+  let nextAttempt = 0;
+  let closed = false;
+
+  function connect(): void {
+    if (connecting !== undefined || closed || Date.now() < nextAttempt) return;
+    connecting = createRedisConnection(options.url, { commandTimeoutMs: 500 })
+      .then((connection) => {
+        if (closed) return connection.disconnect();
+        redis = connection;
+        // A cache connection must not keep the process alive (a Cluster client manages its own sockets).
+        if (connection instanceof Redis) {
+          connection.stream.unref();
+          connection.on('connect', () => connection.stream.unref());
+        }
+      })
+      .catch(() => {
+        nextAttempt = Date.now() + retryDelayMs;
+      })
+      .finally(() => {
+        connecting = undefined;
+      });
+  }
+  connect();
+
+  function connected(): RedisClient {
+    if (redis === undefined) {
+      connect();
+      throw new Error('Redis is not connected');
+    }
+    return redis;
+  }
+
+  return {
+    async get(key) {
+      const fields = await connected().hgetall(prefix + key);
+      const variants: CachedResponse[] = [];
+      for (const text of Object.values(fields)) variants.push(revive(JSON.parse(text) as StoredVariant));
+      return variants.length === 0 ? undefined : variants;
+    },
+    put(key, entry) {
+      let connection: RedisClient;
+      try {
+        connection = connected();
+      } catch {
+        return;
+      }
+      const ttlMs = Math.max(1000, entry.policy.timeToLive());
+      const full = prefix + key;
+      // PEXPIRE GT keeps the key as long as its longest-lived variant; a new key has no TTL yet, hence NX first.
+      connection
+        .multi()
+        .hset(full, entry.variant, JSON.stringify(serialise(entry)))
+        .pexpire(full, ttlMs, 'NX')
+        .pexpire(full, ttlMs, 'GT')
+        .exec()
+        .catch(ignore);
+    },
+    async purgeKey(key) {
+      return connected().del(prefix + key);
+    },
+    async purgePrefix(keyPrefix) {
+      const connection = connected();
+      const pattern = `${escapeGlob(prefix + keyPrefix)}*`;
+      let purged = 0;
+      let cursor = '0';
+      do {
+        const [next, keys] = await connection.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
+        cursor = next;
+        if (keys.length > 0) purged += await connection.del(...keys);
+      } while (cursor !== '0');
+      return purged;
+    },
+    bytes: 0,
+    entries: 0,
+    maxBytes: 0,
+    async close() {
+      closed = true;
+      await connecting;
+      redis?.disconnect();
+      redis = undefined;
+    },
+  };
+}
+
+function serialise(entry: CachedResponse): StoredVariant {
+  return {
+    p: entry.policy.toObject(),
+    s: entry.status,
+    h: entry.headers,
+    b: entry.body.toString('base64'),
+    v: entry.variant,
+    e: entry.etag ?? null,
+    f: entry.freshUntil,
+    x: entry.staleIfErrorSec,
+  };
+}
+
+function revive(stored: StoredVariant): CachedResponse {
+  const body = Buffer.from(stored.b, 'base64');
+  return {
+    policy: CachePolicy.fromObject(stored.p),
+    status: stored.s,
+    headers: stored.h,
+    body,
+    variant: stored.v,
+    etag: stored.e ?? undefined,
+    freshUntil: stored.f,
+    staleIfErrorSec: stored.x,
+    size: body.length,
+  };
+}
+
+function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, '\\$&');
+}
+
+function ignore(): void {}

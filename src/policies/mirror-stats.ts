@@ -1,0 +1,86 @@
+import { Counter, type Registry as MetricsRegistry } from 'prom-client';
+
+/** Shadow traffic of one route since the node started: what was copied and how the copies compared. */
+export interface MirrorStats {
+  /** Copies sent. */
+  sent: number;
+  /** Requests not copied: the route's copies in flight were at their bound. */
+  dropped: number;
+  /** Requests not copied: their body was too large or of unknown length. */
+  skipped: number;
+  /** Copies that failed (connection, timeout) or found no instance. */
+  failed: number;
+  /** Copies whose status class (2xx, 4xx…) matched the client's answer, and those that did not. */
+  sameStatus: number;
+  differentStatus: number;
+  /** Summed durations of the compared pairs, in seconds: the client's answer and the copy's. */
+  primarySeconds: number;
+  mirrorSeconds: number;
+  compared: number;
+}
+
+const MIRROR_KEY = 'mirror.stats';
+
+/** Per-route mirror counts, kept across reloads in the shared stage state. */
+export function mirrorStats(shared: Map<string, unknown>, route: string): MirrorStats {
+  let table = shared.get(MIRROR_KEY) as Map<string, MirrorStats> | undefined;
+  if (table === undefined) shared.set(MIRROR_KEY, (table = new Map()));
+  let stats = table.get(route);
+  if (stats === undefined) {
+    stats = {
+      sent: 0,
+      dropped: 0,
+      skipped: 0,
+      failed: 0,
+      sameStatus: 0,
+      differentStatus: 0,
+      primarySeconds: 0,
+      mirrorSeconds: 0,
+      compared: 0,
+    };
+    table.set(route, stats);
+  }
+  return stats;
+}
+
+/** Every route's mirror counts (metrics). */
+export function allMirrorStats(shared: ReadonlyMap<string, unknown>): ReadonlyMap<string, MirrorStats> {
+  return (shared.get(MIRROR_KEY) as Map<string, MirrorStats> | undefined) ?? new Map();
+}
+
+/**
+ * `portico_mirror_requests_total{route,outcome}` (same_status, different_status, failed, dropped, skipped)
+ * and `portico_mirror_duration_seconds_total{route,side}` over the compared pairs (primary, mirror): divided by
+ * the same_status + different_status count, the mean latency of each side.
+ */
+export function registerMirrorMetrics(registry: MetricsRegistry, shared: ReadonlyMap<string, unknown>): void {
+  new Counter({
+    name: 'portico_mirror_requests_total',
+    help: 'Copied (shadow) requests per route by outcome since the node started.',
+    labelNames: ['route', 'outcome'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [route, s] of allMirrorStats(shared)) {
+        this.inc({ route, outcome: 'same_status' }, s.sameStatus);
+        this.inc({ route, outcome: 'different_status' }, s.differentStatus);
+        this.inc({ route, outcome: 'failed' }, s.failed);
+        this.inc({ route, outcome: 'dropped' }, s.dropped);
+        this.inc({ route, outcome: 'skipped' }, s.skipped);
+      }
+    },
+  });
+  new Counter({
+    name: 'portico_mirror_duration_seconds_total',
+    help: 'Summed durations of compared request pairs per route: the client answer (primary) and its copy (mirror).',
+    labelNames: ['route', 'side'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [route, s] of allMirrorStats(shared)) {
+        this.inc({ route, side: 'primary' }, s.primarySeconds);
+        this.inc({ route, side: 'mirror' }, s.mirrorSeconds);
+      }
+    },
+  });
+}
