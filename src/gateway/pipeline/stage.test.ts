@@ -127,15 +127,21 @@ test('factories are ordered by phase, keeping registration order within a phase'
   );
 });
 
-test("Portico's stages run in the documented order: CORS, authentication, access control, rate limit, validation", () => {
+test("Portico's stages run in the documented order: IP rules, CORS, authentication, access control, rate limit, validation, then the transform-phase policies", () => {
   const ordered = sortByPhase(stageFactories).map((f) => `${f.phase}:${f.name}`);
   assert.deepEqual(ordered, [
+    'edge:ip-rules',
     'edge:cors',
     'authenticate:auth',
     'authorize:scopes',
     'traffic:rate-limit',
     'traffic:version',
     'validate:validate',
+    // Response filters run in reverse: the cache sits next to the service, compression wraps what it serves.
+    'transform:compress',
+    'transform:transform',
+    'transform:mirror',
+    'transform:cache',
   ]);
   assert.deepEqual(phases, ['edge', 'authenticate', 'authorize', 'traffic', 'validate', 'transform']);
 });
