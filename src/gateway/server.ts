@@ -220,6 +220,10 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
       performance.now(),
     );
     if (upgradeHead !== undefined) ctx.upgradeHead = upgradeHead;
+    if (accessLog) {
+      ctx.bytesReadAtStart = socket.bytesRead;
+      ctx.bytesWrittenAtStart = socket.bytesWritten;
+    }
     (res as TrackedResponse)[kContext] = ctx;
     // `on`, not `once`: 'close' fires once per response, and `once` would allocate a wrapper per request.
     res.on('close', onResponseClose);

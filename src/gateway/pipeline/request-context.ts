@@ -78,8 +78,9 @@ export class RequestContext {
   upstreamMs = 0;
   /** The client connection (kept: `req.socket` is gone once the response closes) and its byte counters at arrival, so the access log can tell this request's share. */
   readonly connection: Socket;
-  readonly bytesReadAtStart: number;
-  readonly bytesWrittenAtStart: number;
+  /** Set by the listener only when the access log is on: `bytesWritten` copies the socket's write queue. */
+  bytesReadAtStart = 0;
+  bytesWrittenAtStart = 0;
   /** How many stages of the route's chain called `next` (composeStages refuses a second call). */
   stagesPassed = 0;
 
@@ -106,8 +107,6 @@ export class RequestContext {
     this.requestId = requestId;
     this.startedAt = startedAt;
     this.connection = req.socket;
-    this.bytesReadAtStart = req.socket.bytesRead;
-    this.bytesWrittenAtStart = req.socket.bytesWritten;
   }
 }
 
