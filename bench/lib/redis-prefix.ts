@@ -1,5 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { createRequire } from 'node:module';
+import type { Redis as RedisClient } from 'ioredis';
+
+// bench/node_modules holds an older ioredis (a dependency of express-gateway) that shadows the project's for
+// files under bench/: load the project's own from the repository root.
+const { Redis } = createRequire(new URL('../../package.json', import.meta.url))('ioredis') as {
+  Redis: new (url: string, options: Record<string, unknown>) => RedisClient;
+};
 
 /** The Redis the bench uses for shared-store scenarios; PORTICO_BENCH_REDIS overrides it. */
 export const BENCH_REDIS_URL = process.env.PORTICO_BENCH_REDIS ?? 'redis://127.0.0.1:6379';
@@ -9,7 +16,7 @@ export function uniquePrefix(): string {
   return `portico-bench:${process.pid}-${randomBytes(4).toString('hex')}:`;
 }
 
-function connect(url: string): Redis {
+function connect(url: string): RedisClient {
   return new Redis(url, {
     lazyConnect: true,
     maxRetriesPerRequest: 1,
