@@ -56,6 +56,6 @@ export default {
     includeOnly: '^(src|test|bench|scripts|examples)/',
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
-    exclude: { path: '^src/dashboard/assets/' },
+    exclude: { path: '^src/dashboard/assets/|(^|/)node_modules/' },
   },
 };

@@ -1,4 +1,4 @@
-import { removeConnectionNamed } from './hop-by-hop.ts';
+import { removeConnectionNamed } from '../../http/hop-by-hop.ts';
 
 const responseHopByHop = new Set([
   'connection',

@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { appendTraceHeaders } from '../../observability/trace-context.ts';
 import { applyHeaderEdit, type HeaderEdit } from '../../policies/header-edit.ts';
 import type { AddressMatcher } from '../net/address-matcher.ts';
-import { isHopByHop, removeConnectionNamed } from './hop-by-hop.ts';
+import { isHopByHop, removeConnectionNamed } from '../../http/hop-by-hop.ts';
 import { clientCertHeaderOf } from '../tls/client-cert-header.ts';
 
 /** Headers the gateway sets itself; a client's copies are dropped, except forwarding ones from trusted proxies. */
