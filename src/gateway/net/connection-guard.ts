@@ -90,11 +90,6 @@ export class ConnectionGuard {
     state.idleBytes = -1;
   }
 
-  /** Connections open now. */
-  get size(): number {
-    return this.#sockets.size;
-  }
-
   close(): void {
     clearInterval(this.#sweep);
   }

@@ -5,8 +5,8 @@ import type { Socket } from 'node:net';
  * How long and how much of an unread request body is read and dropped after an early answer before the
  * connection is cut (nginx's lingering_time is 30 s; Portico's answers are small and loopback-fast).
  */
-export const LINGER_TIME_MS = 5_000;
-export const LINGER_MAX_BYTES = 64 * 1024 * 1024;
+const LINGER_TIME_MS = 5_000;
+const LINGER_MAX_BYTES = 64 * 1024 * 1024;
 
 /** Bodies up to this size are read through by Node's parser and the connection stays open. */
 const DRAIN_ON_KEEP_ALIVE_BYTES = 64 * 1024;
