@@ -71,6 +71,10 @@ routes:
   test('a purge on one node empties the shared store for both', async () => {
     const [a, b] = nodes as [PorticoProcess, PorticoProcess];
     await send(`${a.url}/s/purged`);
+    // A's write to the shared store lands after its answer: purge only once B sees the entry.
+    await eventually(async () =>
+      assert.equal((await send(`${b.url}/s/purged`)).headers['portico-cache'], 'hit'),
+    );
     const purge = await fetch(`${b.adminUrl}/v1/cache?prefix=${encodeURIComponent('shared GET /s/')}`, {
       method: 'DELETE',
     });
