@@ -921,6 +921,20 @@ const FallbackSchema = Obj(
   'Static answer used when the service has no healthy instance or its breaker is open (resilience issue).',
 );
 
+/** A plugin's name: what routes use under `plugins`, and the label of its log lines. */
+export const PLUGIN_NAME_PATTERN = '^[a-z][a-z0-9-]{0,62}$';
+
+export const PluginSchema = Obj(
+  {
+    module: Type.String({
+      minLength: 1,
+      description:
+        'The module exporting the plugin: a path relative to the config file (./plugins/sign.ts) or a package name.',
+    }),
+  },
+  'A custom stage loaded when the config is compiled (docs/plugins.md).',
+);
+
 export const RouteSchema = Obj(
   {
     name: Type.String({
@@ -995,6 +1009,12 @@ export const RouteSchema = Obj(
     cache: Type.Optional(RouteCacheSchema),
     compress: Type.Optional(CompressSchema),
     mirror: Type.Optional(MirrorSchema),
+    plugins: Type.Optional(
+      Type.Record(Type.String({ pattern: PLUGIN_NAME_PATTERN }), Type.Unknown(), {
+        description:
+          "Plugins this route runs, by name, each with its options (checked against the plugin's own schema).",
+      }),
+    ),
   },
   'A route: which requests go to which service, through which policies.',
 );
@@ -1235,6 +1255,12 @@ export const ConfigSchema = Obj(
       Type.Record(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' }), RateLimitInline, {
         additionalProperties: false,
         description: 'Named limits: one budget shared by every route that names it.',
+      }),
+    ),
+    plugins: Type.Optional(
+      Type.Array(PluginSchema, {
+        description:
+          'Custom stages, loaded from their modules when the config is compiled; routes use them by name.',
       }),
     ),
     cors: Type.Optional(CorsSchema),

@@ -1,14 +1,9 @@
 import type { Config, RouteConfig } from '../../config/schema.ts';
 import type { ServiceRuntime } from '../runtime/service-runtime.ts';
+import { phases, type Phase } from '../../plugins/phases.ts';
 import type { RequestContext } from './request-context.ts';
 
-/**
- * Stages run in this fixed order (PRODUCT.md: CORS → authentication → access control → rate limit →
- * request validation), then the route's service. Request filters run in phase order; whatever a stage
- * does to the response after `next` returns runs in reverse order.
- */
-export const phases = ['edge', 'authenticate', 'authorize', 'traffic', 'validate', 'transform'] as const;
-export type Phase = (typeof phases)[number];
+export { phases, type Phase };
 
 /** The next step of a route's chain: another stage or the terminal service. */
 export type Handler = (ctx: RequestContext) => void | Promise<void>;
