@@ -35,6 +35,11 @@ services:
 routes:
   - { name: refusing, match: { path: /refusing }, service: refusing }
   - { name: resetting, match: { path: /resetting }, service: resetting }
+aggregates:
+  - name: submit
+    match: { path: /submit, methods: [POST] }
+    calls:
+      order: { service: refusing, path: /orders, method: POST }
 `,
   );
 });
@@ -68,4 +73,14 @@ test('a connection reset after the request was sent is retried for idempotent me
   const seen = resetting.requests.length;
   for (let i = 0; i < 4; i++) assert.equal((await send(`${portico.url}/resetting`)).status, 200);
   assert.ok(resetting.requests.length > seen, 'GETs reached the resetting instance and were retried');
+});
+
+test('an aggregate call refused by one instance is retried on another, POST included', async () => {
+  for (let i = 0; i < 4; i++) {
+    const res = await send(`${portico.url}/submit`, { method: 'POST' });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.json<{ order: { method?: string } | null }>().order?.method, 'POST');
+  }
+  const posts = live.requests.filter((r) => r.url === '/orders' && r.method === 'POST');
+  assert.equal(posts.length, 4, 'every call reached the live instance, half of them on a retry');
 });
