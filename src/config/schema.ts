@@ -971,6 +971,11 @@ export const RouteSchema = Obj(
           default: Type.Optional(
             Type.String({ description: 'Semver range used when the client names none.' }),
           ),
+          pin: Type.Boolean({
+            default: false,
+            description:
+              'Pin each consumer to the major it was first served: later calls naming no version get it, even after the default moves on (shared by nodes through the store).',
+          }),
         },
         'Version selection (versions issue).',
       ),
