@@ -161,6 +161,7 @@ function createVersionStage(route: RouteConfig, context: StageCompileContext, cl
         );
       }
       ctx.instances = view.instances;
+      ctx.versionMajor = view.major;
       if (view.major !== undefined) {
         const lifecycle = currentLifecycles().get(view.major);
         if (lifecycle !== undefined) applyLifecycle(ctx, lifecycle, clock());
