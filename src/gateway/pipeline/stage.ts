@@ -1,5 +1,6 @@
 import type { Config, RouteConfig } from '../../config/schema.ts';
 import type { ServiceRuntime } from '../runtime/service-runtime.ts';
+import type { VersionTracking } from '../../versions/version-tracking.ts';
 import { phases, type Phase } from '../../plugins/phases.ts';
 import type { RequestContext } from './request-context.ts';
 
@@ -27,6 +28,8 @@ export interface StageCompileContext {
    * reads its previous state here and returns it from `create` calls of the new table.
    */
   readonly shared: Map<string, unknown>;
+  /** Version usage and consumer pins of this node (the version stage); a node-local one when absent. */
+  readonly versions?: VersionTracking | undefined;
   /** The services of the table being compiled (a stage that calls another service, such as mirroring). */
   readonly services?: ReadonlyMap<string, ServiceRuntime> | undefined;
 }

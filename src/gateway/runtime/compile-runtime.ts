@@ -10,6 +10,7 @@ import {
   type Stage,
   type StageCompileContext,
 } from '../pipeline/stage.ts';
+import type { VersionTracking } from '../../versions/version-tracking.ts';
 import { createPluginStages } from '../plugins/plugin-stages.ts';
 import { stageFactories } from '../stages/index.ts';
 import { VERSION_PARAM } from '../../versions/requested-version.ts';
@@ -50,6 +51,8 @@ export interface CompileDependencies {
   readonly onHealthTransition?: (instance: Instance, healthy: boolean) => void;
   /** Registered instances of a service (from the registry), added to its static ones. */
   readonly registered?: ((service: string) => readonly Instance[]) | undefined;
+  /** Version usage and pins of this node (see StageCompileContext.versions). */
+  readonly versions?: VersionTracking | undefined;
   /** Stage state that outlives reloads (see StageCompileContext.shared). */
   readonly stageState?: Map<string, unknown> | undefined;
   /** Told when a circuit breaker changes state (logs). */
@@ -81,7 +84,7 @@ export function compileRuntime(config: Config, deps: CompileDependencies): Runti
   }
   const bodyLimitBytes = parseSizeBytes(config.limits.bodySize);
   const observer = deps.observer;
-  const stageContext: StageCompileContext = { config, shared, services };
+  const stageContext: StageCompileContext = { config, shared, services, versions: deps.versions };
   const routes = config.routes.map((route) =>
     compileRoute(route, services, deps, bodyLimitBytes, observer, stageContext),
   );

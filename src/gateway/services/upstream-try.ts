@@ -212,7 +212,7 @@ export class UpstreamTry implements Dispatcher.DispatchHandler {
     }
     const headers = toClientHeaders(rawHeaders, this.#ctx.requestId, this);
     if (this.#ctx.versioned && instance.version !== undefined)
-      headers.push('portico-version', instance.version);
+      headers.push('portico-version', versionHeader(instance.version, this.#ctx.versionPin));
     this.#res.writeHead(statusCode, statusText, headers);
     return true;
   }
@@ -324,6 +324,11 @@ export class UpstreamTry implements Dispatcher.DispatchHandler {
   #closeAfterAnswer(): void {
     if (!this.#res.headersSent) closeAfterAnswer(this.#ctx.req, this.#res);
   }
+}
+
+/** `Portico-Version`: the version that served, and `; pinned=MAJOR` when the consumer's pin chose it. */
+function versionHeader(version: string, pin: string | undefined): string {
+  return pin === undefined ? version : `${version}; pinned=${pin}`;
 }
 
 /** The detail of a problem answered for a failed try. */
