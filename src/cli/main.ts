@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { readFileSync } from 'node:fs';
+import { porticoVersion } from '../version.ts';
 
 const usage = `portico — API gateway, service registry and versioned contracts
 
@@ -12,18 +12,15 @@ Commands:
   contract  diff OLD NEW [--json]     breaking changes between two OpenAPI documents (exit 1 when breaking)
   routes    [--admin URL] [--token T] list routes of a running node
   services  [--admin URL] [--token T] list services of a running node
+  nodes     [--admin URL] [--token T] list the nodes sharing the store (up, gone, stopped)
+  config    apply|history|diff|rollback|status
+                                      configuration shared by every node through the store
 
 Options:
   --version                           print the version and exit
   --help                              print this help
 
 Run "portico <command> --help" for a command's options.`;
-
-/** The package's version; package.json sits two folders up from both src/cli/main.ts and dist/cli/main.js. */
-function version(): string {
-  const text = readFileSync(new URL('../../package.json', import.meta.url), 'utf8');
-  return (JSON.parse(text) as { version: string }).version;
-}
 
 type Command = (args: string[]) => Promise<number>;
 
@@ -35,13 +32,15 @@ const commands: Record<string, () => Promise<Command>> = {
   contract: async () => (await import('./commands/contract.ts')).runContract,
   routes: async () => (await import('./commands/inspect.ts')).runRoutes,
   services: async () => (await import('./commands/inspect.ts')).runServices,
+  nodes: async () => (await import('./commands/nodes.ts')).runNodes,
+  config: async () => (await import('./commands/config.ts')).runConfig,
 };
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   // `--version` works alone and after any command, as PRODUCT.md asks of every command.
   if (name === '--version' || name === '-v' || rest.includes('--version')) {
-    console.log(version());
+    console.log(porticoVersion());
     return 0;
   }
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {

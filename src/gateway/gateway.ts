@@ -26,6 +26,16 @@ import { CloserStack } from './lifecycle/closers.ts';
 import { startNodeRegistry } from './lifecycle/node-registry.ts';
 import { createReloadController } from './lifecycle/reload-controller.ts';
 import { createUpstreamEvents } from './lifecycle/upstream-events.ts';
+import { createNodeMembership, createNodeRoutes } from './lifecycle/node-membership.ts';
+import {
+  createSharedConfigRoutes,
+  followStoreConfig,
+  type StoreConfigFollower,
+} from './lifecycle/shared-config.ts';
+import type { FleetStore, NodeRecord } from '../store/fleet-store.ts';
+import { openFleetStore, type StoreLocation } from '../store/open-fleet-store.ts';
+import { porticoVersion } from '../version.ts';
+import { hostname } from 'node:os';
 import { compileRuntime, type Runtime } from './runtime/compile-runtime.ts';
 import { createGatewayServer, type GatewayServer } from './server.ts';
 import { pruneResilience } from './services/service-resilience.ts';
@@ -47,6 +57,14 @@ export interface GatewayOptions {
   readonly logger?: Logger;
   /** Set when this process is one worker of a `workers: N` node (see src/cluster/). */
   readonly cluster?: ClusterMember;
+  /**
+   * Set with `--config-from-store`: `config` is revision `revision` of the store at `store`, and the node follows
+   * later revisions instead of a file (`configFile` is then only a label). The gateway closes `fleet` on shutdown.
+   */
+  readonly fromStore?:
+    { readonly fleet: FleetStore; readonly revision: number; readonly store: StoreLocation } | undefined;
+  /** This node's id in the store's membership (default `hostname:adminPort`, `#worker` appended in a worker). */
+  readonly nodeId?: string | undefined;
 }
 
 /**
@@ -136,7 +154,12 @@ async function assembleNode(
     onResult: (result) => metrics.reloads.inc({ result }),
     logger,
   });
-  const reload = (): Promise<ReloadResult> => reloads.reload();
+  // Open beside the registry: nodes record themselves and the shared configuration here.
+  const fromStore = options.fromStore;
+  const fleet = fromStore?.fleet ?? (await openFleetStore(config.store, baseDir));
+  closers.add('fleet store', () => fleet.close());
+  let follower: StoreConfigFollower | undefined;
+  const reload = (): Promise<ReloadResult> => follower?.reapply() ?? reloads.reload();
 
   const { registry, contracts } = await startNodeRegistry({
     config,
@@ -182,6 +205,12 @@ async function assembleNode(
   });
 
   let ready = false;
+  const membership = createNodeMembership({
+    fleet,
+    describe: () => describeNode(),
+    heartbeatMs: parseDurationMs(config.store.nodeHeartbeat),
+    logger,
+  });
   const adminRoutes = createNodeAdminRoutes({
     runtime: reloads.table,
     reload,
@@ -193,6 +222,7 @@ async function assembleNode(
     stageState,
     edge,
     cluster: options.cluster,
+    extra: [...createSharedConfigRoutes({ fleet, membership, env }), ...createNodeRoutes(membership)],
   });
   const adminServer = createAdminServer({
     routes: () => adminRoutes,
@@ -233,11 +263,43 @@ async function assembleNode(
   // After the plain listeners are up: they answer the HTTP-01 challenges of the orders started here.
   startAcme(edge, metrics.registry);
 
-  if (options.watchConfig ?? true) {
+  const startedAt = Date.now();
+  const adminUrl = `http://${hostPortOf(adminServer.address() as AddressInfo)}`;
+  const nodeId =
+    options.nodeId ??
+    `${hostname()}:${(adminServer.address() as AddressInfo).port}${options.cluster === undefined ? '' : `#${options.cluster.workerId}`}`;
+  const listenUrls = gatewayServer.servers.map((server) => hostPortOf(server.address() as AddressInfo));
+  function describeNode(): NodeRecord {
+    return {
+      id: nodeId,
+      admin: adminUrl,
+      listen: listenUrls,
+      version: porticoVersion(),
+      pid: process.pid,
+      startedAt,
+      heartbeatMs: parseDurationMs(config.store.nodeHeartbeat),
+      config: follower?.state() ?? { source: 'file', revision: null },
+    };
+  }
+  if (fromStore !== undefined) {
+    const following = followStoreConfig({
+      fleet,
+      reloads,
+      running: fromStore.revision,
+      env,
+      store: fromStore.store,
+      logger,
+      onChange: () => void membership.beat(),
+    });
+    follower = following;
+    closers.add('store config follower', () => following.stop());
+  } else if (options.watchConfig ?? true) {
     const watcher = watchConfigFile(options.configFile, () => void reload(), logger);
     closers.add('config file watcher', () => watcher.close());
   }
 
+  membership.start();
+  closers.add('node membership', () => membership.stop());
   ready = true;
   closers.add('readiness', () => {
     ready = false;
@@ -292,6 +354,14 @@ async function drain(
   }
   for (const s of servers) s.closeAllConnections();
   await closed;
+}
+
+/** How other machines reach a listener: an unspecified bind address (0.0.0.0, ::) stands for this host's name. */
+function hostPortOf(address: AddressInfo): string {
+  if (address.address === '0.0.0.0' || address.address === '::') return `${hostname()}:${address.port}`;
+  return address.family === 'IPv6'
+    ? `[${address.address}]:${address.port}`
+    : `${address.address}:${address.port}`;
 }
 
 function closeServer(server: Server): Promise<void> {
