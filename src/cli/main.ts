@@ -15,6 +15,8 @@ Commands:
   nodes     [--admin URL] [--token T] list the nodes sharing the store (up, gone, stopped)
   config    apply|history|diff|rollback|status
                                       configuration shared by every node through the store
+  usage     --service S --version V   who calls a version, how much, last seen (all nodes)
+  pins      --service S [--move C --to M | --unpin C]  consumers pinned to each version
 
 Options:
   --version                           print the version and exit
@@ -34,12 +36,24 @@ const commands: Record<string, () => Promise<Command>> = {
   services: async () => (await import('./commands/inspect.ts')).runServices,
   nodes: async () => (await import('./commands/nodes.ts')).runNodes,
   config: async () => (await import('./commands/config.ts')).runConfig,
+  usage: async () => (await import('./commands/versions.ts')).runUsage,
+  pins: async () => (await import('./commands/versions.ts')).runPins,
 };
+
+/** Commands where `--version VALUE` names an API version; a bare `--version` still prints Portico's. */
+const takesVersionValue = new Set(['usage']);
+
+function asksForVersion(command: string | undefined, rest: string[]): boolean {
+  const at = rest.indexOf('--version');
+  if (at === -1) return false;
+  const value = rest[at + 1];
+  return !takesVersionValue.has(command ?? '') || value === undefined || value.startsWith('-');
+}
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   // `--version` works alone and after any command, as PRODUCT.md asks of every command.
-  if (name === '--version' || name === '-v' || rest.includes('--version')) {
+  if (name === '--version' || name === '-v' || asksForVersion(name, rest)) {
     console.log(porticoVersion());
     return 0;
   }

@@ -4,6 +4,7 @@ import { createCoreAdminRoutes } from '../admin/core-routes.ts';
 import type { ClusterMember } from '../cluster/cluster-member.ts';
 import type { ReloadResult } from '../config/config-error.ts';
 import type { ContractBook } from '../versions/contract-book.ts';
+import type { VersionTracking } from '../versions/version-tracking.ts';
 import { createDashboardRoutes } from '../dashboard/dashboard-routes.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
 import type { RouteStatsTable } from '../observability/route-stats.ts';
@@ -28,6 +29,8 @@ export interface NodeAdminDependencies {
   readonly registry: Registry;
   readonly contracts: ContractBook;
   readonly stageState: Map<string, unknown>;
+  /** Version usage and pins, shared by the nodes through the store. */
+  readonly versions: VersionTracking;
   readonly edge: EdgeListeners;
   readonly cluster?: ClusterMember | undefined;
   /** Endpoints of optional parts (shared configuration, node membership), mounted after the core ones. */
@@ -65,23 +68,24 @@ export function createNodeAdminRoutes(deps: NodeAdminDependencies): AdminRoute[]
     }),
     ...(deps.extra ?? []),
     ...createRegistryRoutes(deps.registry),
-    ...createVersionAdminRoutes(deps.stageState),
+    ...createVersionAdminRoutes(deps.versions),
     ...createCatalogRoutes(deps.runtime, deps.contracts),
     ...createDashboardRoutes({ runtime: deps.runtime, registry: deps.registry, stats: deps.stats }),
     ...createCacheAdminRoutes(deps.stageState),
     ...createResilienceAdminRoutes(deps.runtime),
     ...createCertificateRoutes(deps.edge),
   );
-  registerFeatureMetrics(deps.metrics.registry, deps.stageState, () => deps.runtime());
+  registerFeatureMetrics(deps.metrics.registry, deps.stageState, deps.versions, () => deps.runtime());
   return routes;
 }
 
 function registerFeatureMetrics(
   registry: MetricsRegistry,
   stageState: Map<string, unknown>,
+  versions: VersionTracking,
   runtime: () => Runtime | undefined,
 ): void {
-  registerVersionMetrics(registry, stageState);
+  registerVersionMetrics(registry, stageState, versions);
   registerCacheMetrics(registry, stageState);
   registerMirrorMetrics(registry, stageState);
   registerResilienceMetrics(registry, runtime);

@@ -19,7 +19,9 @@ import { RouteStatsTable } from '../observability/route-stats.ts';
 import { createAddressPolicy, createGuardedLookup } from '../registry/address-policy.ts';
 import type { Registry } from '../registry/registry.ts';
 import { rateLimitStoreEvents } from '../security/rate-limit-store-events.ts';
+import { reportPinnedDeprecations } from '../versions/admin-routes.ts';
 import { CONTRACT_BOOK_KEY } from '../versions/contract-book.ts';
+import { VersionTracking } from '../versions/version-tracking.ts';
 import { responseReports } from '../versions/response-reports.ts';
 import { createNodeAdminRoutes } from './admin-routes.ts';
 import { CloserStack } from './lifecycle/closers.ts';
@@ -141,6 +143,7 @@ async function assembleNode(
         onHealthTransition: upstream.onHealthTransition,
         onBreakerTransition: upstream.onBreakerTransition,
         stageState,
+        versions,
         registered: (service) => registered.forService(service),
         baseDir,
       });
@@ -150,7 +153,10 @@ async function assembleNode(
     load: () => loadConfig(options.configFile, env),
     source: options.configFile,
     onRetire: (instance) => upstream.outliers.forget(instance),
-    onSwap: (table) => pruneResilience(stageState, table.services),
+    onSwap: (table) => {
+      pruneResilience(stageState, table.services);
+      warnPinnedDeprecations(table.config);
+    },
     onResult: (result) => metrics.reloads.inc({ result }),
     logger,
   });
@@ -161,7 +167,7 @@ async function assembleNode(
   let follower: StoreConfigFollower | undefined;
   const reload = (): Promise<ReloadResult> => follower?.reapply() ?? reloads.reload();
 
-  const { registry, contracts } = await startNodeRegistry({
+  const { store, registry, contracts } = await startNodeRegistry({
     config,
     configFile: options.configFile,
     multiProcess: options.cluster !== undefined,
@@ -171,11 +177,23 @@ async function assembleNode(
     closers,
     logger,
   });
+  // Usage counted in memory per request, added to the store's daily buckets every 2 s; pins read from it.
+  const versions = new VersionTracking({
+    store: store.versions,
+    onError: (err, what) => logger.warn({ err }, what),
+  });
+  versions.start();
+  closers.add('version tracking', () => versions.close());
+  const warnPinnedDeprecations = (next: Config): void =>
+    void reportPinnedDeprecations(next, versions, (fields, message) => logger.warn(fields, message)).catch(
+      (err: unknown) => logger.debug({ err }, 'pinned consumers could not be counted'),
+    );
   stageState.set(CONTRACT_BOOK_KEY, contracts);
   responseReports(stageState).setLogger(logger);
   rateLimitStoreEvents(stageState).attach(logger, metrics.registry);
 
   const first = reloads.start(config);
+  warnPinnedDeprecations(config);
   for (const service of first.services.values()) {
     if (service.tls?.rejectUnauthorized === false)
       logger.warn(
@@ -220,6 +238,7 @@ async function assembleNode(
     registry,
     contracts,
     stageState,
+    versions,
     edge,
     cluster: options.cluster,
     extra: [...createSharedConfigRoutes({ fleet, membership, env }), ...createNodeRoutes(membership)],
