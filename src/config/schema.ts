@@ -357,6 +357,10 @@ export const StoreSchema = Obj(
       description:
         'redis: how many Portico nodes share the store; a limit with onStoreFailure local gives each node limit / expectedNodes (divided again by workers) while Redis is unreachable.',
     }),
+    nodeHeartbeat: Duration(
+      'How often each node records itself in the store (GET /v1/nodes); a node silent for three of these is shown as gone.',
+      '2s',
+    ),
   },
   'Where registry state, leases and shared counters live.',
   {},
