@@ -1,7 +1,7 @@
 import type { Config } from '../config/schema.ts';
 import { secretsOf } from '../config/secrets.ts';
 
-const secretKeys = new Set(['token', 'secret', 'apiKeys', 'password', 'hash']);
+const secretKeys = new Set(['token', 'secret', 'apiKeys', 'password', 'hash', 'encryptionKey']);
 
 /** A copy of the config with every secret replaced (by key, and every value read from a secret file), for GET /v1/config. */
 export function redactConfig(config: Config): unknown {

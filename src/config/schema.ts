@@ -128,10 +128,17 @@ export const ListenerTlsSchema = Obj(
             description: 'Names of the certificate ordered (one certificate for all of them).',
           }),
           challenge: Type.Optional(
-            Type.Literal('http-01', {
+            Type.Union([Type.Literal('http-01'), Type.Literal('tls-alpn-01')], {
               default: 'http-01',
               description:
-                'Challenge answered: http-01, on the plain listeners (tls-alpn-01 is not supported yet).',
+                'Challenge answered: http-01 on the plain listeners (the CA connects to port 80), or tls-alpn-01 on this TLS listener (port 443, RFC 8737).',
+            }),
+          ),
+          encryptionKey: Type.Optional(
+            Type.String({
+              minLength: 32,
+              description:
+                'Secret (32 characters or more, e.g. ${PORTICO_ACME_KEY}) that seals the account key and certificates with AES-256-GCM; when set they are kept in the store (embedded or Redis), shared by every node, instead of `storage`.',
             }),
           ),
           directoryCa: Type.Optional(
@@ -145,7 +152,8 @@ export const ListenerTlsSchema = Obj(
             Type.String({
               minLength: 1,
               default: './.portico/acme',
-              description: 'Folder where the account key and the certificates are kept across restarts.',
+              description:
+                'Folder where the account key and the certificates are kept across restarts, when no encryptionKey is set.',
             }),
           ),
         },

@@ -206,7 +206,7 @@ async function assembleNode(
   const tracer = await createOtlpTracer(config.tracing, logger);
   if (tracer !== undefined) closers.add('tracer', () => tracer.shutdown());
   // Certificates load before anything listens: a TLS listener whose files do not load stops start-up.
-  const edge = createEdgeListeners(config, baseDir, logger);
+  const edge = createEdgeListeners(config, baseDir, logger, store.acme);
   const gatewayServer: GatewayServer = createGatewayServer({
     listeners: edge.specs,
     runtime: reloads.table,
@@ -280,7 +280,7 @@ async function assembleNode(
   if (statusServer !== undefined && config.status !== undefined)
     await listen(statusServer, config.status.listen);
   // After the plain listeners are up: they answer the HTTP-01 challenges of the orders started here.
-  startAcme(edge, metrics.registry);
+  await startAcme(edge, metrics.registry);
 
   const startedAt = Date.now();
   const adminUrl = `http://${hostPortOf(adminServer.address() as AddressInfo)}`;

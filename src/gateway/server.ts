@@ -55,7 +55,7 @@ export interface ListenerSpec {
    */
   readonly redirectToHttpsPort?: number | undefined;
   /** A plain listener's answers to ACME HTTP-01 challenges (RFC 8555 §8.3): the key authorization of a token. */
-  readonly acmeChallenge?: ((token: string) => string | undefined) | undefined;
+  readonly acmeChallenge?: ((token: string) => string | Promise<string | undefined> | undefined) | undefined;
   /** A TLS listener that sends the verified client certificate upstream in `Client-Cert` (RFC 9440). */
   readonly forwardClientCertificate?: boolean | undefined;
 }
@@ -270,15 +270,30 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
   }
 
   /** Answers a pending HTTP-01 token; false (nothing written) for any other request. */
+  /**
+   * Answers an HTTP-01 token; false when the request is not one. A token this process does not know is looked up
+   * in the ACME storage (another node may be ordering): then `otherwise` handles the request when it is unknown.
+   */
   function answerChallenge(
     req: IncomingMessage,
     res: ServerResponse,
-    challenge: (token: string) => string | undefined,
+    challenge: (token: string) => string | Promise<string | undefined> | undefined,
+    otherwise: (req: IncomingMessage, res: ServerResponse) => void,
   ): boolean {
     const url = req.url;
     if (url === undefined || !url.startsWith(ACME_CHALLENGE_PATH)) return false;
     const answer = challenge(url.slice(ACME_CHALLENGE_PATH.length));
     if (answer === undefined) return false;
+    if (typeof answer === 'string') writeChallengeAnswer(req, res, answer);
+    else
+      answer.then(
+        (found) => (found === undefined ? otherwise(req, res) : writeChallengeAnswer(req, res, found)),
+        () => otherwise(req, res),
+      );
+    return true;
+  }
+
+  function writeChallengeAnswer(req: IncomingMessage, res: ServerResponse, answer: string): void {
     guard.headReceived(req.socket);
     inflight++;
     res.once('close', onUntrackedClose);
@@ -288,7 +303,6 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
       'content-length': String(answer.length),
     });
     res.end(answer);
-    return true;
   }
 
   const httpOptions: ServerOptions = {
@@ -312,8 +326,12 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
     const challenge = spec.acmeChallenge;
     if (challenge !== undefined) {
       const inner = redirectPort === undefined ? handleRequest : undefined;
+      const otherwise = (req: IncomingMessage, res: ServerResponse): void => {
+        if (inner !== undefined) inner(req, res);
+        else redirectToHttps(req, res, redirectPort as number);
+      };
       onRequest = function handleWithChallenges(req, res, upgradeHead) {
-        if (upgradeHead === undefined && answerChallenge(req, res, challenge)) return;
+        if (upgradeHead === undefined && answerChallenge(req, res, challenge, otherwise)) return;
         if (inner !== undefined) inner(req, res, upgradeHead);
         else redirectToHttps(req, res, redirectPort as number);
       };

@@ -105,6 +105,7 @@ test('a store resync replaces the copy, lowers the revision when data was lost, 
     putContract: (service, version, document) => inner.putContract(service, version, document),
     getContract: (service, version) => inner.getContract(service, version),
     versions: inner.versions,
+    acme: inner.acme,
     onChange: (listener) => inner.onChange(listener),
     onResync(listener) {
       fire = listener;

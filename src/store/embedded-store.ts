@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import type { AcmeStore } from './acme-store.ts';
+import { createEmbeddedAcmeStore } from './embedded-acme-store.ts';
 import { createEmbeddedVersionStore } from './embedded-version-store.ts';
 import type { VersionStore } from './version-store.ts';
 import type {
@@ -88,6 +90,7 @@ export async function createEmbeddedStore(options: EmbeddedStoreOptions): Promis
 class EmbeddedStore implements RegistryStore {
   readonly kind = 'embedded';
   readonly versions: VersionStore;
+  readonly acme: AcmeStore;
   readonly #db: DatabaseSync;
   readonly #clock: () => number;
   readonly #logSize: number;
@@ -126,6 +129,7 @@ class EmbeddedStore implements RegistryStore {
     db.exec('PRAGMA journal_mode = WAL');
     db.exec('PRAGMA synchronous = FULL');
     this.versions = createEmbeddedVersionStore(db);
+    this.acme = createEmbeddedAcmeStore(db, clock);
     db.exec(`
       CREATE TABLE IF NOT EXISTS instances (
         service TEXT NOT NULL,

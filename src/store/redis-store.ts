@@ -1,3 +1,5 @@
+import type { AcmeStore } from './acme-store.ts';
+import { createRedisAcmeStore } from './redis-acme-store.ts';
 import { createRedisVersionStore } from './redis-version-store.ts';
 import type { VersionStore } from './version-store.ts';
 import { createHash, randomUUID } from 'node:crypto';
@@ -121,6 +123,7 @@ class RedisStore implements RegistryStore {
   readonly kind = 'redis';
   readonly checkLease: CheckLease;
   readonly versions: VersionStore;
+  readonly acme: AcmeStore;
   readonly #redis: RedisClient;
   readonly #blocking: RedisClient;
   readonly #keys: {
@@ -159,6 +162,7 @@ class RedisStore implements RegistryStore {
     const p = options.prefix;
     this.checkLease = createRedisCheckLease({ redis, prefix: p });
     this.versions = createRedisVersionStore(redis, p);
+    this.acme = createRedisAcmeStore(redis, p);
     this.#keys = {
       instances: `${p}instances`,
       leases: `${p}leases`,

@@ -1,3 +1,4 @@
+import type { AcmeStore } from './acme-store.ts';
 import type { VersionStore } from './version-store.ts';
 /**
  * The storage contract of the registry. Two implementations (embedded SQLite, Redis) pass one shared
@@ -106,6 +107,8 @@ export interface RegistryStore {
   onResync?(listener: (snapshot: RegistrySnapshot) => void): () => void;
   /** Version usage and consumer pins, shared by every node of the store. */
   readonly versions: VersionStore;
+  /** Account keys, certificates, challenge answers and order leases of automatic certificates (ACME). */
+  readonly acme: AcmeStore;
   /** Present when several nodes share the store (Redis): who checks which instance. */
   readonly checkLease?: CheckLease | undefined;
   close(): Promise<void>;

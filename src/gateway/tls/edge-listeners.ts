@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { join, resolve } from 'node:path';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { AdminRoute } from '../../admin/admin-route.ts';
 import { sendJson } from '../../admin/json-body.ts';
@@ -6,7 +8,10 @@ import type { Config, ListenerTlsConfig } from '../../config/schema.ts';
 import { parseDurationMs } from '../../config/units.ts';
 import type { Logger } from '../../observability/logger.ts';
 import type { ListenerSpec } from '../server.ts';
+import type { AcmeStore } from '../../store/acme-store.ts';
 import { AcmeManager } from './acme-manager.ts';
+import { createFolderAcmeStorage, createStoreAcmeStorage } from './acme-storage.ts';
+import { createRecordSealer } from './sealed-records.ts';
 import { ListenerCertificates } from './listener-certificates.ts';
 
 /** The client listeners of a config, ready for `createGatewayServer`, with the certificates they own. */
@@ -25,7 +30,12 @@ export interface EdgeListeners {
  * Loads the certificates of every TLS listener (a file that does not load fails start-up, with its path) and
  * derives each listener's spec: TLS options, the HSTS value, the port a redirect listener points to.
  */
-export function createEdgeListeners(config: Config, baseDir: string, logger: Logger): EdgeListeners {
+export function createEdgeListeners(
+  config: Config,
+  baseDir: string,
+  logger: Logger,
+  store?: AcmeStore | undefined,
+): EdgeListeners {
   const listeners = listenersOf(config);
   const firstTls = listeners.find((listener) => listener.tls !== undefined);
   const certificates = listeners.map((listener) =>
@@ -35,27 +45,37 @@ export function createEdgeListeners(config: Config, baseDir: string, logger: Log
   );
   const acme = listeners.map((listener, i) => {
     const certs = certificates[i];
-    if (listener.tls?.acme === undefined || certs === undefined) return undefined;
-    return new AcmeManager({
+    const config = listener.tls?.acme;
+    if (config === undefined || certs === undefined) return undefined;
+    const inStore = config.encryptionKey !== undefined && store !== undefined;
+    const manager = new AcmeManager({
       listener: listener.address,
-      config: listener.tls.acme,
+      config,
       baseDir,
       certificates: certs,
+      storage: inStore
+        ? createStoreAcmeStorage(
+            store,
+            createRecordSealer(config.encryptionKey as string),
+            hashOf(config.directory),
+            hashOf(`${config.directory}\n${config.domains.join(',')}`),
+          )
+        : createFolderAcmeStorage(
+            join(
+              resolve(baseDir, config.storage ?? './.portico/acme'),
+              hashOf(`${config.directory}\n${config.domains.join(',')}`),
+            ),
+          ),
+      storageKind: inStore ? 'store' : 'folder',
       logger,
     });
+    if (manager.challengeType === 'tls-alpn-01') certs.alpnChallenge = (name) => manager.alpnContext(name);
+    return manager;
   });
   const managers = acme.filter((manager) => manager !== undefined);
+  const http01 = managers.filter((manager) => manager.challengeType === 'http-01');
   // Any plain listener answers the HTTP-01 tokens of every ACME listener (the CA connects to port 80).
-  const acmeChallenge =
-    managers.length === 0
-      ? undefined
-      : (token: string): string | undefined => {
-          for (const manager of managers) {
-            const answer = manager.challenge(token);
-            if (answer !== undefined) return answer;
-          }
-          return undefined;
-        };
+  const acmeChallenge = http01.length === 0 ? undefined : (token: string) => answerHttp01(http01, token);
   const specs = listeners.map((listener, i): ListenerSpec => {
     const certs = certificates[i];
     if (listener.tls !== undefined && certs !== undefined)
@@ -108,7 +128,7 @@ export function watchCertificates(edge: EdgeListeners, registry: Registry): void
 }
 
 /** Starts the ACME managers (stored certificates at once, orders in the background) and counts their orders. */
-export function startAcme(edge: EdgeListeners, registry: Registry): void {
+export async function startAcme(edge: EdgeListeners, registry: Registry): Promise<void> {
   if (edge.acme.every((manager) => manager === undefined)) return;
   const orders = new Counter({
     name: 'portico_tls_acme_orders_total',
@@ -116,12 +136,14 @@ export function startAcme(edge: EdgeListeners, registry: Registry): void {
     labelNames: ['listener', 'result'],
     registers: [registry],
   });
-  edge.acme.forEach((manager, i) => {
-    if (manager === undefined) return;
-    const listener = edge.addresses[i] ?? '';
-    manager.onOrder = (ok) => orders.inc({ listener, result: ok ? 'issued' : 'failed' });
-    manager.start();
-  });
+  await Promise.all(
+    edge.acme.map((manager, i) => {
+      if (manager === undefined) return undefined;
+      const listener = edge.addresses[i] ?? '';
+      manager.onOrder = (ok) => orders.inc({ listener, result: ok ? 'issued' : 'failed' });
+      return manager.start();
+    }),
+  );
 }
 
 /** `GET /v1/certificates`: what every TLS listener serves and whether its last reload failed. */
@@ -141,6 +163,28 @@ export function createCertificateRoutes(edge: EdgeListeners): AdminRoute[] {
       },
     },
   ];
+}
+
+/**
+ * The answer to an HTTP-01 token: a string when a manager of this process ordered it, else a promise over the
+ * storages (another process or node may be ordering), else undefined.
+ */
+function answerHttp01(
+  managers: readonly AcmeManager[],
+  token: string,
+): string | Promise<string | undefined> | undefined {
+  const pending: Promise<string | undefined>[] = [];
+  for (const manager of managers) {
+    const answer = manager.challenge(token);
+    if (typeof answer === 'string') return answer;
+    if (answer !== undefined) pending.push(answer);
+  }
+  if (pending.length === 0) return undefined;
+  return Promise.all(pending).then((answers) => answers.find((answer) => answer !== undefined));
+}
+
+function hashOf(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 16);
 }
 
 function hstsOf(tls: ListenerTlsConfig): string | undefined {

@@ -84,15 +84,48 @@ export class ListenerCertificates {
     rejectUnauthorized: boolean;
   } {
     const clientAuth = this.#config.clientAuth;
+    const tlsAlpnChallenges = this.#config.acme?.challenge === 'tls-alpn-01';
     return {
       ...this.#set.fallbackOptions,
-      SNICallback: (name, cb) => cb(null, this.contextFor(name)),
-      // http/1.1 only for now; h2 joins this list when the HTTP/2 listener lands.
-      ALPNProtocols: ['http/1.1'],
+      SNICallback: tlsAlpnChallenges
+        ? this.#sniWithChallenges()
+        : (name, cb) => cb(null, this.contextFor(name)),
+      // http/1.1 only for now; h2 joins this list when the HTTP/2 listener lands. acme-tls/1 is only ever offered
+      // by a CA validating TLS-ALPN-01 (RFC 8737 §6.2), so listing it changes nothing for other clients.
+      ALPNProtocols: tlsAlpnChallenges ? ['http/1.1', 'acme-tls/1'] : ['http/1.1'],
       requestCert: clientAuth !== undefined,
       rejectUnauthorized: clientAuth !== undefined && (clientAuth.mode ?? 'optional') === 'required',
     };
   }
+
+  /**
+   * Answers TLS-ALPN-01 validations: a handshake that negotiated `acme-tls/1` gets the challenge certificate of
+   * its server name (`alpnChallenge`), every other one the usual certificate. OpenSSL selects ALPN before it
+   * asks for the certificate, so the protocol is known here; Node exposes it on the socket's handle only (no
+   * public API gives the offered protocols to SNICallback), which test/gateway/acme-tls-alpn.test.ts guards.
+   */
+  #sniWithChallenges(): (name: string, cb: (err: Error | null, ctx?: SecureContext) => void) => void {
+    const contextFor = (name: string): SecureContext => this.contextFor(name);
+    const challengeOf = (name: string): Promise<SecureContext | undefined> | undefined =>
+      this.alpnChallenge?.(name);
+    // A function, not an arrow: Node calls it with the TLS socket as `this`.
+    return function sniWithAcmeChallenges(this: unknown, name, cb) {
+      const handle = (this as { _handle?: { getALPNNegotiatedProtocol?: () => unknown } } | undefined)
+        ?._handle;
+      const pending = handle?.getALPNNegotiatedProtocol?.() === 'acme-tls/1' ? challengeOf(name) : undefined;
+      if (pending === undefined) {
+        cb(null, contextFor(name));
+        return;
+      }
+      pending.then(
+        (context) => cb(null, context ?? contextFor(name)),
+        (err: unknown) => cb(err instanceof Error ? err : new Error(String(err))),
+      );
+    };
+  }
+
+  /** Set by the listener's ACME manager when it answers TLS-ALPN-01. */
+  alpnChallenge: ((servername: string) => Promise<SecureContext | undefined>) | undefined;
 
   /** The context for a server name sent by SNI. */
   contextFor(name: string): SecureContext {
