@@ -72,10 +72,20 @@ export function checkSemantics(config: Config): SemanticIssue[] {
       listener.tls.acme === undefined
     )
       add([...path, 'tls'], 'a TLS listener needs `certificates` or `acme`');
-    if (listener.tls?.acme !== undefined && !listeners.some((l) => l.tls === undefined))
+    const acme = listener.tls?.acme;
+    if (
+      acme !== undefined &&
+      (acme.challenge ?? 'http-01') === 'http-01' &&
+      !listeners.some((l) => l.tls === undefined)
+    )
       add(
         [...path, 'tls', 'acme'],
-        'ACME http-01 challenges are answered on a plain listener: add one (port 80)',
+        'ACME http-01 challenges are answered on a plain listener: add one (port 80), or use challenge: tls-alpn-01',
+      );
+    if (acme?.challenge === 'tls-alpn-01' && acme.domains.some((domain) => domain.startsWith('*.')))
+      add(
+        [...path, 'tls', 'acme', 'domains'],
+        'wildcard names cannot be validated with tls-alpn-01 (RFC 8737 §3); the CA needs dns-01 for them',
       );
     if (listener.redirectToHttps === true) {
       if (listener.tls !== undefined)

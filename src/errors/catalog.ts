@@ -87,6 +87,11 @@ export const errorCatalog = {
     title: 'No such configuration revision in the store',
     retryable: false,
   },
+  acme_revoke_failed: {
+    status: 502,
+    title: 'The ACME CA did not revoke the certificate',
+    retryable: true,
+  },
   store_unavailable: { status: 503, title: 'The store is unreachable', retryable: true },
   plugin_failed: { status: 500, title: 'A plugin of the route failed', retryable: false },
   internal_error: { status: 500, title: 'The gateway failed to handle the request', retryable: false },

@@ -30,7 +30,7 @@ export function pebbleInstalled(): boolean {
  */
 export async function startPebble(
   httpPort: number,
-  options: { validitySeconds?: number } = {},
+  options: { validitySeconds?: number; /** Where TLS-ALPN-01 validations connect. */ tlsPort?: number } = {},
 ): Promise<Pebble> {
   const certs = createCertificateFolder();
   const ca = certs.createCa('pebble-wfe-ca');
@@ -51,7 +51,7 @@ export async function startPebble(
         certificate: wfe.certFile,
         privateKey: wfe.keyFile,
         httpPort,
-        tlsPort: await freePort(),
+        tlsPort: options.tlsPort ?? (await freePort()),
         ocspResponderURL: '',
         externalAccountBindingRequired: false,
         ...(options.validitySeconds === undefined

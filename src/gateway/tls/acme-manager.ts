@@ -189,8 +189,9 @@ export class AcmeManager {
   }
 
   /**
-   * Revokes the certificate served (RFC 8555 §7.6, signed with the account key) and orders a new one at once;
-   * resolves when the new order ended. Throws when there is nothing to revoke or the CA refused.
+   * Revokes the certificate served (RFC 8555 §7.6, signed with the account key) and starts ordering a new one;
+   * resolves once revoked, with the new order running (`order()` resolves when it ended). Throws when there is
+   * nothing to revoke or the CA refused.
    */
   async revoke(): Promise<void> {
     await this.#ordering;
@@ -204,7 +205,6 @@ export class AcmeManager {
       'ACME certificate revoked; ordering a new one',
     );
     this.#ordering ??= this.#order(true).finally(() => (this.#ordering = undefined));
-    return this.#ordering;
   }
 
   async close(): Promise<void> {

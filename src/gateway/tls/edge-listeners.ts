@@ -4,6 +4,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import type { AdminRoute } from '../../admin/admin-route.ts';
 import { sendJson } from '../../admin/json-body.ts';
 import { listenersOf } from '../../config/listeners.ts';
+import { PorticoError } from '../../errors/portico-error.ts';
 import type { Config, ListenerTlsConfig } from '../../config/schema.ts';
 import { parseDurationMs } from '../../config/units.ts';
 import type { Logger } from '../../observability/logger.ts';
@@ -160,6 +161,22 @@ export function createCertificateRoutes(edge: EdgeListeners): AdminRoute[] {
           listeners.push(acme === undefined ? certs.status() : { ...certs.status(), acme: acme.status() });
         });
         sendJson(res, 200, { listeners });
+      },
+    },
+    {
+      method: 'POST',
+      path: '/v1/certificates/{listener}/revoke',
+      handler: async function revokeCertificate(_req, res, ctx) {
+        const listener = ctx.params.listener ?? '';
+        const manager = edge.acme[edge.addresses.indexOf(listener)];
+        if (manager === undefined)
+          throw new PorticoError('not_found', `no TLS listener ${listener} with tls.acme on this node`);
+        try {
+          await manager.revoke();
+        } catch (err) {
+          throw new PorticoError('acme_revoke_failed', err instanceof Error ? err.message : String(err));
+        }
+        sendJson(res, 202, { listener, acme: manager.status() });
       },
     },
   ];
