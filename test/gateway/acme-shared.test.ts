@@ -37,9 +37,17 @@ interface AcmeView {
 
 async function acmeOf(portico: PorticoProcess): Promise<AcmeView> {
   const res = await request(`${portico.adminUrl}/v1/certificates`);
-  const body = (await res.body.json()) as { listeners: { acme?: AcmeView }[] };
-  const acme = body.listeners[0]?.acme;
+  const body = (await res.body.json()) as {
+    listeners: { acme?: AcmeView; certificates: { source: string; issuer: string; notAfter: string }[] }[];
+  };
+  const listener = body.listeners[0];
+  const acme = listener?.acme;
   assert.ok(acme !== undefined);
+  for (const certificate of listener?.certificates ?? []) {
+    assert.equal(certificate.source, 'acme');
+    assert.match(certificate.issuer, /Pebble/);
+    assert.ok(Date.parse(certificate.notAfter) > Date.now());
+  }
   return acme;
 }
 

@@ -13,6 +13,8 @@ export interface CertificateInfo {
   readonly issuer: string;
   readonly notAfter: string;
   readonly fingerprint256: string;
+  /** Where the certificate comes from: files of `certificates`, or obtained through ACME (`keyFile` then names its storage). */
+  readonly source: 'file' | 'acme';
   readonly certFile: string;
   readonly keyFile: string;
 }
@@ -307,6 +309,7 @@ export class ListenerCertificates {
         fingerprint256: leaf.fingerprint256,
         certFile,
         keyFile,
+        source: entry === this.#acme ? 'acme' : 'file',
       });
     }
     // An ACME listener before its first certificate: handshakes fail until one is obtained.
