@@ -60,6 +60,7 @@ const tables = {
   usage: new KeyedRows($('usage-table').tBodies[0], 6, { numeric: [1, 2, 5] }),
   pins: new KeyedRows($('pin-table').tBodies[0], 3),
   cache: new KeyedRows($('cache-table').tBodies[0], 7, { numeric: [1, 2, 3, 4, 5, 6] }),
+  certificates: new KeyedRows($('certificate-table').tBodies[0], 6),
 };
 
 const schedule = createScheduler(render);
@@ -126,11 +127,13 @@ function start() {
     setInterval(() => void poll(refreshCache), stateEveryMs),
     setInterval(() => void poll(refreshUsage), usageEveryMs),
     setInterval(() => void poll(refreshNodes), stateEveryMs),
+    setInterval(() => void poll(refreshCertificates), usageEveryMs),
   ];
   state.running = { controller, timers };
   void poll(refreshStats);
   void poll(refreshCache);
   void poll(refreshNodes);
+  void poll(refreshCertificates);
   void watch(controller.signal);
   schedule('all');
 }
@@ -389,6 +392,56 @@ function renderCache() {
   );
 }
 
+// --- certificates ------------------------------------------------------------------------------------------
+
+/** What each TLS listener serves, and how its ACME renewal stands (GET /v1/certificates). */
+async function refreshCertificates() {
+  state.certificates = (await (await api('/v1/certificates')).json()).listeners;
+  schedule('certificates');
+}
+
+function renderCertificates() {
+  const listeners = state.certificates ?? [];
+  $('certificates').hidden = listeners.length === 0;
+  const rows = [];
+  for (const listener of listeners) {
+    for (const certificate of listener.certificates)
+      rows.push({ listener, certificate, key: `${listener.listener}\n${certificate.fingerprint256}` });
+    // An ACME listener still waiting for its first certificate gets a row that says why.
+    if (listener.certificates.length === 0)
+      rows.push({ listener, certificate: undefined, key: listener.listener });
+  }
+  tables.certificates.update(
+    rows,
+    (row) => row.key,
+    ({ listener, certificate }) => {
+      const acme = certificate === undefined || certificate.source === 'acme' ? listener.acme : undefined;
+      const error = acme?.lastError ?? (certificate?.source === 'file' ? listener.lastError : undefined);
+      const notAfter = certificate === undefined ? '–' : certificate.notAfter.slice(0, 10);
+      const expiresSoon =
+        certificate !== undefined && Date.parse(certificate.notAfter) - Date.now() < 14 * 86_400_000;
+      let renewal = certificate?.source === 'file' ? 'file reload' : '–';
+      if (acme !== undefined)
+        renewal =
+          acme.nextOrderAt === undefined
+            ? 'ordering'
+            : `next order ${acme.nextOrderAt.slice(0, 16).replace('T', ' ')}`;
+      return [
+        listener.listener,
+        certificate === undefined ? '–' : certificate.names.join(', '),
+        certificate === undefined
+          ? 'acme'
+          : certificate.source === 'acme'
+            ? `acme (${acme?.storage ?? ''})`
+            : 'file',
+        certificate === undefined ? '–' : certificate.issuer,
+        expiresSoon ? [notAfter, 'bad'] : notAfter,
+        error === undefined ? renewal : [`${renewal}; last error: ${error}`, 'bad'],
+      ];
+    },
+  );
+}
+
 $('instance-filter').addEventListener('input', (event) => {
   state.filter = event.target.value.trim().toLowerCase();
   schedule('detail');
@@ -466,6 +519,7 @@ function render(parts) {
   if (all || parts.has('events')) renderEvents();
   if (all || parts.has('usage') || parts.has('detail')) renderUsage();
   if (all || parts.has('cache')) renderCache();
+  if (all || parts.has('certificates')) renderCertificates();
   renderSummary();
 }
 
