@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import { closeSync, fsync, fsyncSync, mkdirSync, openSync, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { createEmbeddedVersionStore } from './embedded-version-store.ts';
+import type { VersionStore } from './version-store.ts';
 import type {
   ChangeReason,
   RegistryChange,
@@ -110,6 +112,7 @@ export async function createEmbeddedStore(options: EmbeddedStoreOptions): Promis
 
 class EmbeddedStore implements RegistryStore {
   readonly kind = 'embedded';
+  readonly versions: VersionStore;
   readonly #db: DatabaseSync;
   readonly #clock: () => number;
   readonly #logSize: number;
@@ -168,6 +171,8 @@ class EmbeddedStore implements RegistryStore {
     // NORMAL: a commit writes the WAL without fsyncing it; the store fsyncs it after each batch (see above).
     // Checkpoints still fsync the WAL before copying it into the database file.
     db.exec('PRAGMA synchronous = NORMAL');
+    // Pins are operator decisions: durable like registrations. Usage counters are not waited for.
+    this.versions = createEmbeddedVersionStore(db, () => this.#durable());
     db.exec(`
       CREATE TABLE IF NOT EXISTS instances (
         service TEXT NOT NULL,
@@ -432,6 +437,20 @@ class EmbeddedStore implements RegistryStore {
     } finally {
       this.#db.exec('COMMIT');
     }
+  }
+
+  /** Resolves once everything committed so far is on disk (through the next group fsync). */
+  #durable(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.#unsynced.push({
+        run: () => undefined,
+        durable: true,
+        resolve: () => resolve(),
+        reject,
+        result: undefined,
+      });
+      this.#syncing ??= this.#sync();
+    });
   }
 
   /** Resolves with the fsync's error, or null; in memory there is nothing to sync. */

@@ -289,7 +289,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     }
     const headers = toClientHeaders(rawHeaders, this.#ctx.requestId, this);
     if (this.#ctx.versioned && instance.version !== undefined)
-      headers.push('portico-version', instance.version);
+      headers.push('portico-version', versionHeader(instance.version, this.#ctx.versionPin));
     this.#res.writeHead(statusCode, statusText, headers);
     return true;
   }
@@ -549,4 +549,9 @@ function describe(code: ErrorCode, service: string): string {
     default:
       return 'the request could not be forwarded';
   }
+}
+
+/** `Portico-Version`: the version that served, and `; pinned=MAJOR` when the consumer's pin chose it. */
+function versionHeader(version: string, pin: string | undefined): string {
+  return pin === undefined ? version : `${version}; pinned=${pin}`;
 }
