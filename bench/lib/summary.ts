@@ -13,7 +13,9 @@ export function summaryLine(report: BenchReport): string {
   for (const scenario of report.scenarios) {
     const column = scenario.columns[0];
     if (column === undefined) continue;
-    const ok = scenario.rows.filter((row) => row.status === 'ok');
+    const ok = scenario.rows.filter(
+      (row) => row.status === 'ok' && Number.isFinite(row.metrics[column.key]?.median),
+    );
     const reference = column.ratioTo
       .map((label) => ok.find((row) => row.label === label))
       .find((row) => row !== undefined);
