@@ -16,8 +16,9 @@ import { startUpstream } from './lib/upstream.ts';
 // number of requests: on a shared machine this is far steadier than requests/s, because time the process
 // waits for a CPU another process holds is not counted. Contenders are alternated by round; medians are printed.
 
-const HELP = `node bench/cpu-cost.ts [--requests N] [--rounds N] [--connections N] [--only requests,registry]
+const HELP = `node bench/cpu-cost.ts [--requests N] [--rounds N] [--connections N] [--only requests,instances,registry]
   requests: CPU µs per proxied GET /small and /large, node-floor vs portico (both pinned to CPU 0)
+  instances: CPU µs per proxied GET /small with 1 vs 10,000 registered instances (one origin), idle RSS
   registry: CPU µs per registration and heartbeat, and calls/s, embedded store and Redis
 Environment: PORTICO_BENCH_ENTRY=dist/cli/main.js measures a build; PORTICO_BENCH_ROOT=DIR measures another
   checkout (e.g. a before/after pair).`;
@@ -27,7 +28,7 @@ const { values } = parseArgs({
     requests: { type: 'string', default: '20000' },
     rounds: { type: 'string', default: '5' },
     connections: { type: 'string', default: '50' },
-    only: { type: 'string', default: 'requests,registry' },
+    only: { type: 'string', default: 'requests,instances,registry' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -92,6 +93,7 @@ try {
     repoRoot: process.env.PORTICO_BENCH_ROOT ?? process.cwd(),
   };
   if (only.has('requests')) await measureRequests(ctx);
+  if (only.has('instances')) await measureInstances(ctx);
   if (only.has('registry')) await measureRegistry(ctx);
 } finally {
   await group.stopAll();
@@ -143,6 +145,51 @@ async function measureRequests(ctx: ContenderContext): Promise<void> {
     }
   }
   for (const r of running) await r.stop();
+}
+
+async function measureInstances(ctx: ContenderContext): Promise<void> {
+  const running: { r: RunningContender; count: number }[] = [];
+  for (const count of [1, 10_000]) {
+    const spec = porticoWith(`portico-${count}-instances`, {
+      config: (s) =>
+        porticoHeadYaml(s.port, s.adminPort, { kind: 'embedded', path: s.storeDir }) +
+        `services:\n  reg: {}\nroutes:\n  - { name: r, match: { path: "/**" }, service: reg }\n`,
+      probePath: undefined,
+    });
+    const r = await spec.start(ctx);
+    const client = createRegistryClient(r.adminOrigin!, 32);
+    await client.registerMany(
+      'reg',
+      instanceIds(count),
+      { url: ctx.upstream.origin, version: '1.0.0', ttl: '1h' },
+      32,
+    );
+    await client.close();
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    console.log(`${r.label}: idle RSS ${(await rssMb(r.process!.pid)).toFixed(1)} MB`);
+    running.push({ r, count });
+  }
+  const samples = new Map<string, number[]>(running.map(({ r }) => [r.label, []]));
+  for (const { r } of running) await load(r.origin, PATHS.small, 2000, CONNECTIONS);
+  for (let round = 0; round < ROUNDS; round++) {
+    for (let i = 0; i < running.length; i++) {
+      const { r } = running[(i + round) % running.length]!;
+      const before = await cpuUs(r.process!.pid);
+      await load(r.origin, PATHS.small, REQUESTS, CONNECTIONS);
+      samples.get(r.label)!.push(((await cpuUs(r.process!.pid)) - before) / REQUESTS);
+    }
+  }
+  const one = median(samples.get(running[0]!.r.label)!);
+  for (const { r } of running) {
+    const cpu = median(samples.get(r.label)!);
+    console.log(
+      `${r.label} CPU ${cpu.toFixed(1)} µs/req (${(cpu / one).toFixed(2)}× one instance; rounds ${samples
+        .get(r.label)!
+        .map((v) => v.toFixed(1))
+        .join(' ')}), RSS after load ${(await rssMb(r.process!.pid)).toFixed(1)} MB`,
+    );
+    await r.stop();
+  }
 }
 
 async function measureRegistry(ctx: ContenderContext): Promise<void> {
