@@ -232,11 +232,15 @@ class EmbeddedStore implements RegistryStore {
     // freshly created database and WAL are found after a power cut.
     this.#walPath = join(dir, `${DATABASE_FILE}-wal`);
     this.#walFd = openSync(this.#walPath, 'r');
-    const dirFd = openSync(dir, 'r');
     try {
-      fsyncSync(dirFd);
-    } finally {
-      closeSync(dirFd);
+      const dirFd = openSync(dir, 'r');
+      try {
+        fsyncSync(dirFd);
+      } finally {
+        closeSync(dirFd);
+      }
+    } catch {
+      // Some platforms (Windows) cannot open or fsync a folder; SQLite itself skips that step there too.
     }
   }
 
