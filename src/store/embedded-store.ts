@@ -71,7 +71,7 @@ interface ChangeRow {
  * node:sqlite is synchronous, but the store is only touched by registry calls on the admin listener, never by
  * a proxied request (the gateway reads the registry's in-memory copy), and its writes are small.
  *
- * Group commit (docs/adr/0006-embedded-group-commit.md): writes are queued and the queue is committed as one
+ * Group commit (docs/adr/0007-embedded-group-commit.md): writes are queued and the queue is committed as one
  * `BEGIN IMMEDIATE` transaction per event-loop turn (each write in its own savepoint, so one failing write
  * fails alone). The WAL runs with `synchronous=NORMAL` (a commit does not fsync) and the store then fsyncs the
  * WAL file itself on libuv's thread pool: one fsync covers every write of the batches committed before it, and
