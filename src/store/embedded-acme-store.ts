@@ -4,9 +4,15 @@ import type { AcmeStore } from './acme-store.ts';
 /**
  * The {@link AcmeStore} of the embedded store, in the same SQLite file (tables `acme_records` and
  * `acme_leases`), so the workers of a node and processes sharing the folder see one account, one certificate and
- * one order lease. Each write is one statement: atomic across processes without a transaction.
+ * one order lease. Each write is one statement: atomic across processes without a transaction. `durable`
+ * resolves once what was committed is on disk (the registry store's group fsync); records wait for it, leases
+ * do not (a lease lost in a power cut only lets another node order).
  */
-export function createEmbeddedAcmeStore(db: DatabaseSync, clock: () => number = Date.now): AcmeStore {
+export function createEmbeddedAcmeStore(
+  db: DatabaseSync,
+  clock: () => number = Date.now,
+  durable: () => Promise<void> = () => Promise.resolve(),
+): AcmeStore {
   db.exec(`
     CREATE TABLE IF NOT EXISTS acme_records (
       name TEXT PRIMARY KEY,
@@ -47,9 +53,12 @@ export function createEmbeddedAcmeStore(db: DatabaseSync, clock: () => number = 
       const now = clock();
       put.run(name, value, ttlMs === undefined ? null : now + ttlMs);
       trim.run(now);
+      await durable();
     },
     async remove(name) {
-      return Number(remove.run(name, clock()).changes) > 0;
+      const removed = Number(remove.run(name, clock()).changes) > 0;
+      await durable();
+      return removed;
     },
     async tryLease(name, owner, ttlMs) {
       const now = clock();

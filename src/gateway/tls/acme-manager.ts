@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import { Agent } from 'node:https';
 import { resolve } from 'node:path';
 import { createSecureContext, type SecureContext } from 'node:tls';
-import acme from 'acme-client';
+import type AcmeModule from 'acme-client';
+import type { Client as AcmeClient } from 'acme-client';
 import type { ListenerTlsConfig } from '../../config/schema.ts';
 import type { Logger } from '../../observability/logger.ts';
 import type { AcmeStorage } from './acme-storage.ts';
@@ -83,7 +84,7 @@ export class AcmeManager {
   #orders = 0;
   #closed = false;
   #ordering: Promise<void> | undefined;
-  #client: acme.Client | undefined;
+  #client: AcmeClient | undefined;
   #accountReady = false;
   /** The certificate currently served. */
   #served: string | undefined;
@@ -122,12 +123,14 @@ export class AcmeManager {
     if (keyAuthorization === undefined) return undefined;
     let made = this.#alpn.get(name);
     if (made === undefined || made.keyAuthorization !== keyAuthorization) {
-      const context = acme.crypto
-        .createAlpnCertificate(
-          { identifier: { type: 'dns', value: name } } as Parameters<
-            typeof acme.crypto.createAlpnCertificate
-          >[0],
-          keyAuthorization,
+      const context = loadAcme()
+        .then((acme) =>
+          acme.crypto.createAlpnCertificate(
+            { identifier: { type: 'dns', value: name } } as Parameters<
+              typeof AcmeModule.crypto.createAlpnCertificate
+            >[0],
+            keyAuthorization,
+          ),
         )
         .then(([key, cert]) => createSecureContext({ key, cert }));
       made = { keyAuthorization, context };
@@ -214,8 +217,9 @@ export class AcmeManager {
     await this.#ordering;
   }
 
-  async #clientReady(): Promise<acme.Client> {
+  async #clientReady(): Promise<AcmeClient> {
     const { config } = this.#options;
+    const acme = await loadAcme();
     this.#client ??= new acme.Client({
       directoryUrl: config.directory,
       accountKey: await this.#storage.accountKey(() => acme.crypto.createPrivateEcdsaKey()),
@@ -259,6 +263,7 @@ export class AcmeManager {
       this.#lastOrderAt = Date.now();
       this.#orders++;
       const client = await this.#clientReady();
+      const acme = await loadAcme();
       const [key, csr] = await acme.crypto.createCsr(
         { altNames: [...config.domains] },
         await acme.crypto.createPrivateEcdsaKey(),
@@ -399,7 +404,7 @@ function isoOf(epochMs: number | undefined): string | undefined {
  */
 async function withDirectoryCa<T>(ca: string | undefined, run: () => Promise<T>): Promise<T> {
   if (ca === undefined) return run();
-  const defaults = acme.axios.defaults as { httpsAgent?: unknown };
+  const defaults = (await loadAcme()).axios.defaults as { httpsAgent?: unknown };
   const previous = defaults.httpsAgent;
   defaults.httpsAgent = new Agent({ ca });
   try {
@@ -407,4 +412,9 @@ async function withDirectoryCa<T>(ca: string | undefined, run: () => Promise<T>)
   } finally {
     defaults.httpsAgent = previous;
   }
+}
+
+/** acme-client (and axios under it) is loaded on first use: a node without `tls.acme` never pays for it. */
+async function loadAcme(): Promise<typeof AcmeModule> {
+  return (await import('acme-client')).default;
 }
