@@ -22,9 +22,19 @@ function sh(command: string): Promise<string> {
 test('portico demo runs SDK services and every printed command gives the answer its comment promises', async (t) => {
   const port = await freePort();
   const adminPort = await freePort();
+  const httpsPort = await freePort();
   const child = spawn(
     process.execPath,
-    [main, 'demo', '--port', String(port), '--admin-port', String(adminPort)],
+    [
+      main,
+      'demo',
+      '--port',
+      String(port),
+      '--admin-port',
+      String(adminPort),
+      '--https-port',
+      String(httpsPort),
+    ],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
     },
@@ -69,6 +79,10 @@ test('portico demo runs SDK services and every printed command gives the answer 
   assert.deepEqual(Object.keys(dashboard).sort(), ['cart', 'orders', 'user']);
   assert.equal(dashboard.cart.path, '/carts/c-42');
   assert.equal((await json('/status')).status, 'ok');
+  // HTTPS with the certificate made at start: curl verifies it against the printed --cacert file.
+  const secure = await json(`https://127.0.0.1:${httpsPort}/users/42`);
+  assert.equal(secure.version, '2.1.0');
+  assert.match(await run('--cacert'), /"version":"2\.1\.0"/);
   assert.equal((await json('/nope')).code, 'route_not_found');
   const registry = await json('/v1/services ');
   assert.deepEqual(registry.services.map((s: { name: string }) => s.name).sort(), [

@@ -3,14 +3,16 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startGateway } from '../../gateway/gateway.ts';
+import { createDemoCertificate } from '../../demo/demo-certificate.ts';
 import { startDemoServices } from '../../demo/sample-services.ts';
 import { parseCommandArgs } from '../parse-command-args.ts';
 import { runUntilSignal } from './start.ts';
 
-const help = `Usage: portico demo [--port 8080] [--admin-port 8081]
+const help = `Usage: portico demo [--port 8080] [--https-port 8443] [--admin-port 8081]
 
 Starts a gateway and sample services that register themselves with the SDK (users v1 and v2, orders,
 carts with a canary), prints a demo JWT, an API key and the commands to try, and runs until Ctrl-C.
+The gateway also serves HTTPS with a self-signed certificate made at start (trust it with curl --cacert).
 `;
 
 // Demo-only credentials: printed for the reader, never meant to protect anything.
@@ -37,6 +39,7 @@ export async function runDemo(args: string[]): Promise<number> {
     {
       port: { type: 'string', default: process.env.PORTICO_DEMO_PORT ?? '8080' },
       'admin-port': { type: 'string', default: process.env.PORTICO_DEMO_ADMIN_PORT ?? '8081' },
+      'https-port': { type: 'string', default: process.env.PORTICO_DEMO_HTTPS_PORT ?? '8443' },
       help: { type: 'boolean', short: 'h' },
     },
     help,
@@ -63,10 +66,14 @@ export async function runDemo(args: string[]): Promise<number> {
   ].join('\n');
   const dir = await mkdtemp(join(tmpdir(), 'portico-demo-'));
   const configFile = join(dir, 'portico.yaml');
+  const certificate = await createDemoCertificate(dir);
   await writeFile(
     configFile,
     `# Portico demo configuration (generated). The services register themselves through the SDK.
-listen: 127.0.0.1:${values.port}
+listen:
+  - address: 127.0.0.1:${values.port}
+  - address: 127.0.0.1:${values['https-port']}
+    tls: { certificates: [{ cert: ${JSON.stringify(certificate.certFile)}, key: ${JSON.stringify(certificate.keyFile)} }] }
 admin: { listen: 127.0.0.1:${values['admin-port']} }
 tokens:
 ${tokenLines}
@@ -110,6 +117,7 @@ aggregates:
   );
   const gateway = await startGateway({ configFile, watchConfig: false });
   const base = `http://127.0.0.1:${gateway.address.port}`;
+  const secure = `https://127.0.0.1:${gateway.addresses[1]?.port ?? values['https-port']}`;
   const admin = `http://127.0.0.1:${gateway.adminAddress.port}`;
   let services: Awaited<ReturnType<typeof startDemoServices>>;
   try {
@@ -123,7 +131,7 @@ aggregates:
   const jwt = demoJwt();
   console.log(`
 Portico demo is running.
-  gateway  ${base}
+  gateway  ${base}  and  ${secure} (certificate ${certificate.certFile}, made at start)
   admin    ${admin}
   config   ${configFile}
   services ${services.services.map((s) => `${s.name}@${s.version}`).join(', ')} (registered through the SDK)
@@ -144,6 +152,7 @@ Try:
   curl -s -H 'x-user-id: alice' ${base}/carts/  # canary: 90% of users on carts v1, 10% on v2; alice always lands on the same instance
   curl -s ${base}/dashboard/42                  # aggregate: user, orders and cart in one answer
   curl -s ${base}/status                        # rewritten to /healthz
+  curl -s --cacert ${certificate.certFile} ${secure}/users/42   # the same over HTTPS, trusting the demo's certificate
   curl -s ${base}/nope                          # 404 route_not_found as problem+json
   curl -s -H 'authorization: Bearer ${tokens.read}' ${admin}/v1/services   # the registry: services, versions, instances
   curl -s -H 'authorization: Bearer ${tokens.read}' '${admin}/v1/routes/match?method=GET&path=/orders/../users/1'
