@@ -117,6 +117,7 @@ export function createStoreAcmeStorage(
   const accountName = `account:${account}`;
   const leaseName = `order:${name}`;
   let renewal: NodeJS.Timeout | undefined;
+  let last: { sealed: string; parsed: { cert: string; key: string } } | undefined;
   const read = async (record: string): Promise<string | undefined> => {
     const sealed = await store.get(record);
     return sealed === undefined ? undefined : sealer.open(record, sealed);
@@ -125,10 +126,13 @@ export function createStoreAcmeStorage(
     certLabel: `store:${certName}`,
     keyLabel: `store:${certName}`,
     async readCertificate() {
-      const json = await read(certName);
-      if (json === undefined) return undefined;
-      const parsed = JSON.parse(json) as { cert: string; key: string };
+      // Polled every few seconds by every node: opened only when the sealed value changed.
+      const sealed = await store.get(certName);
+      if (sealed === undefined) return undefined;
+      if (sealed === last?.sealed) return last.parsed;
+      const parsed = JSON.parse(sealer.open(certName, sealed)) as { cert: string; key: string };
       new X509Certificate(parsed.cert);
+      last = { sealed, parsed };
       return parsed;
     },
     async writeCertificate(cert, key) {
