@@ -123,10 +123,32 @@ export const ListenerTlsSchema = Obj(
           email: Type.Optional(
             Type.String({ minLength: 3, description: 'Contact address of the ACME account.' }),
           ),
-          domains: Type.Array(Type.String({ pattern: '^(\\*\\.)?[A-Za-z0-9_.-]+$' }), {
-            minItems: 1,
-            description: 'Names of the certificate ordered (one certificate for all of them).',
-          }),
+          domains: Type.Optional(
+            Type.Array(Type.String({ pattern: '^(\\*\\.)?[A-Za-z0-9_.-]+$' }), {
+              minItems: 1,
+              description: 'Names of the certificate ordered (one certificate for all of them).',
+            }),
+          ),
+          onDemand: Type.Optional(
+            Obj(
+              {
+                allow: Type.Array(Type.String({ pattern: '^(\\*\\.)?[A-Za-z0-9_.-]+$' }), {
+                  minItems: 1,
+                  description:
+                    'Names that may get a certificate on demand: exact names, or `*.parent` for any one label under parent.',
+                }),
+                max: Type.Optional(
+                  Type.Integer({
+                    minimum: 1,
+                    default: 100,
+                    description:
+                      'Most on-demand certificates this listener orders (a bound against name floods).',
+                  }),
+                ),
+              },
+              'Order a certificate for an allowed name the first time a client asks for it by SNI; until it is issued that client gets the default certificate.',
+            ),
+          ),
           challenge: Type.Optional(
             Type.Union([Type.Literal('http-01'), Type.Literal('tls-alpn-01')], {
               default: 'http-01',

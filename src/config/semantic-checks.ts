@@ -82,7 +82,9 @@ export function checkSemantics(config: Config): SemanticIssue[] {
         [...path, 'tls', 'acme'],
         'ACME http-01 challenges are answered on a plain listener: add one (port 80), or use challenge: tls-alpn-01',
       );
-    if (acme?.challenge === 'tls-alpn-01' && acme.domains.some((domain) => domain.startsWith('*.')))
+    if (acme !== undefined && acme.domains === undefined && acme.onDemand === undefined)
+      add([...path, 'tls', 'acme'], 'needs `domains`, `onDemand`, or both');
+    if (acme?.challenge === 'tls-alpn-01' && (acme.domains ?? []).some((domain) => domain.startsWith('*.')))
       add(
         [...path, 'tls', 'acme', 'domains'],
         'wildcard names cannot be validated with tls-alpn-01 (RFC 8737 §3); the CA needs dns-01 for them',

@@ -8,6 +8,7 @@ import { connect } from 'node:tls';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { request } from 'undici';
+import { createCertificateFolder } from '../helpers/certificates.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { pebbleInstalled, startPebble, type Pebble } from '../helpers/pebble.ts';
 import { freePort, startPortico, type PorticoProcess } from '../helpers/portico-process.ts';
@@ -213,6 +214,67 @@ logging: { level: info, accessLog: false }
       // With no validation pending, a client offering acme-tls/1 gets the ordinary certificate.
       const probe = await served(tlsPort, root, ['acme-tls/1']);
       assert.equal(probe.fingerprint, issued.fingerprint);
+    });
+  },
+);
+
+describe(
+  'ACME on demand (against pebble)',
+  { skip: pebbleInstalled() ? false : 'pebble is not installed' },
+  () => {
+    test('a first handshake for an allowed name orders its certificate; other names keep the default', async (t) => {
+      const httpPort = await freePort();
+      const pebble = await startPebble(httpPort);
+      t.after(() => pebble.stop());
+      const certs = createCertificateFolder();
+      t.after(() => certs.remove());
+      const fallback = certs.createCa('Default CA').issue('default.test', { names: ['default.test'] });
+      const tlsPort = await freePort();
+      const portico = await startPortico(
+        ({ adminPort }) => `
+listen:
+  - { address: 127.0.0.1:${httpPort} }
+  - address: 127.0.0.1:${tlsPort}
+    tls:
+      certificates: [{ cert: ${fallback.certFile}, key: ${fallback.keyFile} }]
+      acme:
+        directory: "${pebble.directory}"
+        directoryCa: ${pebble.directoryCaFile}
+        onDemand: { allow: ["*.ondemand.test"] }
+        storage: ${certs.dir}/acme
+admin: { listen: 127.0.0.1:${adminPort} }
+logging: { level: info, accessLog: false }
+`,
+      );
+      t.after(() => portico.stop());
+      const issuerOf = async (servername: string) => {
+        const socket = connect({ host: '127.0.0.1', port: tlsPort, servername, rejectUnauthorized: false });
+        try {
+          await once(socket, 'secureConnect');
+          return socket.getPeerCertificate().issuer.CN;
+        } finally {
+          socket.destroy();
+        }
+      };
+      // The first handshake gets the default certificate and starts the order.
+      assert.equal(await issuerOf('shop.ondemand.test'), 'Default CA');
+      await eventually(
+        async () => assert.match(String(await issuerOf('shop.ondemand.test')), /Pebble/),
+        30_000,
+      );
+      // Not allowed: a name outside the list, and two labels under the allowed parent.
+      assert.equal(await issuerOf('other.test'), 'Default CA');
+      assert.equal(await issuerOf('a.b.ondemand.test'), 'Default CA');
+      const res = await request(`${portico.adminUrl}/v1/certificates`);
+      const body = (await res.body.json()) as {
+        listeners: { onDemand?: { domains: string[]; orders: number }[]; acme?: unknown }[];
+      };
+      const listener = body.listeners[0];
+      assert.equal(listener?.acme, undefined);
+      assert.deepEqual(
+        listener?.onDemand?.map((status) => [status.domains, status.orders]),
+        [[['shop.ondemand.test'], 1]],
+      );
     });
   },
 );

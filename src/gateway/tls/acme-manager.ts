@@ -32,6 +32,8 @@ export interface AcmeStatus {
 export interface AcmeManagerOptions {
   readonly listener: string;
   readonly config: AcmeConfig;
+  /** Names of the certificate ordered: `config.domains`, or one name asked for on demand. */
+  readonly domains: readonly string[];
   readonly baseDir: string;
   readonly certificates: ListenerCertificates;
   readonly storage: AcmeStorage;
@@ -94,7 +96,7 @@ export class AcmeManager {
   constructor(options: AcmeManagerOptions) {
     this.#options = options;
     this.#storage = options.storage;
-    this.#domains = new Set(options.config.domains.map((domain) => domain.toLowerCase()));
+    this.#domains = new Set(options.domains.map((domain) => domain.toLowerCase()));
   }
 
   get challengeType(): 'http-01' | 'tls-alpn-01' {
@@ -163,7 +165,7 @@ export class AcmeManager {
       return false;
     if (!this.#tryServe(stored.cert, stored.key)) return false;
     this.#options.logger.info(
-      { listener: this.#options.listener, domains: this.#options.config.domains },
+      { listener: this.#options.listener, domains: this.#options.domains },
       'ACME certificate taken from storage',
     );
     this.#scheduleRenewal(stored.cert);
@@ -172,7 +174,7 @@ export class AcmeManager {
 
   status(): AcmeStatus {
     return {
-      domains: this.#options.config.domains,
+      domains: this.#options.domains,
       directory: this.#options.config.directory,
       challenge: this.challengeType,
       storage: this.#options.storageKind,
@@ -204,7 +206,7 @@ export class AcmeManager {
     await withDirectoryCa(this.#directoryCa(), () => client.revokeCertificate(served));
     this.#lastRevokedAt = Date.now();
     this.#options.logger.warn(
-      { listener: this.#options.listener, domains: this.#options.config.domains },
+      { listener: this.#options.listener, domains: this.#options.domains },
       'ACME certificate revoked; ordering a new one',
     );
     this.#ordering ??= this.#order(true).finally(() => (this.#ordering = undefined));
@@ -265,7 +267,7 @@ export class AcmeManager {
       const client = await this.#clientReady();
       const acme = await loadAcme();
       const [key, csr] = await acme.crypto.createCsr(
-        { altNames: [...config.domains] },
+        { altNames: [...this.#options.domains] },
         await acme.crypto.createPrivateEcdsaKey(),
       );
       const type = this.challengeType;
@@ -301,7 +303,7 @@ export class AcmeManager {
       this.#serve(cert, key.toString());
       this.#lastError = undefined;
       this.#failures = 0;
-      logger.info({ listener, domains: config.domains }, 'ACME certificate obtained');
+      logger.info({ listener, domains: this.#options.domains }, 'ACME certificate obtained');
       this.onOrder?.(true);
       this.#scheduleRenewal(cert);
     } catch (err) {
@@ -313,7 +315,7 @@ export class AcmeManager {
         MAX_RETRY_MS,
       );
       logger.error(
-        { listener, domains: config.domains, error: this.#lastError, retryMs },
+        { listener, domains: this.#options.domains, error: this.#lastError, retryMs },
         'ACME order failed; the running certificate stays',
       );
       this.onOrder?.(false);

@@ -15,12 +15,18 @@ import { createFolderAcmeStorage, createStoreAcmeStorage } from './acme-storage.
 import { createRecordSealer } from './sealed-records.ts';
 import { ListenerCertificates } from './listener-certificates.ts';
 
+type AcmeConfig = NonNullable<ListenerTlsConfig['acme']>;
+
 /** The client listeners of a config, ready for `createGatewayServer`, with the certificates they own. */
 export interface EdgeListeners {
   readonly specs: readonly ListenerSpec[];
   /** Per listener, its certificates (undefined for plain listeners). */
   readonly certificates: readonly (ListenerCertificates | undefined)[];
-  /** Per listener, its ACME manager (undefined without `tls.acme`). */
+  /** Per listener, the managers of certificates ordered on demand, by name (undefined without `onDemand`). */
+  readonly onDemand: readonly (ReadonlyMap<string, AcmeManager> | undefined)[];
+  /** Told of every order's result, on-demand ones included (metrics). */
+  onOrder: ((listener: string, ok: boolean) => void) | undefined;
+  /** Per listener, its ACME manager (undefined without `tls.acme.domains`). */
   readonly acme: readonly (AcmeManager | undefined)[];
   /** Addresses in the order of `specs`. */
   readonly addresses: readonly string[];
@@ -44,14 +50,22 @@ export function createEdgeListeners(
       ? undefined
       : new ListenerCertificates(listener.address, listener.tls, baseDir, logger),
   );
-  const acme = listeners.map((listener, i) => {
-    const certs = certificates[i];
-    const config = listener.tls?.acme;
-    if (config === undefined || certs === undefined) return undefined;
+  // Every manager, the on-demand ones included as they are made: closed together, HTTP-01 answered by all.
+  const managers: AcmeManager[] = [];
+  const http01: AcmeManager[] = [];
+  let onOrder: ((listener: string, ok: boolean) => void) | undefined;
+  const makeManager = (
+    address: string,
+    config: AcmeConfig,
+    certs: ListenerCertificates,
+    domains: readonly string[],
+  ): AcmeManager => {
     const inStore = config.encryptionKey !== undefined && store !== undefined;
+    const id = hashOf(`${config.directory}\n${domains.join(',')}`);
     const manager = new AcmeManager({
-      listener: listener.address,
+      listener: address,
       config,
+      domains,
       baseDir,
       certificates: certs,
       storage: inStore
@@ -59,24 +73,49 @@ export function createEdgeListeners(
             store,
             createRecordSealer(config.encryptionKey as string),
             hashOf(config.directory),
-            hashOf(`${config.directory}\n${config.domains.join(',')}`),
+            id,
           )
-        : createFolderAcmeStorage(
-            join(
-              resolve(baseDir, config.storage ?? './.portico/acme'),
-              hashOf(`${config.directory}\n${config.domains.join(',')}`),
-            ),
-          ),
+        : createFolderAcmeStorage(join(resolve(baseDir, config.storage ?? './.portico/acme'), id)),
       storageKind: inStore ? 'store' : 'folder',
       logger,
     });
-    if (manager.challengeType === 'tls-alpn-01') certs.alpnChallenge = (name) => manager.alpnContext(name);
+    manager.onOrder = (ok) => onOrder?.(address, ok);
+    managers.push(manager);
+    if (manager.challengeType === 'http-01') http01.push(manager);
+    return manager;
+  };
+  const onDemand = listeners.map((listener, i) => {
+    const certs = certificates[i];
+    const config = listener.tls?.acme;
+    if (config?.onDemand === undefined || certs === undefined) return undefined;
+    const made = new Map<string, AcmeManager>();
+    const allowed = allowListOf(config.onDemand.allow);
+    const max = config.onDemand.max ?? 100;
+    certs.onUnknownName = (name) => {
+      if (made.has(name) || made.size >= max || !allowed(name)) return;
+      const manager = makeManager(listener.address, config, certs, [name]);
+      made.set(name, manager);
+      logger.info({ listener: listener.address, name }, 'ACME certificate ordered on demand');
+      manager.start().catch((err: unknown) => logger.error({ err, name }, 'on-demand ACME start failed'));
+    };
+    return made;
+  });
+  const acme = listeners.map((listener, i) => {
+    const certs = certificates[i];
+    const config = listener.tls?.acme;
+    if (config === undefined || certs === undefined) return undefined;
+    const manager =
+      config.domains === undefined ? undefined : makeManager(listener.address, config, certs, config.domains);
+    if ((config.challenge ?? 'http-01') === 'tls-alpn-01') {
+      const byName = onDemand[i];
+      certs.alpnChallenge = async (name) => (byName?.get(name.toLowerCase()) ?? manager)?.alpnContext(name);
+    }
     return manager;
   });
-  const managers = acme.filter((manager) => manager !== undefined);
-  const http01 = managers.filter((manager) => manager.challengeType === 'http-01');
   // Any plain listener answers the HTTP-01 tokens of every ACME listener (the CA connects to port 80).
-  const acmeChallenge = http01.length === 0 ? undefined : (token: string) => answerHttp01(http01, token);
+  const acmeChallenge = listeners.some((listener) => listener.tls?.acme !== undefined)
+    ? (token: string) => answerHttp01(http01, token)
+    : undefined;
   const specs = listeners.map((listener, i): ListenerSpec => {
     const certs = certificates[i];
     if (listener.tls !== undefined && certs !== undefined)
@@ -93,6 +132,10 @@ export function createEdgeListeners(
     specs,
     certificates,
     acme,
+    onDemand,
+    set onOrder(hook: ((listener: string, ok: boolean) => void) | undefined) {
+      onOrder = hook;
+    },
     addresses: listeners.map((listener) => listener.address),
     async close() {
       for (const certs of certificates) certs?.close();
@@ -130,21 +173,19 @@ export function watchCertificates(edge: EdgeListeners, registry: Registry): void
 
 /** Starts the ACME managers (stored certificates at once, orders in the background) and counts their orders. */
 export async function startAcme(edge: EdgeListeners, registry: Registry): Promise<void> {
-  if (edge.acme.every((manager) => manager === undefined)) return;
+  if (
+    edge.acme.every((manager) => manager === undefined) &&
+    edge.onDemand.every((made) => made === undefined)
+  )
+    return;
   const orders = new Counter({
     name: 'portico_tls_acme_orders_total',
-    help: 'ACME certificate orders (first issuance and renewals) by listener and result (issued, failed).',
+    help: 'ACME certificate orders (first issuance, renewals, on-demand names) by listener and result (issued, failed).',
     labelNames: ['listener', 'result'],
     registers: [registry],
   });
-  await Promise.all(
-    edge.acme.map((manager, i) => {
-      if (manager === undefined) return undefined;
-      const listener = edge.addresses[i] ?? '';
-      manager.onOrder = (ok) => orders.inc({ listener, result: ok ? 'issued' : 'failed' });
-      return manager.start();
-    }),
-  );
+  edge.onOrder = (listener, ok) => orders.inc({ listener, result: ok ? 'issued' : 'failed' });
+  await Promise.all(edge.acme.map((manager) => manager?.start()));
 }
 
 /** `GET /v1/certificates`: what every TLS listener serves and whether its last reload failed. */
@@ -158,7 +199,14 @@ export function createCertificateRoutes(edge: EdgeListeners): AdminRoute[] {
         edge.certificates.forEach((certs, i) => {
           if (certs === undefined) return;
           const acme = edge.acme[i];
-          listeners.push(acme === undefined ? certs.status() : { ...certs.status(), acme: acme.status() });
+          const onDemand = edge.onDemand[i];
+          listeners.push({
+            ...certs.status(),
+            ...(acme === undefined ? {} : { acme: acme.status() }),
+            ...(onDemand === undefined
+              ? {}
+              : { onDemand: [...onDemand.values()].map((manager) => manager.status()) }),
+          });
         });
         sendJson(res, 200, { listeners });
       },
@@ -198,6 +246,22 @@ function answerHttp01(
   }
   if (pending.length === 0) return undefined;
   return Promise.all(pending).then((answers) => answers.find((answer) => answer !== undefined));
+}
+
+/** Whether an SNI name (lower case) is on an on-demand allow-list: exact names, `*.parent` for one label. */
+function allowListOf(patterns: readonly string[]): (name: string) => boolean {
+  const exact = new Set<string>();
+  const parents = new Set<string>();
+  for (const pattern of patterns) {
+    const lower = pattern.toLowerCase();
+    if (lower.startsWith('*.')) parents.add(lower.slice(2));
+    else exact.add(lower);
+  }
+  return (name) => {
+    if (exact.has(name)) return true;
+    const dot = name.indexOf('.');
+    return dot > 0 && parents.has(name.slice(dot + 1));
+  };
 }
 
 function hashOf(text: string): string {

@@ -67,7 +67,7 @@ export class ListenerCertificates {
   #servers: { setSecureContext(options: SecureContextOptions): void }[] = [];
   #onReload: ((ok: boolean) => void) | undefined;
   /** The certificate obtained through ACME, served after the file certificates. */
-  #acme: { cert: string; key: string; certFile: string; keyFile: string } | undefined;
+  readonly #acme = new Map<string, { cert: string; key: string; certFile: string; keyFile: string }>();
 
   /** Loads every file once; throws when one does not load (start-up refuses a broken listener). */
   constructor(listener: string, config: ListenerTlsConfig, baseDir: string, logger: Logger) {
@@ -104,7 +104,7 @@ export class ListenerCertificates {
    * Answers TLS-ALPN-01 validations: a handshake that negotiated `acme-tls/1` gets the challenge certificate of
    * its server name (`alpnChallenge`), every other one the usual certificate. OpenSSL selects ALPN before it
    * asks for the certificate, so the protocol is known here; Node exposes it on the socket's handle only (no
-   * public API gives the offered protocols to SNICallback), which test/gateway/acme-tls-alpn.test.ts guards.
+   * public API gives the offered protocols to SNICallback), which test/gateway/acme-shared.test.ts guards.
    */
   #sniWithChallenges(): (name: string, cb: (err: Error | null, ctx?: SecureContext) => void) => void {
     const contextFor = (name: string): SecureContext => this.contextFor(name);
@@ -126,6 +126,9 @@ export class ListenerCertificates {
     };
   }
 
+  /** Told of every SNI name no certificate covers (set when `tls.acme.onDemand` is configured). */
+  onUnknownName: ((name: string) => void) | undefined;
+
   /** Set by the listener's ACME manager when it answers TLS-ALPN-01. */
   alpnChallenge: ((servername: string) => Promise<SecureContext | undefined>) | undefined;
 
@@ -140,6 +143,8 @@ export class ListenerCertificates {
       const wildcard = set.wildcard.get(lower.slice(dot + 1));
       if (wildcard !== undefined) return wildcard;
     }
+    // A name no certificate covers: on-demand ACME may order one (it checks its allow-list).
+    this.onUnknownName?.(lower);
     return set.fallback;
   }
 
@@ -163,12 +168,14 @@ export class ListenerCertificates {
    * does not load; the running certificates then stay.
    */
   setAcmeCertificate(cert: string, key: string, storedAt: { certFile: string; keyFile: string }): void {
-    const previous = this.#acme;
-    this.#acme = { cert, key, ...storedAt };
+    // Keyed by where it is stored: one entry per ACME certificate (the listener's, and each one on demand).
+    const previous = this.#acme.get(storedAt.certFile);
+    this.#acme.set(storedAt.certFile, { cert, key, ...storedAt });
     try {
       this.#set = this.#load();
     } catch (err) {
-      this.#acme = previous;
+      if (previous === undefined) this.#acme.delete(storedAt.certFile);
+      else this.#acme.set(storedAt.certFile, previous);
       throw err;
     }
     for (const server of this.#servers) server.setSecureContext(this.#set.fallbackOptions);
@@ -269,7 +276,8 @@ export class ListenerCertificates {
         ...(entry.names ? { names: entry.names } : {}),
       });
     }
-    if (this.#acme !== undefined) sources.push(this.#acme);
+    const acme = new Set(this.#acme.values());
+    sources.push(...acme);
     for (const entry of sources) {
       const { cert, key, certFile, keyFile } = entry;
       let leaf: X509Certificate;
@@ -309,7 +317,7 @@ export class ListenerCertificates {
         fingerprint256: leaf.fingerprint256,
         certFile,
         keyFile,
-        source: entry === this.#acme ? 'acme' : 'file',
+        source: acme.has(entry as never) ? 'acme' : 'file',
       });
     }
     // An ACME listener before its first certificate: handshakes fail until one is obtained.
