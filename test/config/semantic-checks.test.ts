@@ -170,3 +170,34 @@ test('listener objects: addresses, duplicates, redirects and mtls are checked', 
   );
   assert.match(onlyIssue('services: { s: { tls: { cert: c.crt } } }\n').message, /cert and key go together/);
 });
+
+test('tls.acme: a name source, a plain listener for http-01, no wildcard with tls-alpn-01', () => {
+  const acme = (fields: string) => `acme: { directory: "https://ca.test/dir", ${fields} }`;
+  assert.match(
+    onlyIssue(
+      `listen: [{ address: "127.0.0.1:80" }, { address: "127.0.0.1:443", tls: { ${acme('email: a@b.test')} } }]\n`,
+    ).message,
+    /needs `domains`, `onDemand`, or both/,
+  );
+  assert.match(
+    onlyIssue(`listen: { address: "127.0.0.1:443", tls: { ${acme('domains: [a.test]')} } }\n`).message,
+    /answered on a plain listener: add one \(port 80\), or use challenge: tls-alpn-01/,
+  );
+  // TLS-ALPN-01 needs no plain listener.
+  parseConfig(
+    `listen: { address: "127.0.0.1:443", tls: { ${acme('domains: [a.test], challenge: tls-alpn-01')} } }\n`,
+    'p.yaml',
+    {},
+  );
+  assert.match(
+    onlyIssue(
+      `listen: { address: "127.0.0.1:443", tls: { ${acme('domains: ["*.a.test"], challenge: tls-alpn-01')} } }\n`,
+    ).message,
+    /wildcard names cannot be validated with tls-alpn-01/,
+  );
+  parseConfig(
+    `listen: [{ address: "127.0.0.1:80" }, { address: "127.0.0.1:443", tls: { ${acme('onDemand: { allow: ["*.a.test"] }')} } }]\n`,
+    'p.yaml',
+    {},
+  );
+});
