@@ -64,7 +64,14 @@ export function buildUpstreamHeaders(req: IncomingMessage, info: ForwardingInfo)
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string;
     const value = raw[i + 1] as string;
+    if (name.charCodeAt(0) === 0x3a) {
+      // HTTP/2 pseudo-headers: undici writes the upstream's own; `:authority` is the client's Host.
+      if (name === ':authority' && clientHost === '') clientHost = value;
+      continue;
+    }
     if (isHopByHop(name)) {
+      // `TE: trailers` says the client takes trailers; gRPC servers require it, and Portico relays trailers.
+      if (name.length === 2 && value === 'trailers' && name.toLowerCase() === 'te') out.push('te', value);
       if (name.length === 10 && name.toLowerCase() === 'connection') {
         connection = connection === undefined ? value : `${connection},${value}`;
       }
