@@ -29,6 +29,7 @@ import type { Runtime } from './runtime/compile-runtime.ts';
 import { ConnectionGuard } from './net/connection-guard.ts';
 import { closeAfterAnswer } from './net/lingering-close.ts';
 import { forwardClientCertificate } from './tls/client-cert-header.ts';
+import { grpcTimeoutMs } from './grpc/grpc-timeout.ts';
 import { guardHttp2Session, type Http2FloodKind, type Http2FloodLimits } from './net/http2-flood-guard.ts';
 
 export interface GatewayServerOptions {
@@ -245,6 +246,7 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
       performance.now(),
     );
     if (upgradeHead !== undefined) ctx.upgradeHead = upgradeHead;
+    if (ctx.grpc !== undefined) ctx.deadlineMs = grpcTimeoutMs(req.headers['grpc-timeout']);
     if (accessLog) {
       ctx.bytesReadAtStart = socket.bytesRead;
       ctx.bytesWrittenAtStart = socket.bytesWritten;

@@ -3,6 +3,7 @@ import { appendTraceHeaders } from '../../observability/trace-context.ts';
 import { applyHeaderEdit, type HeaderEdit } from '../../policies/header-edit.ts';
 import type { AddressMatcher } from '../net/address-matcher.ts';
 import { isHopByHop, removeConnectionNamed } from '../../http/hop-by-hop.ts';
+import { grpcFramingOf } from '../../http/grpc-framing.ts';
 import { clientCertHeaderOf } from '../tls/client-cert-header.ts';
 
 /** Headers the gateway sets itself; a client's copies are dropped, except forwarding ones from trusted proxies. */
@@ -70,8 +71,14 @@ export function buildUpstreamHeaders(req: IncomingMessage, info: ForwardingInfo)
       continue;
     }
     if (isHopByHop(name)) {
-      // `TE: trailers` says the client takes trailers; gRPC servers require it, and Portico relays trailers.
-      if (name.length === 2 && value === 'trailers' && name.toLowerCase() === 'te') out.push('te', value);
+      // `TE: trailers` is hop-by-hop, but gRPC servers require it on every call (Portico relays trailers).
+      if (
+        name.length === 2 &&
+        value === 'trailers' &&
+        name.toLowerCase() === 'te' &&
+        grpcFramingOf(req.headers['content-type']) === 'grpc'
+      )
+        out.push('te', value);
       if (name.length === 10 && name.toLowerCase() === 'connection') {
         connection = connection === undefined ? value : `${connection},${value}`;
       }

@@ -8,6 +8,8 @@ import type { TryFailure } from '../../resilience/retry-policy.ts';
 import { tryFailureOf } from '../../resilience/try-failure.ts';
 import { buildUpstreamHeaders } from '../forwarding/upstream-headers.ts';
 import { toClientHeaders } from '../forwarding/response-headers.ts';
+import { writeGrpcHead } from '../grpc/grpc-head.ts';
+import { addUpstreamTrailers, type UpstreamTrailers } from '../forwarding/response-trailers.ts';
 import { upstreamPathOf, type RequestContext } from '../pipeline/request-context.ts';
 import type { Handler } from '../pipeline/stage.ts';
 import type { ServiceRuntime } from '../runtime/service-runtime.ts';
@@ -60,10 +62,15 @@ export function createProxyHandler(service: ServiceRuntime, options: ProxyOption
   const resilience = service.resilience;
   if (resilience !== undefined || deadlineMs > 0) {
     return function proxyWithPolicies(ctx: RequestContext) {
-      new ProxyExchange(ctx, service, options, resilience, deadlineMs).begin();
+      const callerMs = ctx.deadlineMs;
+      const effectiveMs = callerMs > 0 && (deadlineMs === 0 || callerMs < deadlineMs) ? callerMs : deadlineMs;
+      new ProxyExchange(ctx, service, options, resilience, effectiveMs).begin();
     };
   }
   return function proxyToService(ctx: RequestContext) {
+    // A caller's deadline (grpc-timeout) takes the guarded path for this request only.
+    if (ctx.deadlineMs > 0)
+      return new ProxyExchange(ctx, service, options, undefined, ctx.deadlineMs).begin();
     const instances = ctx.instances ?? service.instances;
     const instance = instances.pick(hashKeyOf(service.hashKey, ctx));
     if (instance === undefined)
@@ -176,7 +183,10 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     if (contentLength > options.bodyLimitBytes) {
       throw new PorticoError('payload_too_large', `body exceeds ${options.bodyLimitBytes} bytes`);
     }
-    const chunked = req.headers['transfer-encoding'] !== undefined;
+    // An HTTP/2 body has no Transfer-Encoding: without Content-Length it streams until its last DATA frame.
+    const chunked =
+      req.headers['transfer-encoding'] !== undefined ||
+      (ctx.http2 && contentLength === -1 && !streamEndedWithHeaders(req));
     this.#ctx = ctx;
     this.#res = ctx.res;
     this.#service = service;
@@ -191,7 +201,9 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
       this.#body = buffered.length === 0 ? null : buffered;
     } else {
       this.#contentLength = chunked ? -1 : contentLength;
-      if (chunked) this.#body = req.pipe(createBodyLimiter(options.bodyLimitBytes));
+      // gRPC streams are long-lived message sequences: limits.bodySize would cap a whole stream, not a message.
+      if (chunked)
+        this.#body = ctx.grpc !== undefined ? req : req.pipe(createBodyLimiter(options.bodyLimitBytes));
       else if (contentLength > 0) this.#body = req;
       else this.#body = null;
     }
@@ -290,7 +302,11 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     const headers = toClientHeaders(rawHeaders, this.#ctx.requestId, this);
     if (this.#ctx.versioned && instance.version !== undefined)
       headers.push('portico-version', instance.version);
-    this.#res.writeHead(statusCode, statusText, headers);
+    // HTTP/2 has no reason phrase (RFC 9113 §8.3.2).
+    if (this.#ctx.http2) {
+      if (this.#ctx.grpc === 'grpc') writeGrpcHead(this.#res, statusCode, headers);
+      else this.#res.writeHead(statusCode, headers);
+    } else this.#res.writeHead(statusCode, statusText, headers);
     return true;
   }
 
@@ -301,7 +317,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     return false;
   }
 
-  onComplete(): void {
+  onComplete(trailers?: UpstreamTrailers | null): void {
     if (this.#discarding) {
       this.#discarding = false;
       this.#endTry(false);
@@ -309,6 +325,8 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     }
     this.#endTry(this.#status < 500);
     this.#finish();
+    // Trailers (gRPC's status) reach HTTP/2 clients; Node drops them on an HTTP/1.1 answer with a length.
+    if (trailers != null && this.#ctx.http2) addUpstreamTrailers(this.#res, trailers);
     this.#res.end();
   }
 
@@ -528,6 +546,11 @@ export function classifyUpstreamError(err: Error): { code: ErrorCode; kind: Upst
     default:
       return { code: 'upstream_bad_response', kind: 'bad_response' };
   }
+}
+
+/** Whether an HTTP/2 request came without a body (END_STREAM on its HEADERS frame). */
+function streamEndedWithHeaders(req: RequestContext['req']): boolean {
+  return (req as unknown as { stream?: { endAfterHeaders?: boolean } }).stream?.endAfterHeaders === true;
 }
 
 function describe(code: ErrorCode, service: string): string {

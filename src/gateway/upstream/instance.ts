@@ -23,7 +23,11 @@ export interface PoolOptions {
   lookup?: GuardedLookup | undefined;
   /** TLS settings of the service, used when the instance URL is https. */
   tls?: UpstreamTls | undefined;
+  /** HTTP version spoken to the instance (the service's `protocol`); http1 when absent. */
+  protocol?: UpstreamProtocol | undefined;
 }
+
+export type UpstreamProtocol = 'http1' | 'h2' | 'h2c';
 
 /**
  * One running copy of a service. Mutable counters (inflight, health) live here so balancers and
@@ -92,14 +96,21 @@ export class Instance {
     return this.healthy && this.status === 'passing';
   }
 
+  /** The HTTP version spoken to this instance. */
+  get protocol(): UpstreamProtocol {
+    return this.#poolOptions.protocol ?? 'http1';
+  }
+
   get pool(): Pool {
     this.#pool ??= new Pool(this.origin, {
       connections: this.#poolOptions.connections ?? null,
       connectTimeout: this.#poolOptions.connectTimeoutMs,
       keepAliveTimeout: this.#poolOptions.keepAliveTimeoutMs,
       keepAliveMaxTimeout: this.#poolOptions.keepAliveTimeoutMs,
-      pipelining: 1,
-      ...connectOptionsOf(this.#poolOptions.lookup, this.tls),
+      // HTTP/2 connections multiplex streams up to the instance's SETTINGS_MAX_CONCURRENT_STREAMS (undici's
+      // default pipelining for h2); HTTP/1.1 connections carry one request at a time.
+      ...http2OptionsOf(this.#poolOptions.protocol),
+      ...connectOptionsOf(this.#poolOptions.lookup, this.tls, this.#poolOptions.protocol === 'h2c'),
     });
     return this.#pool;
   }
@@ -112,11 +123,22 @@ export class Instance {
   }
 }
 
+/** undici's HTTP/2 options: ALPN `h2` over TLS, or prior knowledge (h2c) on a plain connection. See ADR 0009. */
+function http2OptionsOf(protocol: UpstreamProtocol | undefined): object {
+  if (protocol === 'h2') return { allowH2: true };
+  // useH2c goes in `connect` (connectOptionsOf): a Pool builds its connector without its own useH2c.
+  if (protocol === 'h2c') return { allowH2: true };
+  return { pipelining: 1 };
+}
+
 /** undici `connect` options: the guarded lookup and the TLS settings, only when set. */
 function connectOptionsOf(
   lookup: GuardedLookup | undefined,
   tls: UpstreamTls | undefined,
+  h2c: boolean,
 ): { connect?: Record<string, unknown> } {
-  if (lookup === undefined && tls === undefined) return {};
-  return { connect: { ...tls, ...(lookup === undefined ? {} : { lookup }) } };
+  if (lookup === undefined && tls === undefined && !h2c) return {};
+  return {
+    connect: { ...tls, ...(lookup === undefined ? {} : { lookup }), ...(h2c ? { useH2c: true } : {}) },
+  };
 }
