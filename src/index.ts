@@ -17,3 +17,13 @@ export {
 export type { Config, RouteConfig, ServiceConfig } from './config/schema.ts';
 export { errorCatalog, type ErrorCode } from './errors/catalog.ts';
 export { PorticoError } from './errors/portico-error.ts';
+export {
+  definePlugin,
+  setUpstreamHeader,
+  upstreamPathOf,
+  type PluginContext,
+  type PluginDefinition,
+} from './gateway/plugins/define-plugin.ts';
+export type { Handler, Phase, Stage } from './gateway/pipeline/stage.ts';
+export type { RequestContext } from './gateway/pipeline/request-context.ts';
+export { Type, type Static, type TSchema } from '@sinclair/typebox';

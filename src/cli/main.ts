@@ -12,6 +12,8 @@ Commands:
   contract  diff OLD NEW [--json]     breaking changes between two OpenAPI documents (exit 1 when breaking)
   routes    [--admin URL] [--token T] list routes of a running node
   services  [--admin URL] [--token T] list services of a running node
+  usage     --service S --version V   who calls a version, how much, last seen (all nodes)
+  pins      --service S [--move C --to M | --unpin C]  consumers pinned to each version
 
 Options:
   --version                           print the version and exit
@@ -35,12 +37,24 @@ const commands: Record<string, () => Promise<Command>> = {
   contract: async () => (await import('./commands/contract.ts')).runContract,
   routes: async () => (await import('./commands/inspect.ts')).runRoutes,
   services: async () => (await import('./commands/inspect.ts')).runServices,
+  usage: async () => (await import('./commands/versions.ts')).runUsage,
+  pins: async () => (await import('./commands/versions.ts')).runPins,
 };
+
+/** Commands where `--version VALUE` names an API version; a bare `--version` still prints Portico's. */
+const takesVersionValue = new Set(['usage']);
+
+function asksForVersion(command: string | undefined, rest: string[]): boolean {
+  const at = rest.indexOf('--version');
+  if (at === -1) return false;
+  const value = rest[at + 1];
+  return !takesVersionValue.has(command ?? '') || value === undefined || value.startsWith('-');
+}
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   // `--version` works alone and after any command, as PRODUCT.md asks of every command.
-  if (name === '--version' || name === '-v' || rest.includes('--version')) {
+  if (name === '--version' || name === '-v' || asksForVersion(name, rest)) {
     console.log(version());
     return 0;
   }

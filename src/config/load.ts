@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { parseDocument } from 'yaml';
 import { loadConfigContracts } from '../contracts/config-contracts.ts';
+import { loadConfigPlugins } from '../plugins/load-plugins.ts';
 import { ConfigError, type ConfigIssue } from './config-error.ts';
 import { dirname } from 'node:path';
 import { interpolateDocument, protectReferences } from './interpolate.ts';
@@ -9,7 +10,7 @@ import { ConfigSchema, type Config } from './schema.ts';
 import { translateSchemaErrors } from './schema-issues.ts';
 import { checkSemantics } from './semantic-checks.ts';
 import { rememberSecrets, scrubSecrets } from './secrets.ts';
-import { createLocator, formatDocPath, type DocPath } from './source-location.ts';
+import { createLocator, formatDocPath, type DocPath, type Locator } from './source-location.ts';
 import { findUnsupportedUses } from './unsupported.ts';
 
 type Env = Record<string, string | undefined>;
@@ -52,6 +53,12 @@ export async function loadConfig(file: string, env: Env = process.env): Promise<
   const config = parseConfig(text, file, env);
   // Contract files are part of the config: a missing or broken one fails the load like a bad setting.
   await loadConfigContracts(config, file);
+  // So are plugin modules; their options are checked here, with the line they sit on.
+  let locator: Locator | undefined;
+  await loadConfigPlugins(config, file, (path) => {
+    locator ??= createLocator(parseDocument(text), text, identity);
+    return locator.locate(path);
+  });
   return config;
 }
 

@@ -43,6 +43,8 @@ export const patternPhrases: Readonly<Record<string, string>> = {
   '^sha256:[0-9a-fA-F]{64}$': '"sha256:" followed by 64 hexadecimal digits',
   '^(admin|read|service:[a-z0-9][a-z0-9-]{0,62})$': '"admin", "read" or "service:" and a service name',
   '^[a-z0-9][a-z0-9-]{0,62}$': 'a name of lower-case letters, digits and "-", at most 63 characters',
+  '^[a-z][a-z0-9-]{0,62}$':
+    'a plugin name of lower-case letters, digits and "-", starting with a letter, at most 63 characters',
   '^[A-Za-z0-9-]+$': 'a header name of letters, digits and "-"',
   '^[A-Za-z0-9_.:-]{1,64}$': 'a claim name of letters, digits, "_", ".", ":" or "-", at most 64 characters',
   '^[A-Za-z0-9_.-]+$': 'a query parameter name of letters, digits, "_", "." or "-"',

@@ -629,6 +629,88 @@ export const BulkheadSchema = Obj(
   'Concurrency limit per service (resilience issue).',
 );
 
+const HeaderName = Type.String({
+  pattern: '^[A-Za-z0-9-]+$',
+  description: 'A header name (letters, digits and dashes).',
+});
+const TemplateValue = Type.String({
+  description:
+    'A value; {param.NAME}, {consumer}, {requestId} and {clientIp} are filled per request, ${ENV} at load.',
+});
+
+const HeaderEditSchema = (side: string) =>
+  Obj(
+    {
+      set: Type.Optional(
+        Type.Record(HeaderName, TemplateValue, {
+          description: `Headers set on the ${side}, replacing any copy already there.`,
+        }),
+      ),
+      add: Type.Optional(
+        Type.Record(HeaderName, TemplateValue, {
+          description: `Headers added to the ${side}, besides any copy already there.`,
+        }),
+      ),
+      remove: Type.Optional(Type.Array(HeaderName, { description: `Headers removed from the ${side}.` })),
+      rename: Type.Optional(
+        Type.Record(HeaderName, HeaderName, {
+          description: `Headers of the ${side} renamed (old name: new name), values kept.`,
+        }),
+      ),
+    },
+    `Header changes on the ${side}: remove and rename first, then set and add.`,
+  );
+
+export const TransformSchema = Obj(
+  {
+    request: Type.Optional(
+      Obj(
+        {
+          headers: Type.Optional(HeaderEditSchema('request sent upstream')),
+          path: Type.Optional(
+            Obj(
+              {
+                pattern: Type.String({
+                  minLength: 1,
+                  description:
+                    'Regular expression (JavaScript syntax) matched against the upstream path, after stripPrefix and rewrite.',
+                }),
+                replacement: Type.String({
+                  description: 'Replacement of the first match; $1 or $<name> insert a capture.',
+                }),
+              },
+              'Path rewrite by regular expression; a path that does not match is sent unchanged.',
+            ),
+          ),
+          query: Type.Optional(
+            Obj(
+              {
+                set: Type.Optional(
+                  Type.Record(Type.String({ minLength: 1 }), TemplateValue, {
+                    description: 'Query parameters set, replacing every copy the client sent.',
+                  }),
+                ),
+                remove: Type.Optional(
+                  Type.Array(Type.String({ minLength: 1 }), { description: 'Query parameters removed.' }),
+                ),
+              },
+              'Query parameter changes; other parameters are sent exactly as the client wrote them.',
+            ),
+          ),
+        },
+        'Changes to the request sent upstream.',
+      ),
+    ),
+    response: Type.Optional(
+      Obj(
+        { headers: Type.Optional(HeaderEditSchema('answer sent to the client')) },
+        "Changes to the route's answers, gateway errors included.",
+      ),
+    ),
+  },
+  'Request and response transforms (transform phase, after validation); Portico-owned headers cannot be changed.',
+);
+
 export const VersionPolicySchema = Obj(
   {
     deprecated: Type.Optional(
@@ -642,6 +724,7 @@ export const VersionPolicySchema = Obj(
       Type.Boolean({ description: 'Answer 410 version_sunset after the sunset date.' }),
     ),
     contract: Type.Optional(Type.String({ description: 'Path of the OpenAPI document of this version.' })),
+    transform: Type.Optional(TransformSchema),
   },
   'Lifecycle of one major version (versions issue).',
 );
@@ -775,88 +858,6 @@ export const IpRulesSchema = Obj(
   'Client address rules, checked on the trusted client address (after trustedProxies); refused requests get 403 forbidden_address.',
 );
 
-const HeaderName = Type.String({
-  pattern: '^[A-Za-z0-9-]+$',
-  description: 'A header name (letters, digits and dashes).',
-});
-const TemplateValue = Type.String({
-  description:
-    'A value; {param.NAME}, {consumer}, {requestId} and {clientIp} are filled per request, ${ENV} at load.',
-});
-
-const HeaderEditSchema = (side: string) =>
-  Obj(
-    {
-      set: Type.Optional(
-        Type.Record(HeaderName, TemplateValue, {
-          description: `Headers set on the ${side}, replacing any copy already there.`,
-        }),
-      ),
-      add: Type.Optional(
-        Type.Record(HeaderName, TemplateValue, {
-          description: `Headers added to the ${side}, besides any copy already there.`,
-        }),
-      ),
-      remove: Type.Optional(Type.Array(HeaderName, { description: `Headers removed from the ${side}.` })),
-      rename: Type.Optional(
-        Type.Record(HeaderName, HeaderName, {
-          description: `Headers of the ${side} renamed (old name: new name), values kept.`,
-        }),
-      ),
-    },
-    `Header changes on the ${side}: remove and rename first, then set and add.`,
-  );
-
-export const TransformSchema = Obj(
-  {
-    request: Type.Optional(
-      Obj(
-        {
-          headers: Type.Optional(HeaderEditSchema('request sent upstream')),
-          path: Type.Optional(
-            Obj(
-              {
-                pattern: Type.String({
-                  minLength: 1,
-                  description:
-                    'Regular expression (JavaScript syntax) matched against the upstream path, after stripPrefix and rewrite.',
-                }),
-                replacement: Type.String({
-                  description: 'Replacement of the first match; $1 or $<name> insert a capture.',
-                }),
-              },
-              'Path rewrite by regular expression; a path that does not match is sent unchanged.',
-            ),
-          ),
-          query: Type.Optional(
-            Obj(
-              {
-                set: Type.Optional(
-                  Type.Record(Type.String({ minLength: 1 }), TemplateValue, {
-                    description: 'Query parameters set, replacing every copy the client sent.',
-                  }),
-                ),
-                remove: Type.Optional(
-                  Type.Array(Type.String({ minLength: 1 }), { description: 'Query parameters removed.' }),
-                ),
-              },
-              'Query parameter changes; other parameters are sent exactly as the client wrote them.',
-            ),
-          ),
-        },
-        'Changes to the request sent upstream.',
-      ),
-    ),
-    response: Type.Optional(
-      Obj(
-        { headers: Type.Optional(HeaderEditSchema('answer sent to the client')) },
-        "Changes to the route's answers, gateway errors included.",
-      ),
-    ),
-  },
-  'Request and response transforms (transform phase, after validation); Portico-owned headers cannot be changed.',
-);
-
 export const RouteCacheSchema = Obj(
   {
     ttl: Duration(
@@ -981,6 +982,20 @@ const FallbackSchema = Obj(
   'Static answer used when the service has no healthy instance or its breaker is open (resilience issue).',
 );
 
+/** A plugin's name: what routes use under `plugins`, and the label of its log lines. */
+export const PLUGIN_NAME_PATTERN = '^[a-z][a-z0-9-]{0,62}$';
+
+export const PluginSchema = Obj(
+  {
+    module: Type.String({
+      minLength: 1,
+      description:
+        'The module exporting the plugin: a path relative to the config file (./plugins/sign.ts) or a package name.',
+    }),
+  },
+  'A custom stage loaded when the config is compiled (docs/plugins.md).',
+);
+
 export const RouteSchema = Obj(
   {
     name: Type.String({
@@ -1017,6 +1032,11 @@ export const RouteSchema = Obj(
           default: Type.Optional(
             Type.String({ description: 'Semver range used when the client names none.' }),
           ),
+          pin: Type.Boolean({
+            default: false,
+            description:
+              'Pin each consumer to the major it was first served: later calls naming no version get it, even after the default moves on (shared by nodes through the store).',
+          }),
         },
         'Version selection (versions issue).',
       ),
@@ -1055,6 +1075,12 @@ export const RouteSchema = Obj(
     cache: Type.Optional(RouteCacheSchema),
     compress: Type.Optional(CompressSchema),
     mirror: Type.Optional(MirrorSchema),
+    plugins: Type.Optional(
+      Type.Record(Type.String({ pattern: PLUGIN_NAME_PATTERN }), Type.Unknown(), {
+        description:
+          "Plugins this route runs, by name, each with its options (checked against the plugin's own schema).",
+      }),
+    ),
   },
   'A route: which requests go to which service, through which policies.',
 );
@@ -1295,6 +1321,12 @@ export const ConfigSchema = Obj(
       Type.Record(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' }), RateLimitInline, {
         additionalProperties: false,
         description: 'Named limits: one budget shared by every route that names it.',
+      }),
+    ),
+    plugins: Type.Optional(
+      Type.Array(PluginSchema, {
+        description:
+          'Custom stages, loaded from their modules when the config is compiled; routes use them by name.',
       }),
     ),
     cors: Type.Optional(CorsSchema),

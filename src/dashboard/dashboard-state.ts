@@ -136,6 +136,7 @@ function routePolicies(config: RouteConfig, cors: boolean): string[] {
   if (config.version !== undefined) {
     const fallback = config.version.default === undefined ? '' : `, default ${config.version.default}`;
     policies.push(`version from ${config.version.from.join(', ')}${fallback}`);
+    if (config.version.pin) policies.push('consumers pinned to their first version');
   }
   if (config.split !== undefined) {
     const weights = Object.entries(config.split).map(([major, weight]) => `v${major} ${weight}%`);
@@ -147,6 +148,13 @@ function routePolicies(config: RouteConfig, cors: boolean): string[] {
   if (config.rewrite !== undefined) policies.push(`rewrite to ${config.rewrite}`);
   if (config.fallback !== undefined) policies.push(`fallback ${config.fallback.status}`);
   if (config.preserveHost) policies.push('preserve host');
+  if (config.ipRules !== undefined) policies.push('ip rules');
+  if (config.transform !== undefined) policies.push('transform');
+  if (config.cache !== undefined)
+    policies.push(`cache${config.cache.ttl === undefined ? '' : ` ${config.cache.ttl}`}`);
+  if (config.compress !== undefined) policies.push('compression');
+  if (config.mirror !== undefined) policies.push(`mirror to ${config.mirror.service}`);
+  for (const plugin of Object.keys(config.plugins ?? {})) policies.push(`plugin ${plugin}`);
   return policies;
 }
 

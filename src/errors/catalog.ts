@@ -83,6 +83,7 @@ export const errorCatalog = {
   instance_not_found: { status: 404, title: 'No such instance', retryable: false },
   not_found: { status: 404, title: 'No such resource', retryable: false },
   store_unavailable: { status: 503, title: 'The store is unreachable', retryable: true },
+  plugin_failed: { status: 500, title: 'A plugin of the route failed', retryable: false },
   internal_error: { status: 500, title: 'The gateway failed to handle the request', retryable: false },
 } as const satisfies Record<string, { status: number; title: string; retryable: boolean }>;
 

@@ -60,6 +60,7 @@ export const grpcStatusOfCode = {
   instance_not_found: GrpcStatus.NOT_FOUND,
   not_found: GrpcStatus.NOT_FOUND,
   store_unavailable: GrpcStatus.UNAVAILABLE,
+  plugin_failed: GrpcStatus.INTERNAL,
   internal_error: GrpcStatus.INTERNAL,
 } as const satisfies Record<ErrorCode, number>;
 

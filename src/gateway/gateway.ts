@@ -14,7 +14,12 @@ import { ConfigError, type ReloadResult } from '../config/config-error.ts';
 import { createDashboardRoutes } from '../dashboard/dashboard-routes.ts';
 import { loadConfig } from '../config/load.ts';
 import { createRegistrationGate } from '../contracts/registration-gate.ts';
-import { createVersionAdminRoutes, registerVersionMetrics } from '../versions/admin-routes.ts';
+import {
+  createVersionAdminRoutes,
+  registerVersionMetrics,
+  reportPinnedDeprecations,
+} from '../versions/admin-routes.ts';
+import { VersionTracking } from '../versions/version-tracking.ts';
 import { createCacheAdminRoutes, registerCacheMetrics } from '../policies/cache/cache-admin.ts';
 import { registerMirrorMetrics } from '../policies/mirror-stats.ts';
 import { createCatalogRoutes } from '../versions/catalog-routes.ts';
@@ -201,6 +206,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       onBreakerTransition: (service, instance, from, to) =>
         logger.warn({ service, instance, from, to }, 'circuit breaker changed state'),
       stageState,
+      versions,
       registered: (service) => registered.forService(service),
       baseDir: dirname(resolve(options.configFile)),
     });
@@ -212,6 +218,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   };
 
   const store = await openStore(config, options.configFile, options.cluster !== undefined);
+  // Usage counted in memory per request, added to the store's daily buckets every 2 s; pins read from it.
+  const versions = new VersionTracking({
+    store: store.versions,
+    onError: (err, what) => logger.warn({ err }, what),
+  });
+  versions.start();
   const registry = createRegistry({
     store,
     addressPolicy,
@@ -246,6 +258,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   rateLimitStoreEvents(stageState).attach(logger, metrics.registry);
 
   current = compile(config, undefined);
+  const warnPinnedDeprecations = (next: Config): void =>
+    void reportPinnedDeprecations(next, versions, (fields, message) => logger.warn(fields, message)).catch(
+      (err: unknown) => logger.debug({ err }, 'pinned consumers could not be counted'),
+    );
+  warnPinnedDeprecations(config);
   for (const service of current.services.values()) {
     if (service.tls?.rejectUnauthorized === false)
       logger.warn(
@@ -302,6 +319,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       }
       for (const checker of previous.healthCheckers) await checker.stop();
       current = table;
+      warnPinnedDeprecations(table.config);
       for (const checker of table.healthCheckers) checker.start();
       // Retired pools close once their in-flight requests finish (undici's close waits for them).
       for (const instance of retiredInstances(previous, table)) {
@@ -341,10 +359,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     }),
   );
   adminRoutes.push(...createRegistryRoutes(registry));
-  adminRoutes.push(...createVersionAdminRoutes(stageState));
+  adminRoutes.push(...createVersionAdminRoutes(versions));
   adminRoutes.push(...createCatalogRoutes(() => current as Runtime, contracts));
   adminRoutes.push(...createDashboardRoutes({ runtime: () => current as Runtime, registry, stats }));
-  registerVersionMetrics(metrics.registry, stageState);
+  registerVersionMetrics(metrics.registry, stageState, versions);
   adminRoutes.push(...createCacheAdminRoutes(stageState));
   registerCacheMetrics(metrics.registry, stageState);
   registerMirrorMetrics(metrics.registry, stageState);
@@ -443,6 +461,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         unsubscribe();
         unsubscribeResync();
         await registry.close();
+        await versions.close();
         await store.close();
         await closeStageState(stageState);
         await tracer?.shutdown();

@@ -19,6 +19,7 @@ import type { Logger } from '../observability/logger.ts';
 import type { OtlpTracer } from '../observability/otlp-tracer.ts';
 import { sendError, sendProblem } from '../errors/problem.ts';
 import { PorticoError } from '../errors/portico-error.ts';
+import { PluginFailedError } from './plugins/plugin-stages.ts';
 import type { ErrorCode } from '../errors/catalog.ts';
 import { resolveClientIp } from './forwarding/upstream-headers.ts';
 import { isTrustedPeer, requestIdOf } from './forwarding/request-identity.ts';
@@ -170,7 +171,10 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
   }
 
   function fail(ctx: RequestContext, err: unknown): void {
-    if (!(err instanceof PorticoError)) logger.error({ err, requestId: ctx.requestId }, 'request failed');
+    if (err instanceof PluginFailedError)
+      logger.error({ err: err.cause, plugin: err.plugin, requestId: ctx.requestId }, 'plugin failed');
+    else if (!(err instanceof PorticoError))
+      logger.error({ err, requestId: ctx.requestId }, 'request failed');
     if (!ctx.res.headersSent) closeAfterAnswer(ctx.req, ctx.res);
     sendError(ctx.res, err, { 'x-request-id': ctx.requestId });
   }

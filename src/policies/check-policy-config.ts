@@ -1,4 +1,4 @@
-import type { Config, HeaderEditConfig } from '../config/schema.ts';
+import type { Config, HeaderEditConfig, TransformConfig } from '../config/schema.ts';
 import { protectedRequestHeader, protectedResponseHeader } from './protected-headers.ts';
 import { unknownPlaceholders } from './value-template.ts';
 
@@ -15,30 +15,37 @@ export interface PolicyIssue {
 export function checkPolicyConfig(config: Config): PolicyIssue[] {
   const issues: PolicyIssue[] = [];
   config.routes.forEach((route, i) => {
-    const transform = route.transform;
-    if (transform === undefined) return;
-    const base = ['routes', i, 'transform'];
-    const request = transform.request;
-    if (request?.headers !== undefined)
-      checkHeaders(request.headers, [...base, 'request', 'headers'], protectedRequestHeader, issues);
-    if (transform.response?.headers !== undefined)
-      checkHeaders(
-        transform.response.headers,
-        [...base, 'response', 'headers'],
-        protectedResponseHeader,
-        issues,
-      );
-    if (request?.path !== undefined) {
-      try {
-        new RegExp(request.path.pattern);
-      } catch (err) {
-        issues.push({ path: [...base, 'request', 'path', 'pattern'], message: (err as Error).message });
-      }
-    }
-    for (const [name, value] of Object.entries(request?.query?.set ?? {}))
-      checkPlaceholders(value, [...base, 'request', 'query', 'set', name], issues);
+    if (route.transform !== undefined) checkTransform(route.transform, ['routes', i, 'transform'], issues);
   });
+  for (const [service, serviceConfig] of Object.entries(config.services)) {
+    for (const [major, policy] of Object.entries(serviceConfig.versions ?? {})) {
+      if (policy.transform !== undefined)
+        checkTransform(policy.transform, ['services', service, 'versions', major, 'transform'], issues);
+    }
+  }
   return issues;
+}
+
+function checkTransform(transform: TransformConfig, base: (string | number)[], issues: PolicyIssue[]): void {
+  const request = transform.request;
+  if (request?.headers !== undefined)
+    checkHeaders(request.headers, [...base, 'request', 'headers'], protectedRequestHeader, issues);
+  if (transform.response?.headers !== undefined)
+    checkHeaders(
+      transform.response.headers,
+      [...base, 'response', 'headers'],
+      protectedResponseHeader,
+      issues,
+    );
+  if (request?.path !== undefined) {
+    try {
+      new RegExp(request.path.pattern);
+    } catch (err) {
+      issues.push({ path: [...base, 'request', 'path', 'pattern'], message: (err as Error).message });
+    }
+  }
+  for (const [name, value] of Object.entries(request?.query?.set ?? {}))
+    checkPlaceholders(value, [...base, 'request', 'query', 'set', name], issues);
 }
 
 function checkHeaders(

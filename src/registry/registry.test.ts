@@ -104,6 +104,7 @@ test('a store resync replaces the copy, lowers the revision when data was lost, 
     changesSince: (revision) => inner.changesSince(revision),
     putContract: (service, version, document) => inner.putContract(service, version, document),
     getContract: (service, version) => inner.getContract(service, version),
+    versions: inner.versions,
     onChange: (listener) => inner.onChange(listener),
     onResync(listener) {
       fire = listener;

@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { createEmbeddedVersionStore } from './embedded-version-store.ts';
+import type { VersionStore } from './version-store.ts';
 import type {
   ChangeReason,
   RegistryChange,
@@ -85,6 +87,7 @@ export async function createEmbeddedStore(options: EmbeddedStoreOptions): Promis
 
 class EmbeddedStore implements RegistryStore {
   readonly kind = 'embedded';
+  readonly versions: VersionStore;
   readonly #db: DatabaseSync;
   readonly #clock: () => number;
   readonly #logSize: number;
@@ -122,6 +125,7 @@ class EmbeddedStore implements RegistryStore {
     db.exec('PRAGMA busy_timeout = 5000');
     db.exec('PRAGMA journal_mode = WAL');
     db.exec('PRAGMA synchronous = FULL');
+    this.versions = createEmbeddedVersionStore(db);
     db.exec(`
       CREATE TABLE IF NOT EXISTS instances (
         service TEXT NOT NULL,

@@ -1,3 +1,5 @@
+import { createRedisVersionStore } from './redis-version-store.ts';
+import type { VersionStore } from './version-store.ts';
 import { createHash, randomUUID } from 'node:crypto';
 import { createRedisCheckLease } from './redis-check-lease.ts';
 import {
@@ -118,6 +120,7 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Regi
 class RedisStore implements RegistryStore {
   readonly kind = 'redis';
   readonly checkLease: CheckLease;
+  readonly versions: VersionStore;
   readonly #redis: RedisClient;
   readonly #blocking: RedisClient;
   readonly #keys: {
@@ -155,6 +158,7 @@ class RedisStore implements RegistryStore {
     this.#blocking = blocking;
     const p = options.prefix;
     this.checkLease = createRedisCheckLease({ redis, prefix: p });
+    this.versions = createRedisVersionStore(redis, p);
     this.#keys = {
       instances: `${p}instances`,
       leases: `${p}leases`,

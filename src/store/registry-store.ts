@@ -1,3 +1,4 @@
+import type { VersionStore } from './version-store.ts';
 /**
  * The storage contract of the registry. Two implementations (embedded SQLite, Redis) pass one shared
  * contract suite; the registry logic above them is the same for both.
@@ -103,6 +104,8 @@ export interface RegistryStore {
    * its state with it and its revision with `snapshot.revision` (which may be lower than before after data loss).
    */
   onResync?(listener: (snapshot: RegistrySnapshot) => void): () => void;
+  /** Version usage and consumer pins, shared by every node of the store. */
+  readonly versions: VersionStore;
   /** Present when several nodes share the store (Redis): who checks which instance. */
   readonly checkLease?: CheckLease | undefined;
   close(): Promise<void>;

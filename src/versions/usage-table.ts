@@ -1,3 +1,5 @@
+import type { UsageDelta } from '../store/version-store.ts';
+
 /** One line of a version's usage: who called it and how often. */
 export interface ConsumerUsage {
   readonly consumer: string;
@@ -15,6 +17,8 @@ const OTHERS = 'others';
 interface Counter {
   requests: number;
   lastSeenAt: number;
+  /** Of `requests`, how many a flush has taken (see takeDeltas). */
+  taken: number;
 }
 
 /**
@@ -45,7 +49,7 @@ export class UsageTable {
       name = OTHERS;
       counter = consumers.get(name);
     }
-    if (counter === undefined) consumers.set(name, (counter = { requests: 0, lastSeenAt: 0 }));
+    if (counter === undefined) consumers.set(name, (counter = { requests: 0, lastSeenAt: 0, taken: 0 }));
     counter.requests++;
     counter.lastSeenAt = this.#clock();
   }
@@ -70,6 +74,37 @@ export class UsageTable {
     const consumers = [...sums].map(([consumer, sum]) => ({ consumer, ...sum }));
     consumers.sort((a, b) => b.requests - a.requests || (a.consumer < b.consumer ? -1 : 1));
     return { versions: versions.sort(), consumers };
+  }
+
+  /**
+   * The requests counted since the last call, as deltas dated `day`, for the store's daily buckets. A flush
+   * that fails hands them back with {@link giveBack}.
+   */
+  takeDeltas(day: string): UsageDelta[] {
+    const out: UsageDelta[] = [];
+    for (const [service, versions] of this.#counts)
+      for (const [version, consumers] of versions)
+        for (const [consumer, counter] of consumers) {
+          if (counter.requests === counter.taken) continue;
+          out.push({
+            service,
+            version,
+            consumer,
+            day,
+            requests: counter.requests - counter.taken,
+            lastSeenAt: counter.lastSeenAt,
+          });
+          counter.taken = counter.requests;
+        }
+    return out;
+  }
+
+  /** Returns deltas that could not be written, so the next {@link takeDeltas} includes them again. */
+  giveBack(deltas: readonly UsageDelta[]): void {
+    for (const delta of deltas) {
+      const counter = this.#counts.get(delta.service)?.get(delta.version)?.get(delta.consumer);
+      if (counter !== undefined) counter.taken -= delta.requests;
+    }
   }
 
   /** Every counter, for the metrics endpoint. */

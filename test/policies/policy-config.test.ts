@@ -69,3 +69,24 @@ test('a mirror names a declared service; a Redis cache needs the Redis store', (
     ],
   );
 });
+
+test("a version's transform is checked like a route's, at its own path", () => {
+  const issues = issuesOf(`services:
+  users:
+    instances: [{ url: "http://127.0.0.1:1", version: 1.0.0 }]
+    versions:
+      "1":
+        transform:
+          request:
+            headers: { set: { X-Consumer-Id: admin, X-Fine: "{nope}" } }
+            path: { pattern: "([", replacement: x }
+`);
+  assert.deepEqual(
+    issues.map((issue) => issue.path),
+    [
+      'services.users.versions["1"].transform.request.headers.set.X-Consumer-Id',
+      'services.users.versions["1"].transform.request.headers.set.X-Fine',
+      'services.users.versions["1"].transform.request.path.pattern',
+    ],
+  );
+});

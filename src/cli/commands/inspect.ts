@@ -1,17 +1,27 @@
 import { parseCommandArgs } from '../parse-command-args.ts';
 
-const options = {
+export const adminOptions = {
   admin: { type: 'string', default: process.env.PORTICO_ADMIN_URL ?? 'http://127.0.0.1:8081' },
   token: { type: 'string', default: process.env.PORTICO_ADMIN_TOKEN },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-async function fetchAdmin(admin: string, token: string | undefined, path: string): Promise<unknown> {
+/** Calls the admin API of a running node; a JSON body is sent with `body`. Rejects with a readable error. */
+export async function fetchAdmin(
+  admin: string,
+  token: string | undefined,
+  path: string,
+  init: { method?: string; body?: unknown } = {},
+): Promise<unknown> {
   let res: Response;
+  const headers: Record<string, string> = token === undefined ? {} : { authorization: `Bearer ${token}` };
+  if (init.body !== undefined) headers['content-type'] = 'application/json';
   try {
     res = await fetch(new URL(path, admin), {
-      headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
+      method: init.method ?? 'GET',
+      headers,
+      ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
       signal: AbortSignal.timeout(5000),
     });
   } catch (err) {
@@ -19,7 +29,7 @@ async function fetchAdmin(admin: string, token: string | undefined, path: string
     const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : String(err);
     throw new Error(`cannot reach the admin API at ${admin}: ${cause}`, { cause: err });
   }
-  const body: unknown = await res.json();
+  const body: unknown = res.status === 204 ? null : await res.json();
   if (!res.ok) throw new Error(`${path}: ${res.status} ${JSON.stringify(body)}`);
   return body;
 }
@@ -28,7 +38,7 @@ async function fetchAdmin(admin: string, token: string | undefined, path: string
 export async function runRoutes(args: string[]): Promise<number> {
   const parsed = parseCommandArgs(
     args,
-    options,
+    adminOptions,
     'Usage: portico routes [--admin URL] [--token TOKEN] [--json]\n',
     process,
     1,
@@ -71,7 +81,7 @@ interface InstanceListing {
 export async function runServices(args: string[]): Promise<number> {
   const parsed = parseCommandArgs(
     args,
-    options,
+    adminOptions,
     'Usage: portico services [show NAME] [--admin URL] [--token TOKEN] [--json]\n',
     process,
     1,

@@ -17,6 +17,7 @@ const maxInstanceRows = 500;
 const maxEvents = 100;
 const statsEveryMs = 1000;
 const stateEveryMs = 2000;
+const usageEveryMs = 5000;
 
 const $ = (id) => document.getElementById(id);
 
@@ -35,6 +36,12 @@ const state = {
   filter: '',
   /** The version whose contract is shown. */
   contract: undefined,
+  /** Usage per major and pins of the selected service: { service, majors, pins }. */
+  usage: undefined,
+  /** GET /v1/cache. */
+  cache: undefined,
+  /** Whether the token may change things (GET /v1/whoami). */
+  admin: false,
   running: undefined,
 };
 
@@ -49,6 +56,9 @@ const tables = {
   routes: new KeyedRows($('route-table').tBodies[0], 6),
   events: new KeyedRows($('event-table').tBodies[0], 7, { numeric: [1] }),
   changes: new KeyedRows($('contract-changes').tBodies[0], 4),
+  usage: new KeyedRows($('usage-table').tBodies[0], 6, { numeric: [1, 2, 5] }),
+  pins: new KeyedRows($('pin-table').tBodies[0], 3),
+  cache: new KeyedRows($('cache-table').tBodies[0], 7, { numeric: [1, 2, 3, 4, 5, 6] }),
 };
 
 const schedule = createScheduler(render);
@@ -112,9 +122,12 @@ function start() {
   const timers = [
     setInterval(() => void poll(refreshStats), statsEveryMs),
     setInterval(() => void poll(refreshRuntime), stateEveryMs),
+    setInterval(() => void poll(refreshCache), stateEveryMs),
+    setInterval(() => void poll(refreshUsage), usageEveryMs),
   ];
   state.running = { controller, timers };
   void poll(refreshStats);
+  void poll(refreshCache);
   void watch(controller.signal);
   schedule('all');
 }
@@ -129,6 +142,8 @@ async function showPermissions() {
         ? `may register ${me.may.registerServices.join(', ')}; read-only otherwise`
         : 'read-only';
     $('whoami').textContent = `${me.name} (${me.role}): ${writes}`;
+    state.admin = me.role === 'admin';
+    schedule('usage');
     $('whoami').hidden = false;
   } catch {
     $('whoami').hidden = true;
@@ -251,8 +266,113 @@ function setConnection(kind, text) {
 function select(service) {
   state.selected = state.selected === service ? undefined : service;
   state.contract = undefined;
+  state.usage = undefined;
   schedule('detail');
   schedule('services');
+  schedule('usage');
+  void poll(refreshUsage);
+}
+
+// --- version usage and pins --------------------------------------------------------------------------------
+
+/** The majors the selected service runs, from the registry and the gateway's own instances. */
+function majorsOf(service) {
+  const majors = new Set();
+  for (const instance of state.registry.get(service)?.values() ?? [])
+    if (instance.version) majors.add(instance.version.split('.')[0]);
+  for (const instance of state.runtimeByService.get(service)?.instances ?? [])
+    if (instance.version) majors.add(instance.version.split('.')[0]);
+  return [...majors].sort((a, b) => Number(a) - Number(b));
+}
+
+async function refreshUsage() {
+  const service = state.selected;
+  if (service === undefined) return;
+  const base = `/v1/services/${encodeURIComponent(service)}`;
+  const [pins, ...majors] = await Promise.all([
+    api(`${base}/pins`).then((res) => res.json()),
+    ...majorsOf(service).map((major) =>
+      api(`${base}/versions/${major}/usage?days=30`).then((res) => res.json()),
+    ),
+  ]);
+  if (state.selected !== service) return;
+  state.usage = { service, majors, pins };
+  schedule('usage');
+}
+
+$('pin-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const service = state.selected;
+  if (service === undefined) return;
+  const consumer = $('pin-consumer').value.trim();
+  const version = $('pin-major').value.trim();
+  const res = await fetch(
+    `/v1/services/${encodeURIComponent(service)}/pins/${encodeURIComponent(consumer)}`,
+    {
+      method: 'PUT',
+      headers: { ...headers(), 'content-type': 'application/json' },
+      body: JSON.stringify({ version }),
+    },
+  );
+  setText($('pin-result'), res.ok ? `${consumer} pinned to ${version}` : `refused (${res.status})`);
+  await poll(refreshUsage);
+});
+
+function renderUsage() {
+  const usage = state.usage;
+  $('version-usage').hidden = usage === undefined || usage.service !== state.selected;
+  $('pin-form').hidden = !state.admin;
+  if (usage === undefined) return;
+  tables.usage.update(
+    usage.majors,
+    (line) => line.version,
+    (line) => [
+      `v${line.version}`,
+      String(line.requests),
+      String(line.consumers.length),
+      line.consumers[0]?.consumer ?? '–',
+      line.consumers.length === 0
+        ? '–'
+        : new Date(Math.max(...line.consumers.map((c) => Date.parse(c.lastSeenAt)))).toISOString(),
+      [String(line.pinnedConsumers), line.pinnedConsumers > 0 ? 'warn' : ''],
+    ],
+  );
+  tables.pins.update(
+    usage.pins.pins,
+    (pin) => pin.consumer,
+    (pin) => [pin.consumer, `v${pin.version}`, pin.pinnedAt],
+  );
+}
+
+// --- response cache ----------------------------------------------------------------------------------------
+
+async function refreshCache() {
+  state.cache = await (await api('/v1/cache')).json();
+  schedule('cache');
+}
+
+function renderCache() {
+  const cache = state.cache;
+  const routes = Object.entries(cache?.routes ?? {});
+  $('cache').hidden = routes.length === 0;
+  if (routes.length === 0) return;
+  setText(
+    $('cache-size'),
+    `${cache.keys} keys, ${(cache.bytes / 1024).toFixed(1)} KiB of ${(cache.maxBytes / 1048576).toFixed(0)} MiB`,
+  );
+  tables.cache.update(
+    routes,
+    ([route]) => route,
+    ([route, line]) => [
+      route,
+      formatPercent(line.hitRatio),
+      String(line.hit),
+      String(line.stale),
+      String(line.miss),
+      String(line.bypass),
+      String(line.stored),
+    ],
+  );
 }
 
 $('instance-filter').addEventListener('input', (event) => {
@@ -329,6 +449,8 @@ function render(parts) {
   if (all || parts.has('routes')) renderRoutes();
   if (all || parts.has('traffic')) renderTraffic();
   if (all || parts.has('events')) renderEvents();
+  if (all || parts.has('usage') || parts.has('detail')) renderUsage();
+  if (all || parts.has('cache')) renderCache();
   renderSummary();
 }
 

@@ -64,6 +64,10 @@ export class RequestContext {
   instances: InstanceSet | undefined = undefined;
   /** Whether the answer carries `Portico-Version` with the version of the instance that served it. */
   versioned = false;
+  /** The major the version stage chose, when it chose one (per-version transforms). */
+  versionMajor: number | undefined = undefined;
+  /** The major the consumer is pinned to, when its pin chose the version (shown in `Portico-Version`). */
+  versionPin: string | undefined = undefined;
   /** The path sent upstream (prefix stripped, rewritten), built once by `upstreamPathOf`. */
   upstreamPath: string | undefined = undefined;
   /** The upstream exchange in progress, told when the client goes away so it aborts the upstream request. */

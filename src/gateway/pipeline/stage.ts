@@ -1,14 +1,10 @@
 import type { Config, RouteConfig } from '../../config/schema.ts';
 import type { ServiceRuntime } from '../runtime/service-runtime.ts';
+import type { VersionTracking } from '../../versions/version-tracking.ts';
+import { phases, type Phase } from '../../plugins/phases.ts';
 import type { RequestContext } from './request-context.ts';
 
-/**
- * Stages run in this fixed order (PRODUCT.md: CORS → authentication → access control → rate limit →
- * request validation), then the route's service. Request filters run in phase order; whatever a stage
- * does to the response after `next` returns runs in reverse order.
- */
-export const phases = ['edge', 'authenticate', 'authorize', 'traffic', 'validate', 'transform'] as const;
-export type Phase = (typeof phases)[number];
+export { phases, type Phase };
 
 /** The next step of a route's chain: another stage or the terminal service. */
 export type Handler = (ctx: RequestContext) => void | Promise<void>;
@@ -32,6 +28,8 @@ export interface StageCompileContext {
    * reads its previous state here and returns it from `create` calls of the new table.
    */
   readonly shared: Map<string, unknown>;
+  /** Version usage and consumer pins of this node (the version stage); a node-local one when absent. */
+  readonly versions?: VersionTracking | undefined;
   /** The services of the table being compiled (a stage that calls another service, such as mirroring). */
   readonly services?: ReadonlyMap<string, ServiceRuntime> | undefined;
 }

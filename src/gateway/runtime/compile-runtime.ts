@@ -2,7 +2,16 @@ import type { AggregateConfig, Config, RouteConfig, ServiceConfig } from '../../
 import { parseDurationMs, parseSizeBytes } from '../../config/units.ts';
 import type { RouteStatsTable } from '../../observability/route-stats.ts';
 import { createAddressMatcher, type AddressMatcher } from '../net/address-matcher.ts';
-import { composeStages, sortByPhase, type Stage, type StageCompileContext } from '../pipeline/stage.ts';
+import {
+  composeStages,
+  phases,
+  sortByPhase,
+  type Phase,
+  type Stage,
+  type StageCompileContext,
+} from '../pipeline/stage.ts';
+import type { VersionTracking } from '../../versions/version-tracking.ts';
+import { createPluginStages } from '../plugins/plugin-stages.ts';
 import { stageFactories } from '../stages/index.ts';
 import { VERSION_PARAM } from '../../versions/requested-version.ts';
 import { createRouter, type Router } from '../router/router.ts';
@@ -42,6 +51,8 @@ export interface CompileDependencies {
   readonly onHealthTransition?: (instance: Instance, healthy: boolean) => void;
   /** Registered instances of a service (from the registry), added to its static ones. */
   readonly registered?: ((service: string) => readonly Instance[]) | undefined;
+  /** Version usage and pins of this node (see StageCompileContext.versions). */
+  readonly versions?: VersionTracking | undefined;
   /** Stage state that outlives reloads (see StageCompileContext.shared). */
   readonly stageState?: Map<string, unknown> | undefined;
   /** Told when a circuit breaker changes state (logs). */
@@ -73,7 +84,7 @@ export function compileRuntime(config: Config, deps: CompileDependencies): Runti
   }
   const bodyLimitBytes = parseSizeBytes(config.limits.bodySize);
   const observer = deps.observer;
-  const stageContext: StageCompileContext = { config, shared, services };
+  const stageContext: StageCompileContext = { config, shared, services, versions: deps.versions };
   const routes = config.routes.map((route) =>
     compileRoute(route, services, deps, bodyLimitBytes, observer, stageContext),
   );
@@ -267,9 +278,19 @@ function compileAggregate(
 
 function createStages(route: RouteConfig, context: StageCompileContext): Stage[] {
   const stages: Stage[] = [];
+  const stagePhases: Phase[] = [];
   for (const factory of orderedFactories) {
     const stage = factory.create(route, context);
-    if (stage !== undefined) stages.push(stage);
+    if (stage === undefined) continue;
+    stages.push(stage);
+    stagePhases.push(factory.phase);
+  }
+  // A plugin runs after the built-in stages of its phase, in the order the route lists plugins.
+  for (const plugin of createPluginStages(route, context.config)) {
+    let at = stages.length;
+    while (at > 0 && phases.indexOf(stagePhases[at - 1] as Phase) > phases.indexOf(plugin.phase)) at--;
+    stages.splice(at, 0, plugin.stage);
+    stagePhases.splice(at, 0, plugin.phase);
   }
   return stages;
 }

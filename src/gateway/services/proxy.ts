@@ -301,7 +301,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     }
     const headers = toClientHeaders(rawHeaders, this.#ctx.requestId, this);
     if (this.#ctx.versioned && instance.version !== undefined)
-      headers.push('portico-version', instance.version);
+      headers.push('portico-version', versionHeader(instance.version, this.#ctx.versionPin));
     // HTTP/2 has no reason phrase (RFC 9113 §8.3.2).
     if (this.#ctx.http2) {
       if (this.#ctx.grpc === 'grpc') writeGrpcHead(this.#res, statusCode, headers);
@@ -572,4 +572,9 @@ function describe(code: ErrorCode, service: string): string {
     default:
       return 'the request could not be forwarded';
   }
+}
+
+/** `Portico-Version`: the version that served, and `; pinned=MAJOR` when the consumer's pin chose it. */
+function versionHeader(version: string, pin: string | undefined): string {
+  return pin === undefined ? version : `${version}; pinned=${pin}`;
 }

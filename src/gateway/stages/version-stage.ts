@@ -6,27 +6,19 @@ import { createCanarySplit, type CanarySplit } from '../../versions/canary-split
 import { CONTRACT_BOOK_KEY, type ContractBook } from '../../versions/contract-book.ts';
 import { compileLifecycles, type ContractDates, type VersionLifecycle } from '../../versions/lifecycle.ts';
 import { requestedRange, type VersionSource } from '../../versions/requested-version.ts';
-import { UsageTable } from '../../versions/usage-table.ts';
+import { PIN_UNKNOWN, VersionTracking } from '../../versions/version-tracking.ts';
 import { VersionIndex, type VersionView } from '../../versions/version-index.ts';
 import type { RequestContext } from '../pipeline/request-context.ts';
 import type { Stage, StageCompileContext, StageFactory } from '../pipeline/stage.ts';
 import type { ServiceRuntime } from '../runtime/service-runtime.ts';
 import type { InstanceSet } from '../upstream/instance-set.ts';
 
-/** Key of the usage table in {@link StageCompileContext.shared}; the admin API reads it through {@link usageTable}. */
-const USAGE_KEY = 'versions.usage';
 const INDEX_KEY = 'versions.index';
+const TRACKING_KEY = 'versions.tracking';
 
 export interface VersionStageOptions {
   /** Epoch ms, for deprecation and sunset dates. */
   readonly clock?: () => number;
-}
-
-/** The shared usage table, created on first use. */
-export function usageTable(shared: Map<string, unknown>): UsageTable {
-  let table = shared.get(USAGE_KEY) as UsageTable | undefined;
-  if (table === undefined) shared.set(USAGE_KEY, (table = new UsageTable()));
-  return table;
 }
 
 /**
@@ -43,6 +35,13 @@ export function createVersionStageFactory(options: VersionStageOptions = {}): St
       return createVersionStage(route, context, clock);
     },
   };
+}
+
+/** Without a node's tracking (a table compiled outside a gateway, in tests): one kept with the stage state. */
+function nodeTracking(shared: Map<string, unknown>): VersionTracking {
+  let tracking = shared.get(TRACKING_KEY) as VersionTracking | undefined;
+  if (tracking === undefined) shared.set(TRACKING_KEY, (tracking = new VersionTracking()));
+  return tracking;
 }
 
 /** The stage as registered in stages/index.ts. */
@@ -78,7 +77,14 @@ function createVersionStage(route: RouteConfig, context: StageCompileContext, cl
     }
     return lifecycles;
   };
-  const usage = usageTable(context.shared);
+  const tracking = context.versions ?? nodeTracking(context.shared);
+  const pinning = route.version?.pin === true;
+  const pinRanges = new Map<string, string>();
+  const pinRange = (major: string): string => {
+    let range = pinRanges.get(major);
+    if (range === undefined) pinRanges.set(major, (range = `${major}.x`));
+    return range;
+  };
   // Views follow a service's instance set; a reload makes a new set, so they are keyed by the set itself.
   let indexes = context.shared.get(INDEX_KEY) as WeakMap<InstanceSet, VersionIndex> | undefined;
   if (indexes === undefined) context.shared.set(INDEX_KEY, (indexes = new WeakMap()));
@@ -108,14 +114,34 @@ function createVersionStage(route: RouteConfig, context: StageCompileContext, cl
     const id = ctx.upstream;
     if (id === undefined) return;
     const instance = (ctx.instances ?? ctx.route.service.instances).get(id);
-    if (instance?.version !== undefined) usage.record(ctx.route.service.name, instance.version, ctx.consumer);
+    const version = instance?.version;
+    if (version === undefined) return;
+    const service = ctx.route.service.name;
+    tracking.record(service, version, ctx.consumer);
+    // A consumer's first call pins it to the major it was served, whatever chose it.
+    if (pinning && ctx.consumer !== undefined && ctx.versionPin === undefined)
+      tracking.pinServed(service, ctx.consumer, String(semver.major(version)));
   }
 
-  return function selectVersion(ctx: RequestContext, next) {
+  return function selectVersion(ctx: RequestContext, next): void | Promise<void> {
     const index = indexOf(ctx.route.service);
     const asked = from.length === 0 ? undefined : requestedRange(from, ctx.params, ctx.req.headers);
     let view: VersionView | undefined;
-    if (asked === undefined && split !== undefined)
+    // An explicit version wins over the pin; the pin wins over the split and the default.
+    const pin =
+      pinning && asked === undefined && ctx.consumer !== undefined
+        ? tracking.pinOf(ctx.route.service.name, ctx.consumer)
+        : undefined;
+    if (pin === PIN_UNKNOWN) {
+      // The consumer's first request on this node: its pin is read from the store once, then kept.
+      return tracking
+        .loadPin(ctx.route.service.name, ctx.consumer as string)
+        .then(() => selectVersion(ctx, next));
+    }
+    if (pin !== undefined) {
+      view = index.view(pinRange(pin));
+      ctx.versionPin = pin;
+    } else if (asked === undefined && split !== undefined)
       view = splitView(split, index, ctx.consumer ?? ctx.clientIp);
     else {
       const range = asked ?? defaultRange;
@@ -126,11 +152,16 @@ function createVersionStage(route: RouteConfig, context: StageCompileContext, cl
         const versions = index.versions();
         throw new PorticoError(
           'version_not_found',
-          `no instance of "${ctx.route.service.name}" serves version ${view.range}`,
-          { requested: view.range, versions },
+          ctx.versionPin === undefined
+            ? `no instance of "${ctx.route.service.name}" serves version ${view.range}`
+            : `the consumer is pinned to version ${ctx.versionPin} of "${ctx.route.service.name}", which no instance serves (an operator can move the pin)`,
+          ctx.versionPin === undefined
+            ? { requested: view.range, versions }
+            : { requested: view.range, versions, pinned: ctx.versionPin },
         );
       }
       ctx.instances = view.instances;
+      ctx.versionMajor = view.major;
       if (view.major !== undefined) {
         const lifecycle = currentLifecycles().get(view.major);
         if (lifecycle !== undefined) applyLifecycle(ctx, lifecycle, clock());
