@@ -589,6 +589,13 @@ export const RetriesSchema = Obj(
       Duration('Delay before the first retry; it doubles for each further retry, half of it random.', '25ms'),
     ),
     maxBackoff: Type.Optional(Duration('Longest delay between two tries.', '1s')),
+    grpcStatuses: Type.Optional(
+      Type.Array(Type.Integer({ minimum: 1, maximum: 16 }), {
+        default: [14],
+        description:
+          'gRPC statuses that allow a retry when an instance answers one before any message (Trailers-Only); they count as a 503 for `on`. UNAVAILABLE (14) by default.',
+      }),
+    ),
   },
   'Retries of failed tries of the listed methods, each on another instance; a streamed request body cannot be replayed, so only bodiless requests and bodies already buffered for validation are retried.',
 );

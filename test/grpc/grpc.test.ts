@@ -41,6 +41,7 @@ describe('gRPC through the gateway', () => {
   let certs: CertificateFolder;
   let ca: TestCa;
   let echo: GrpcEcho;
+  let broken: GrpcEcho;
   let portico: PorticoProcess;
   let h2cPort: number;
   let tlsPort: number;
@@ -59,6 +60,7 @@ describe('gRPC through the gateway', () => {
     ca = certs.createCa('grpc-ca');
     const site = ca.issue('site', { names: ['grpc.example.test'] });
     echo = await startGrpcEcho('echo-1');
+    broken = await startGrpcEcho('broken', { unavailable: true });
     h2cPort = await freePort();
     tlsPort = await freePort();
     const hash = createHash('sha256').update(apiKey).digest('hex');
@@ -77,6 +79,11 @@ consumers:
 services:
   echo: { protocol: h2c, instances: [{ url: "${echo.url}" }] }
   down: { protocol: h2c, instances: [{ url: "http://127.0.0.1:1" }] }
+  retrying:
+    protocol: h2c
+    instances: [{ url: "${broken.url}" }, { url: "http://127.0.0.1:1" }, { url: "${echo.url}" }]
+    retries: { attempts: 2, on: [connect-failure, 503], budget: 1 }
+    outlierDetection: { consecutiveFailures: 1000 }
 routes:
   - name: echo-limited
     match: { path: /portico.test.Echo/Unary, headers: { x-test-limit: "on" } }
@@ -90,6 +97,9 @@ routes:
     match: { path: /portico.test.Echo/**, headers: { x-test-deadline: "on" } }
     service: echo
     timeout: 300ms
+  - name: echo-retrying
+    match: { path: /portico.test.Echo/**, headers: { x-test-retry: "on" } }
+    service: retrying
   - name: echo-down
     match: { path: /portico.test.Echo/**, headers: { x-test-down: "on" } }
     service: down
@@ -102,6 +112,7 @@ routes:
     for (const client of clients) client.close();
     await portico?.stop();
     await echo?.close();
+    await broken?.close();
     certs?.remove();
   });
 
@@ -244,5 +255,17 @@ routes:
     assert.equal(failed.error?.code, grpc.status.UNAVAILABLE);
     assert.equal(failed.error?.details, 'echo-1 is failing');
     assert.deepEqual(failed.error?.metadata.get('portico-error'), []);
+  });
+
+  test('UNAVAILABLE before any message and refused connections are retried on another instance', async () => {
+    const metadata = new grpc.Metadata();
+    metadata.set('x-test-retry', 'on');
+    const client = h2cClient();
+    for (let i = 0; i < 6; i++) {
+      const { error, answer } = await unary(client, { text: `call-${i}` }, metadata);
+      assert.equal(error, null);
+      assert.equal(answer?.servedBy, 'echo-1');
+    }
+    assert.ok(broken.calls.length > 0, 'the failing instance was tried');
   });
 });

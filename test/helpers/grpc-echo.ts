@@ -45,11 +45,14 @@ function delayOf(text: string | undefined): number {
 }
 
 /**
- * A real gRPC server (grpc-js, h2c on 127.0.0.1) implementing test/grpc/echo.proto. `text: "fail"` answers
- * UNAVAILABLE, `text: "slow:MS"` waits before answering; every answer carries trailing metadata
+ * A real gRPC server (grpc-js, h2c on 127.0.0.1) implementing test/grpc/echo.proto. `text: "fail"` (every
+ * unary call with `unavailable`) answers UNAVAILABLE, `text: "slow:MS"` waits before answering; every answer carries trailing metadata
  * `x-served-by` so tests see trailers pass through.
  */
-export async function startGrpcEcho(name = 'echo'): Promise<GrpcEcho> {
+export async function startGrpcEcho(
+  name = 'echo',
+  options: { unavailable?: boolean } = {},
+): Promise<GrpcEcho> {
   const calls: string[] = [];
   const server = new grpc.Server();
   const trailer = (): grpc.Metadata => {
@@ -60,7 +63,7 @@ export async function startGrpcEcho(name = 'echo'): Promise<GrpcEcho> {
   server.addService(EchoService.service, {
     Unary(call: grpc.ServerUnaryCall<Msg, Msg>, callback: grpc.sendUnaryData<Msg>) {
       calls.push('Unary');
-      if (call.request.text === 'fail') {
+      if (call.request.text === 'fail' || options.unavailable === true) {
         callback({ code: grpc.status.UNAVAILABLE, details: `${name} is failing`, metadata: trailer() });
         return;
       }

@@ -9,6 +9,7 @@ import { tryFailureOf } from '../../resilience/try-failure.ts';
 import { buildUpstreamHeaders } from '../forwarding/upstream-headers.ts';
 import { toClientHeaders } from '../forwarding/response-headers.ts';
 import { writeGrpcHead } from '../grpc/grpc-head.ts';
+import { GRPC_REPLAY_LIMIT_BYTES, isRetryableGrpcHead, ReplayableBody } from '../grpc/replayable-body.ts';
 import { addUpstreamTrailers, type UpstreamTrailers } from '../forwarding/response-trailers.ts';
 import { upstreamPathOf, type RequestContext } from '../pipeline/request-context.ts';
 import type { Handler } from '../pipeline/stage.ts';
@@ -143,7 +144,9 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
   readonly #options: ProxyOptions;
   readonly #observer: ProxyObserver;
   readonly #resilience: ServiceResilience | undefined;
-  readonly #body: Dispatcher.DispatchOptions['body'];
+  #body: Dispatcher.DispatchOptions['body'];
+  /** A gRPC call's body kept for retries (services with retries only). */
+  #replayable: ReplayableBody | undefined = undefined;
   readonly #contentLength: number;
   #instance: Instance | undefined = undefined;
   /** The instance of the try before the current one (retries avoid both). */
@@ -202,7 +205,10 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     } else {
       this.#contentLength = chunked ? -1 : contentLength;
       // gRPC streams are long-lived message sequences: limits.bodySize would cap a whole stream, not a message.
-      if (chunked)
+      if (chunked && ctx.grpc !== undefined && resilience?.retry !== undefined) {
+        this.#replayable = new ReplayableBody(req, GRPC_REPLAY_LIMIT_BYTES);
+        this.#body = this.#replayable.body;
+      } else if (chunked)
         this.#body = ctx.grpc !== undefined ? req : req.pipe(createBodyLimiter(options.bodyLimitBytes));
       else if (contentLength > 0) this.#body = req;
       else this.#body = null;
@@ -294,7 +300,13 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     if (this.#tryTimer !== undefined) this.#clearTryTimer();
     this.#resume = resume;
     this.#status = statusCode;
-    if (this.#resilience?.retry !== undefined && this.#mayRetry('status', statusCode)) {
+    // A gRPC failure before any message (Trailers-Only UNAVAILABLE…) counts as a 503 for `retries.on`.
+    const retryStatus =
+      this.#replayable !== undefined &&
+      isRetryableGrpcHead(rawHeaders, this.#service.config.retries?.grpcStatuses ?? [14])
+        ? 503
+        : statusCode;
+    if (this.#resilience?.retry !== undefined && this.#mayRetry('status', retryStatus)) {
       // The answer is read to its end and dropped, which keeps the connection reusable.
       this.#discarding = true;
       return true;
@@ -394,6 +406,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
   retryNow(): void {
     this.#backoffTimer = undefined;
     if (this.#done) return;
+    if (this.#replayable !== undefined) this.#body = this.#replayable.replay();
     this.#retries++;
     this.#tryNext();
   }
@@ -424,8 +437,11 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     const policy = this.#resilience?.retry;
     if (policy === undefined || this.#clientGone) return false;
     // A streamed body is gone once sent; a body a stage already buffered (validation) can be sent again.
-    const replayable = this.#body === null || Buffer.isBuffer(this.#body);
-    if (!replayable || !policy.allowsMethod(this.#ctx.req.method ?? 'GET')) return false;
+    const replayable =
+      this.#body === null || Buffer.isBuffer(this.#body) || this.#replayable?.replayable === true;
+    // A gRPC call is a POST, retried only on the gRPC statuses or failures that say it was not processed.
+    const method = this.#replayable === undefined ? (this.#ctx.req.method ?? 'GET') : 'GET';
+    if (!replayable || !policy.allowsMethod(method)) return false;
     if (failure === 'status' && !policy.retriesStatus(status)) return false;
     if (this.#retries >= policy.attempts) return false;
     if (this.#deadlineAt !== 0 && Date.now() + policy.delayMs(this.#retries) >= this.#deadlineAt)
