@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { connect, type IncomingHttpHeaders } from 'node:http2';
+import {
+  connect,
+  createServer as createHttp2Server,
+  type IncomingHttpHeaders,
+  type Http2Server,
+} from 'node:http2';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { createCertificateFolder, type CertificateFolder, type TestCa } from '../helpers/certificates.ts';
@@ -42,6 +48,8 @@ describe('gRPC through the gateway', () => {
   let ca: TestCa;
   let echo: GrpcEcho;
   let broken: GrpcEcho;
+  /** An HTTP/2 upstream that never answers (and, unlike grpc-js, does not enforce grpc-timeout itself). */
+  let silent: Http2Server;
   let portico: PorticoProcess;
   let h2cPort: number;
   let tlsPort: number;
@@ -61,6 +69,10 @@ describe('gRPC through the gateway', () => {
     const site = ca.issue('site', { names: ['grpc.example.test'] });
     echo = await startGrpcEcho('echo-1');
     broken = await startGrpcEcho('broken', { unavailable: true });
+    silent = createHttp2Server();
+    silent.on('stream', (stream) => stream.resume());
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const silentPort = (silent.address() as AddressInfo).port;
     h2cPort = await freePort();
     tlsPort = await freePort();
     const hash = createHash('sha256').update(apiKey).digest('hex');
@@ -79,6 +91,7 @@ consumers:
 services:
   echo: { protocol: h2c, instances: [{ url: "${echo.url}" }] }
   down: { protocol: h2c, instances: [{ url: "http://127.0.0.1:1" }] }
+  silent: { protocol: h2c, instances: [{ url: "http://127.0.0.1:${silentPort}" }] }
   retrying:
     protocol: h2c
     instances: [{ url: "${broken.url}" }, { url: "http://127.0.0.1:1" }, { url: "${echo.url}" }]
@@ -100,6 +113,9 @@ routes:
   - name: echo-retrying
     match: { path: /portico.test.Echo/**, headers: { x-test-retry: "on" } }
     service: retrying
+  - name: echo-silent
+    match: { path: /portico.test.Echo/**, headers: { x-test-silent: "on" } }
+    service: silent
   - name: echo-down
     match: { path: /portico.test.Echo/**, headers: { x-test-down: "on" } }
     service: down
@@ -113,6 +129,7 @@ routes:
     await portico?.stop();
     await echo?.close();
     await broken?.close();
+    silent?.close();
     certs?.remove();
   });
 
@@ -211,6 +228,7 @@ routes:
         'content-type': 'application/grpc',
         te: 'trailers',
         'grpc-timeout': '200m',
+        'x-test-silent': 'on',
       });
       stream.end(frame);
       const started = performance.now();
@@ -267,5 +285,60 @@ routes:
       assert.equal(answer?.servedBy, 'echo-1');
     }
     assert.ok(broken.calls.length > 0, 'the failing instance was tried');
+  });
+
+  /** A gRPC frame of `Msg { text }` (field 1, length-delimited). */
+  function msgFrame(text: string): Buffer {
+    const body = Buffer.concat([Buffer.from([0x0a, text.length]), Buffer.from(text)]);
+    const head = Buffer.alloc(5);
+    head.writeUInt32BE(body.length, 1);
+    return Buffer.concat([head, body]);
+  }
+
+  /** Splits a gRPC-Web answer body into its frames. */
+  function framesOf(body: Buffer): { flag: number; payload: Buffer }[] {
+    const frames = [];
+    for (let at = 0; at + 5 <= body.length;) {
+      const length = body.readUInt32BE(at + 1);
+      frames.push({ flag: body[at] as number, payload: body.subarray(at + 5, at + 5 + length) });
+      at += 5 + length;
+    }
+    return frames;
+  }
+
+  for (const text of [false, true]) {
+    const type = text ? 'application/grpc-web-text+proto' : 'application/grpc-web+proto';
+    test(`gRPC-Web (${text ? 'text' : 'binary'}) over HTTP/1.1 is translated to gRPC and back`, async () => {
+      const frame = msgFrame('web');
+      const res = await fetch(`${portico.url}/portico.test.Echo/Unary`, {
+        method: 'POST',
+        headers: { 'content-type': type, 'x-grpc-web': '1' },
+        body: text ? frame.toString('base64') : frame,
+      });
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get('content-type'), type);
+      const raw = Buffer.from(await res.arrayBuffer());
+      const frames = framesOf(text ? Buffer.from(raw.toString('latin1'), 'base64') : raw);
+      assert.equal(frames.length, 2);
+      assert.equal(frames[0]?.flag, 0);
+      assert.ok(frames[0]?.payload.includes(Buffer.from('echo-1')));
+      assert.equal(frames[1]?.flag, 0x80);
+      const trailers = frames[1]?.payload.toString('latin1') ?? '';
+      assert.match(trailers, /grpc-status: 0\r\n/);
+      assert.match(trailers, /x-served-by: echo-1\r\n/);
+    });
+  }
+
+  test('a gateway error on a gRPC-Web call is a gRPC-Web status', async () => {
+    const res = await fetch(`${portico.url}/other.Service/Call`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/grpc-web+proto' },
+      body: msgFrame('x'),
+    });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('grpc-status'), String(grpc.status.UNIMPLEMENTED));
+    assert.equal(res.headers.get('content-type'), 'application/grpc-web+proto');
+    assert.equal(res.headers.get('portico-error'), 'route_not_found');
+    await res.arrayBuffer();
   });
 });

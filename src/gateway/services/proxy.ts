@@ -9,6 +9,8 @@ import { tryFailureOf } from '../../resilience/try-failure.ts';
 import { buildUpstreamHeaders } from '../forwarding/upstream-headers.ts';
 import { toClientHeaders } from '../forwarding/response-headers.ts';
 import { writeGrpcHead } from '../grpc/grpc-head.ts';
+import { Base64Decoder, GrpcWebAnswer, grpcWebRequestEdit } from '../grpc/grpc-web.ts';
+import { chainHeaderEdits } from '../../policies/header-edit.ts';
 import { GRPC_REPLAY_LIMIT_BYTES, isRetryableGrpcHead, ReplayableBody } from '../grpc/replayable-body.ts';
 import { addUpstreamTrailers, type UpstreamTrailers } from '../forwarding/response-trailers.ts';
 import { upstreamPathOf, type RequestContext } from '../pipeline/request-context.ts';
@@ -147,6 +149,8 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
   #body: Dispatcher.DispatchOptions['body'];
   /** A gRPC call's body kept for retries (services with retries only). */
   #replayable: ReplayableBody | undefined = undefined;
+  /** The translation of a gRPC-Web call's answer (gRPC-Web calls only). */
+  #grpcWeb: GrpcWebAnswer | undefined = undefined;
   readonly #contentLength: number;
   #instance: Instance | undefined = undefined;
   /** The instance of the try before the current one (retries avoid both). */
@@ -202,6 +206,10 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
       // A stage read the whole body (request validation): the bytes go up with their own length.
       this.#contentLength = buffered.length;
       this.#body = buffered.length === 0 ? null : buffered;
+    } else if (ctx.grpc === 'grpc-web-text') {
+      // Base64 in, binary frames out: the upstream length differs from the client's.
+      this.#contentLength = -1;
+      this.#body = contentLength === 0 ? null : req.pipe(new Base64Decoder());
     } else {
       this.#contentLength = chunked ? -1 : contentLength;
       // gRPC streams are long-lived message sequences: limits.bodySize would cap a whole stream, not a message.
@@ -212,6 +220,13 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
         this.#body = ctx.grpc !== undefined ? req : req.pipe(createBodyLimiter(options.bodyLimitBytes));
       else if (contentLength > 0) this.#body = req;
       else this.#body = null;
+    }
+    if (ctx.grpc === 'grpc-web' || ctx.grpc === 'grpc-web-text') {
+      this.#grpcWeb = new GrpcWebAnswer(ctx.grpc === 'grpc-web-text');
+      ctx.requestHeaderEdit = chainHeaderEdits(
+        ctx.requestHeaderEdit,
+        grpcWebRequestEdit(req.headers['content-type'] as string),
+      );
     }
     this.#res[kExchange] = this;
     ctx.exchange = this;
@@ -314,6 +329,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     const headers = toClientHeaders(rawHeaders, this.#ctx.requestId, this);
     if (this.#ctx.versioned && instance.version !== undefined)
       headers.push('portico-version', versionHeader(instance.version, this.#ctx.versionPin));
+    if (this.#grpcWeb !== undefined) this.#grpcWeb.head(headers);
     // HTTP/2 has no reason phrase (RFC 9113 §8.3.2).
     if (this.#ctx.http2) {
       if (this.#ctx.grpc === 'grpc') writeGrpcHead(this.#res, statusCode, headers);
@@ -324,6 +340,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
 
   onData(chunk: Buffer): boolean {
     if (this.#discarding) return true;
+    if (this.#grpcWeb !== undefined) chunk = this.#grpcWeb.data(chunk);
     if (this.#res.write(chunk)) return true;
     this.#res.once('drain', onClientResponseDrain);
     return false;
@@ -337,6 +354,8 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     }
     this.#endTry(this.#status < 500);
     this.#finish();
+    // gRPC-Web: the trailers travel as the answer's last frame.
+    if (this.#grpcWeb !== undefined) return void this.#res.end(this.#grpcWeb.end(trailers));
     // Trailers (gRPC's status) reach HTTP/2 clients; Node drops them on an HTTP/1.1 answer with a length.
     if (trailers != null && this.#ctx.http2) addUpstreamTrailers(this.#res, trailers);
     this.#res.end();
