@@ -301,3 +301,47 @@ routes:
     assert.equal((await h2Get(h2cSession(), '/after-bomb')).status, 200);
   });
 });
+
+describe('HTTP/2 drain on SIGTERM', () => {
+  test('streams in flight on HTTP/2 connections all finish, then the connection gets GOAWAY', async () => {
+    const upstream = await startUpstream('h2-drain');
+    upstream.fault = { kind: 'delay', ms: 600 };
+    const h2cPort = await freePort();
+    const portico = await startPortico(
+      ({ port, adminPort }) => `
+listen:
+  - { address: 127.0.0.1:${port} }
+  - { address: 127.0.0.1:${h2cPort}, http2: { enabled: true } }
+admin: { listen: 127.0.0.1:${adminPort} }
+logging: { level: info, accessLog: false }
+shutdownTimeout: 10s
+services:
+  echo: { instances: [{ url: "${upstream.url}" }] }
+routes:
+  - { name: echo, match: { path: /** }, service: echo }
+`,
+    );
+    const sessions = [connect(`http://127.0.0.1:${h2cPort}`), connect(`http://127.0.0.1:${h2cPort}`)];
+    try {
+      let goaways = 0;
+      for (const session of sessions) session.on('goaway', () => goaways++);
+      const inFlight = Array.from({ length: 20 }, (_, i) =>
+        h2Get(sessions[i % 2] as ClientHttp2Session, `/drain/${i}`),
+      );
+      // Every stream has reached the upstream (its head is recorded when the body ends, before the delay).
+      await eventually(() => upstream.requests.length === 20);
+      const stopped = portico.stop('SIGTERM');
+      const answers = await Promise.all(inFlight);
+      assert.deepEqual(
+        answers.map((answer) => answer.status),
+        Array.from({ length: 20 }, () => 200),
+      );
+      assert.equal(await stopped, 0);
+      assert.equal(goaways, 2);
+    } finally {
+      for (const session of sessions) session.destroy();
+      await portico.stop();
+      await upstream.close();
+    }
+  });
+});

@@ -217,6 +217,19 @@ routes:
     assert.deepEqual(late.error?.metadata.get('portico-error'), ['deadline_exceeded']);
   });
 
+  test('a deadline passing in the middle of a stream ends it with DEADLINE_EXCEEDED in the trailers', async () => {
+    const metadata = new grpc.Metadata();
+    metadata.set('x-test-deadline', 'on');
+    const call = h2cClient().ServerStream({ text: 'stall', count: 1 }, metadata);
+    const texts: string[] = [];
+    call.on('data', (msg: Msg) => texts.push(msg.text ?? ''));
+    call.on('error', () => {});
+    const status = await new Promise<grpc.StatusObject>((resolve) => call.on('status', resolve));
+    assert.deepEqual(texts, ['first']);
+    assert.equal(status.code, grpc.status.DEADLINE_EXCEEDED);
+    assert.deepEqual(status.metadata.get('portico-error'), ['deadline_exceeded']);
+  });
+
   test('grpc-timeout becomes the deadline of the call', async () => {
     // A raw HTTP/2 request, so the answer is the gateway's and not the client library's own timer.
     const session = connect(`http://127.0.0.1:${h2cPort}`);

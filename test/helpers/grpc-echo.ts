@@ -46,7 +46,8 @@ function delayOf(text: string | undefined): number {
 
 /**
  * A real gRPC server (grpc-js, h2c on 127.0.0.1) implementing test/grpc/echo.proto. `text: "fail"` (every
- * unary call with `unavailable`) answers UNAVAILABLE, `text: "slow:MS"` waits before answering; every answer carries trailing metadata
+ * unary call with `unavailable`) answers UNAVAILABLE, `text: "slow:MS"` waits before answering, a
+ * server stream asked for `stall` sends one message and stays open; every answer carries trailing metadata
  * `x-served-by` so tests see trailers pass through.
  */
 export async function startGrpcEcho(
@@ -74,6 +75,11 @@ export async function startGrpcEcho(
     },
     ServerStream(call: grpc.ServerWritableStream<Msg, Msg>) {
       calls.push('ServerStream');
+      if (call.request.text === 'stall') {
+        // One message, then nothing: the stream stays open until the caller or a deadline ends it.
+        call.write({ text: 'first', count: 0 });
+        return;
+      }
       for (let i = 0; i < (call.request.count ?? 0); i++)
         call.write({ text: `${call.request.text}-${i}`, count: i });
       call.end(trailer());
