@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { readFileSync } from 'node:fs';
+import { porticoVersion } from '../version.ts';
 
 const usage = `portico — API gateway, service registry and versioned contracts
 
@@ -12,6 +12,9 @@ Commands:
   contract  diff OLD NEW [--json]     breaking changes between two OpenAPI documents (exit 1 when breaking)
   routes    [--admin URL] [--token T] list routes of a running node
   services  [--admin URL] [--token T] list services of a running node
+  nodes     [--admin URL] [--token T] list the nodes sharing the store (up, gone, stopped)
+  config    apply|history|diff|rollback|status
+                                      configuration shared by every node through the store
   usage     --service S --version V   who calls a version, how much, last seen (all nodes)
   pins      --service S [--move C --to M | --unpin C]  consumers pinned to each version
 
@@ -20,12 +23,6 @@ Options:
   --help                              print this help
 
 Run "portico <command> --help" for a command's options.`;
-
-/** The package's version; package.json sits two folders up from both src/cli/main.ts and dist/cli/main.js. */
-function version(): string {
-  const text = readFileSync(new URL('../../package.json', import.meta.url), 'utf8');
-  return (JSON.parse(text) as { version: string }).version;
-}
 
 type Command = (args: string[]) => Promise<number>;
 
@@ -37,6 +34,8 @@ const commands: Record<string, () => Promise<Command>> = {
   contract: async () => (await import('./commands/contract.ts')).runContract,
   routes: async () => (await import('./commands/inspect.ts')).runRoutes,
   services: async () => (await import('./commands/inspect.ts')).runServices,
+  nodes: async () => (await import('./commands/nodes.ts')).runNodes,
+  config: async () => (await import('./commands/config.ts')).runConfig,
   usage: async () => (await import('./commands/versions.ts')).runUsage,
   pins: async () => (await import('./commands/versions.ts')).runPins,
 };
@@ -55,7 +54,7 @@ async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   // `--version` works alone and after any command, as PRODUCT.md asks of every command.
   if (name === '--version' || name === '-v' || asksForVersion(name, rest)) {
-    console.log(version());
+    console.log(porticoVersion());
     return 0;
   }
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {

@@ -63,6 +63,20 @@ export async function loadConfig(file: string, env: Env = process.env): Promise<
 }
 
 /**
+ * Like {@link loadConfig}, for a document that did not come from a file (a revision from the store, a body posted to
+ * the admin API): `label` names it in issues (`store revision 7`), and relative paths (contracts, `${file:…}`
+ * secrets) resolve against the working directory.
+ *
+ * @example const config = await loadConfigText(revision.document, 'store revision 7');
+ * @throws ConfigError listing every issue found.
+ */
+export async function loadConfigText(text: string, label: string, env: Env = process.env): Promise<Config> {
+  const config = parseConfig(text, label, env);
+  await loadConfigContracts(config, label);
+  return config;
+}
+
+/**
  * Parses configuration text (YAML, or JSON when `file` ends in .json or the text starts with `{`),
  * replaces `${VAR}` and `${file:/path}` references inside its values, validates it against ConfigSchema and applies defaults.
  * Features the schema knows but the gateway does not implement yet are reported as issues.

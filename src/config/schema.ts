@@ -412,6 +412,10 @@ export const StoreSchema = Obj(
       description:
         'redis: how many Portico nodes share the store; a limit with onStoreFailure local gives each node limit / expectedNodes (divided again by workers) while Redis is unreachable.',
     }),
+    nodeHeartbeat: Duration(
+      'How often each node records itself in the store (GET /v1/nodes); a node silent for three of these is shown as gone.',
+      '2s',
+    ),
   },
   'Where registry state, leases and shared counters live.',
   {},
@@ -567,14 +571,14 @@ export const RetriesSchema = Obj(
       ]),
       {
         description:
-          'Conditions that allow a retry: connect-failure (includes a reset before any response byte), timeout (a try that got no response head in time) or a status.',
+          'Conditions that allow a retry: connect-failure (a refused connection, retried whatever the method since nothing was sent, or a reset before any response byte), timeout (a try that got no response head in time) or a status.',
       },
     ),
     methods: Type.Optional(
       Type.Array(HttpMethod, {
         minItems: 1,
         description:
-          'Methods that may be retried; the idempotent ones (GET, HEAD, OPTIONS, TRACE, PUT, DELETE) when absent. List POST or PATCH only when the service makes them idempotent.',
+          'Methods that may be retried once the request may have reached an instance; the idempotent ones (GET, HEAD, OPTIONS, TRACE, PUT, DELETE) when absent. List POST or PATCH only when the service makes them idempotent. A refused connection is retried for every method.',
       }),
     ),
     budget: Type.Optional(

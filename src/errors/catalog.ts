@@ -82,6 +82,11 @@ export const errorCatalog = {
   invalid_registration: { status: 400, title: 'The registration is invalid', retryable: false },
   instance_not_found: { status: 404, title: 'No such instance', retryable: false },
   not_found: { status: 404, title: 'No such resource', retryable: false },
+  config_revision_not_found: {
+    status: 404,
+    title: 'No such configuration revision in the store',
+    retryable: false,
+  },
   store_unavailable: { status: 503, title: 'The store is unreachable', retryable: true },
   plugin_failed: { status: 500, title: 'A plugin of the route failed', retryable: false },
   internal_error: { status: 500, title: 'The gateway failed to handle the request', retryable: false },

@@ -61,6 +61,7 @@ export const grpcStatusOfCode = {
   not_found: GrpcStatus.NOT_FOUND,
   store_unavailable: GrpcStatus.UNAVAILABLE,
   plugin_failed: GrpcStatus.INTERNAL,
+  config_revision_not_found: GrpcStatus.NOT_FOUND,
   internal_error: GrpcStatus.INTERNAL,
 } as const satisfies Record<ErrorCode, number>;
 

@@ -17,15 +17,15 @@ test('retries idempotent methods only, unless the methods are listed', () => {
 
 test('retries only the listed conditions, at most `attempts` times', () => {
   const policy = new RetryPolicy({ attempts: 2, onConnectFailure: true, statuses: [502, 503] });
-  assert.equal(policy.shouldRetry(0, 'connect'), true);
+  assert.equal(policy.shouldRetry(0, 'reset'), true);
   assert.equal(policy.shouldRetry(0, 'status', 503), true);
   assert.equal(policy.shouldRetry(0, 'status', 500), false);
   assert.equal(policy.shouldRetry(0, 'timeout'), false);
   assert.equal(policy.shouldRetry(0, 'other'), false);
-  assert.equal(policy.shouldRetry(1, 'connect'), true);
-  assert.equal(policy.shouldRetry(2, 'connect'), false);
+  assert.equal(policy.shouldRetry(1, 'reset'), true);
+  assert.equal(policy.shouldRetry(2, 'reset'), false);
   const noConnect = new RetryPolicy({ attempts: 2, onConnectFailure: false, statuses: [502] });
-  assert.equal(noConnect.shouldRetry(0, 'connect'), false);
+  assert.equal(noConnect.shouldRetry(0, 'reset'), false);
 });
 
 test('backoff doubles per retry, is capped, and half of it is jitter', () => {
@@ -67,8 +67,8 @@ test('the retry budget allows its floor, then a share of the calls', () => {
 test('a spent budget stops retries the policy would otherwise allow', () => {
   const budget = new RetryBudget({ ratio: 0, minRetries: 1, windowMs: 1_000, clock: () => 0 });
   const policy = new RetryPolicy({ attempts: 3, onConnectFailure: true, statuses: [], budget });
-  assert.equal(policy.shouldRetry(0, 'connect'), true);
-  assert.equal(policy.shouldRetry(1, 'connect'), false);
+  assert.equal(policy.shouldRetry(0, 'reset'), true);
+  assert.equal(policy.shouldRetry(1, 'reset'), false);
   assert.equal(policy.shouldRetry(1, 'refused'), true, 'a refused connection costs no instance anything');
   assert.equal(policy.shouldRetry(3, 'refused'), false, 'but the attempts still bound it');
 });

@@ -1,27 +1,12 @@
 import { backoffDelayMs, type BackoffOptions } from './backoff.ts';
 import { systemRandom, type Random } from './clock.ts';
 import type { RetryBudget } from './retry-budget.ts';
-
-/** Why a try failed, as far as retrying is concerned. */
-export type TryFailure =
-  /**
-   * No connection could be opened (refused, connect timeout): no instance saw the request, so a retry adds no
-   * load anywhere and is not charged to the retry budget.
-   */
-  | 'refused'
-  /** The connection was reset before any response byte: the request was probably not processed. */
-  | 'connect'
-  /** The try ran out of time; the upstream may have processed it. */
-  | 'timeout'
-  /** A status answer (see `status`). */
-  | 'status'
-  /** Anything else: a garbled answer, a reset after bytes arrived. */
-  | 'other';
+import type { RetryKind, TryFailure } from './upstream-failure.ts';
 
 export interface RetryPolicyOptions {
   /** Retries after the first try. */
   readonly attempts: number;
-  /** Retry on connect failures (includes a reset before any response byte). */
+  /** Retry on connect failures: a refused connection, and a reset before any response byte was kept. */
   readonly onConnectFailure: boolean;
   /** Retry on a timed-out try (only for methods allowed to repeat). */
   readonly onTimeout?: boolean | undefined;
@@ -45,7 +30,7 @@ const defaultBackoff: BackoffOptions = { baseMs: 25, maxMs: 1_000 };
  *
  * @example
  * const policy = new RetryPolicy({ attempts: 2, onConnectFailure: true, statuses: [502, 503, 504] });
- * if (policy.allowsMethod('GET') && policy.shouldRetry(retriesSoFar, 'status', 503)) await sleep(policy.delayMs(retriesSoFar));
+ * if (policy.allowsRetryOf('GET', 'sent') && policy.shouldRetry(retriesSoFar, 'status', 503)) await sleep(policy.delayMs(retriesSoFar));
  */
 export class RetryPolicy {
   readonly attempts: number;
@@ -73,6 +58,15 @@ export class RetryPolicy {
     return this.#methods.has(method);
   }
 
+  /**
+   * Whether a request with this method may be tried again after a failure of this kind: one that never reached
+   * an instance (`unsent`) whatever the method, one that may have (`sent`) only when the method may repeat.
+   */
+  allowsRetryOf(method: string, kind: RetryKind): boolean {
+    if (kind === 'unsent') return true;
+    return kind === 'sent' && this.#methods.has(method);
+  }
+
   /** Whether a status answer may be retried (before asking the budget). */
   retriesStatus(status: number): boolean {
     return this.#statuses[status] === 1;
@@ -90,7 +84,7 @@ export class RetryPolicy {
   shouldRetry(retry: number, failure: TryFailure, status = 0): boolean {
     if (retry >= this.attempts) return false;
     let wanted: boolean;
-    if (failure === 'connect' || failure === 'refused') wanted = this.#onConnectFailure;
+    if (failure === 'reset' || failure === 'refused') wanted = this.#onConnectFailure;
     else if (failure === 'timeout') wanted = this.#onTimeout;
     else if (failure === 'status') wanted = this.retriesStatus(status);
     else wanted = false;

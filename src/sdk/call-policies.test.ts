@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { Bulkhead, BulkheadRejectedError } from '../resilience/bulkhead.ts';
 import { BrokenCircuitError, CircuitBreaker } from '../resilience/circuit-breaker.ts';
 import { RetryPolicy } from '../resilience/retry-policy.ts';
+import { classifyUpstreamFailure } from '../resilience/upstream-failure.ts';
 import { callWithPolicies, type TryOutcome } from './call-policies.ts';
 
 const retry = new RetryPolicy({
@@ -12,8 +13,16 @@ const retry = new RetryPolicy({
   backoff: { baseMs: 0, maxMs: 0 },
 });
 const answer = (status: number): TryOutcome<number> => ({ ok: true, status, value: status });
-const refused: TryOutcome<number> = { ok: false, failure: 'refused', error: new Error('refused') };
-const reset: TryOutcome<number> = { ok: false, failure: 'connect', error: new Error('reset') };
+const refused: TryOutcome<number> = {
+  ok: false,
+  failure: classifyUpstreamFailure('ECONNREFUSED'),
+  error: new Error('refused'),
+};
+const reset: TryOutcome<number> = {
+  ok: false,
+  failure: classifyUpstreamFailure('ECONNRESET'),
+  error: new Error('reset'),
+};
 
 function scripted(outcomes: TryOutcome<number>[]): {
   tries: number[];

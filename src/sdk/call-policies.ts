@@ -1,8 +1,8 @@
-import type { Bulkhead } from '../resilience/bulkhead.ts';
+import { BulkheadRejectedError, type Bulkhead } from '../resilience/bulkhead.ts';
 import { BrokenCircuitError, type CircuitBreaker } from '../resilience/circuit-breaker.ts';
-import { tryTimeoutMs } from '../resilience/deadline.ts';
-import type { RetryPolicy, TryFailure } from '../resilience/retry-policy.ts';
-import { BulkheadRejectedError } from '../resilience/bulkhead.ts';
+import type { Clock } from '../resilience/clock.ts';
+import { retryLoop, sleep, type TryResult } from '../resilience/retry-loop.ts';
+import type { RetryPolicy } from '../resilience/retry-policy.ts';
 import { CallTimeoutError } from './call-timeout-error.ts';
 
 /** The resilience of one called service: the gateway's own modules from `src/resilience/`, composed per call. */
@@ -14,19 +14,26 @@ export interface CallPolicies {
   readonly tryTimeoutMs: number;
   /** Overall deadline across tries and backoff; 0 means none. */
   readonly deadlineMs: number;
-  readonly clock?: (() => number) | undefined;
+  readonly clock?: Clock | undefined;
+  /** Waits between tries (a timer by default; a fake clock's step in tests). */
+  readonly sleep?: ((ms: number, signal: AbortSignal | undefined) => Promise<void>) | undefined;
 }
 
-/** What one try produced: an answer (any status), or a failure classified for the retry policy. */
-export type TryOutcome<R> =
-  | { readonly ok: true; readonly status: number; readonly value: R }
-  /** `failure: 'refused'`: nothing reached the service, so it is safe to retry whatever the method. */
-  | { readonly ok: false; readonly failure: TryFailure; readonly error: Error };
+/**
+ * What one try produced: an answer (any status), or a failure read by `classifyUpstreamFailure` (a refused
+ * connection reached nothing, so it is retried whatever the method, as in the gateway).
+ */
+export type TryOutcome<R> = TryResult<R>;
+
+function deadlinePassed(): Error {
+  return new CallTimeoutError('the call deadline passed');
+}
 
 /**
- * Runs `tryOnce` under the policies: bulkhead → breaker → tries with per-try timeouts inside an overall
- * deadline, retried (with backoff) as the retry policy allows. Resolves with the last answer (a 503 that
- * could not be retried away is still an answer); rejects with the last failure otherwise.
+ * Runs `tryOnce` under the policies, outermost first: bulkhead → the retry loop of `src/resilience/retry-loop.ts`
+ * (per-try timeouts inside an overall deadline, backoff, budget) → the breaker around each try. Resolves with
+ * the last answer (a 503 that could not be retried away is still an answer); rejects with the last failure
+ * otherwise.
  *
  * @example
  * const answer = await callWithPolicies(policies, 'GET', (tryIndex, timeoutMs) => sendOnce(tryIndex, timeoutMs));
@@ -36,43 +43,45 @@ export async function callWithPolicies<R>(
   method: string,
   tryOnce: (tryIndex: number, timeoutMs: number) => Promise<TryOutcome<R>>,
 ): Promise<R> {
-  const { retry, breaker, bulkhead } = policies;
+  const { breaker, bulkhead } = policies;
   if (bulkhead !== undefined && !bulkhead.tryAcquire()) throw new BulkheadRejectedError();
   try {
-    const clock = policies.clock ?? Date.now;
-    const deadlineAt = policies.deadlineMs > 0 ? clock() + policies.deadlineMs : 0;
-    retry?.recordCall();
-    for (let tryIndex = 0; ; tryIndex++) {
-      const timeoutMs = tryTimeoutMs(policies.tryTimeoutMs, deadlineAt, clock());
-      if (timeoutMs < 0) throw new CallTimeoutError('the call deadline passed');
-      if (breaker !== undefined && !breaker.tryAcquire()) throw new BrokenCircuitError();
-      let outcome: TryOutcome<R>;
-      try {
-        outcome = await tryOnce(tryIndex, timeoutMs);
-      } catch (err) {
-        breaker?.release();
-        throw err;
-      }
-      breaker?.record(outcome.ok && outcome.status < 500);
-      const failure = outcome.ok ? 'status' : outcome.failure;
-      const status = outcome.ok ? outcome.status : 0;
-      const retryable =
-        retry !== undefined &&
-        (outcome.ok ? status >= 500 : true) &&
-        (retry.allowsMethod(method) || failure === 'refused') &&
-        retry.shouldRetry(tryIndex, failure, status);
-      if (!retryable) {
-        if (outcome.ok) return outcome.value;
-        throw outcome.error;
-      }
-      const wait = retry.delayMs(tryIndex);
-      if (deadlineAt !== 0 && clock() + wait >= deadlineAt) {
-        if (outcome.ok) return outcome.value;
-        throw outcome.error;
-      }
-      await new Promise((resolve) => setTimeout(resolve, wait));
-    }
+    return await retryLoop(
+      {
+        policy: policies.retry,
+        method,
+        tryTimeoutMs: policies.tryTimeoutMs,
+        deadlineMs: policies.deadlineMs,
+        clock: policies.clock ?? Date.now,
+        sleep: policies.sleep ?? sleep,
+        deadlineError: deadlinePassed,
+      },
+      breaker === undefined
+        ? tryOnce
+        : (tryIndex, timeoutMs) => withBreaker(breaker, tryOnce, tryIndex, timeoutMs),
+    );
   } finally {
     bulkhead?.release();
   }
+}
+
+/** One try through the breaker: refused when open, its outcome recorded (5xx and upstream failures count). */
+async function withBreaker<R>(
+  breaker: CircuitBreaker,
+  tryOnce: (tryIndex: number, timeoutMs: number) => Promise<TryOutcome<R>>,
+  tryIndex: number,
+  timeoutMs: number,
+): Promise<TryOutcome<R>> {
+  if (!breaker.tryAcquire()) throw new BrokenCircuitError();
+  let outcome: TryOutcome<R>;
+  try {
+    outcome = await tryOnce(tryIndex, timeoutMs);
+  } catch (err) {
+    breaker.release();
+    throw err;
+  }
+  if (outcome.ok) breaker.record(outcome.status < 500);
+  else if (outcome.failure.breaker === 'failure') breaker.record(false);
+  else breaker.release();
+  return outcome;
 }

@@ -4,8 +4,8 @@ import { createBalancer, type Balancer, type RandomSource } from '../balancing/i
 import type { LoadBalancerName } from '../config/schema.ts';
 import { Bulkhead } from '../resilience/bulkhead.ts';
 import { CircuitBreaker } from '../resilience/circuit-breaker.ts';
-import { RetryPolicy, type TryFailure } from '../resilience/retry-policy.ts';
-import { tryFailureOf } from '../resilience/try-failure.ts';
+import { RetryPolicy } from '../resilience/retry-policy.ts';
+import { classifyError, timedOutFailure } from '../resilience/upstream-failure.ts';
 import { CallTimeoutError } from './call-timeout-error.ts';
 import { callWithPolicies, type CallPolicies, type TryOutcome } from './call-policies.ts';
 import { NoInstanceError } from './no-instance-error.ts';
@@ -352,8 +352,8 @@ async function sendOnce(
 }
 
 function classify(error: Error & { code?: string }, timedOut: boolean): TryOutcome<Answer> {
-  const failure: TryFailure = timedOut ? 'timeout' : tryFailureOf(error.code);
-  if (failure === 'timeout') error = new CallTimeoutError('the call timed out', { cause: error });
+  const failure = timedOut ? timedOutFailure : classifyError(error);
+  if (failure.failure === 'timeout') error = new CallTimeoutError('the call timed out', { cause: error });
   return { ok: false, failure, error };
 }
 

@@ -140,6 +140,17 @@ test('shows a service registered during the test within a second, then its dereg
   await screenshot(page, 'deregistered');
 });
 
+test('lists the nodes sharing the store with their state and configuration', async (t) => {
+  const page = await signedIn(t);
+  const row = page.locator('#node-table tbody tr').first();
+  await row.waitFor({ timeout: 5000 });
+  const cells = await row.locator('td').allTextContents();
+  assert.deepEqual(
+    [cells[0]?.endsWith(`:${portico.adminPort}`), cells[1], cells[2], cells[4]],
+    [true, 'up', portico.adminUrl, 'own file'],
+  );
+});
+
 test('shows requests per second, errors and p99 per route from the gateway counters', async (t) => {
   const page = await signedIn(t);
   for (let i = 0; i < 20; i++) {

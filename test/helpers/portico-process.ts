@@ -101,3 +101,63 @@ async function spawnPortico(
   };
   return { proc, exited };
 }
+
+/**
+ * Starts `portico start --config-from-store --store <store>` in an empty folder (no config file), with the two
+ * ports in `GW_PORT` and `ADMIN_PORT` for the stored configuration to use (`listen: 127.0.0.1:${GW_PORT}`), and
+ * waits until /readyz answers 200. Call `stop()` in the test's teardown.
+ */
+export async function startPorticoFromStore(options: {
+  store: string;
+  prefix: string;
+  nodeId?: string;
+  env?: Record<string, string>;
+}): Promise<PorticoProcess> {
+  for (let attempt = 0; ; attempt++) {
+    const { port, adminPort } = await freePorts();
+    const dir = await mkdtemp(join(tmpdir(), 'portico-node-'));
+    const args = [join(repoRoot, 'src/cli/main.ts'), 'start', '--config-from-store'];
+    args.push('--store', options.store, '--store-prefix', options.prefix);
+    if (options.nodeId !== undefined) args.push('--node-id', options.nodeId);
+    const child = spawn(process.execPath, args, {
+      cwd: dir,
+      env: { ...process.env, ...options.env, GW_PORT: String(port), ADMIN_PORT: String(adminPort) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<number | null>((resolveExit) =>
+      child.once('exit', (code) => resolveExit(code)),
+    );
+    const proc: PorticoProcess = {
+      url: `http://127.0.0.1:${port}`,
+      adminUrl: `http://127.0.0.1:${adminPort}`,
+      port,
+      adminPort,
+      configFile: '',
+      child,
+      output: () => output,
+      writeConfig: () => Promise.reject(new Error('a node running the store configuration has no file')),
+      async stop(signal = 'SIGTERM') {
+        if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+        const code = await exited;
+        await rm(dir, { recursive: true, force: true });
+        return code;
+      },
+    };
+    const gone = (): boolean => child.exitCode !== null || child.signalCode !== null;
+    try {
+      await eventually(async () => {
+        if (gone()) return;
+        const res = await fetch(`${proc.adminUrl}/readyz`);
+        if (res.status !== 200) throw new Error(`readyz ${res.status}`);
+      }, startBoundMs);
+      if (gone()) throw new Error(`portico exited with ${await exited}:\n${output}`);
+      return proc;
+    } catch (err) {
+      await proc.stop('SIGKILL');
+      if (attempt >= addressInUseRetries || !output.includes('EADDRINUSE')) throw err;
+    }
+  }
+}

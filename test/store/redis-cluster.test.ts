@@ -71,5 +71,24 @@ routes:
     cluster.nodes.map(async (address) => cli(Number(address.split(':')[1]), '--scan', '--pattern', '{c:}*')),
   );
   assert.match(tagged.join('\n'), /\{c:\}instances/);
+
+  // Membership and shared configuration live under the same hash tag: both nodes list each other.
+  await eventually(async () => {
+    const res = await request(`${a.adminUrl}/v1/nodes`);
+    const { nodes } = (await res.body.json()) as { nodes: { admin: string; state: string }[] };
+    assert.deepEqual(nodes.map((n) => n.state).sort(), ['up', 'up']);
+    assert.deepEqual(nodes.map((n) => n.admin).sort(), [a.adminUrl, b.adminUrl].sort());
+  });
+  const stored = await request(`${a.adminUrl}/v1/config`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/yaml' },
+    body: 'listen: 127.0.0.1:8080\n',
+  });
+  assert.equal(stored.statusCode, 201, await stored.body.text());
+  const history = await request(`${b.adminUrl}/v1/config/revisions`);
+  assert.deepEqual(
+    ((await history.body.json()) as { revisions: { revision: number }[] }).revisions.map((r) => r.revision),
+    [1],
+  );
   t.diagnostic(`keys per primary: ${keysPerNode.join(', ')}`);
 });

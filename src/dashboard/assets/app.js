@@ -54,6 +54,7 @@ const tables = {
   services: new KeyedRows($('service-table').tBodies[0], 9, { numeric: [2, 3, 4, 5, 6], onClick: select }),
   instances: new KeyedRows($('instance-table').tBodies[0], 9, { numeric: [7, 8] }),
   routes: new KeyedRows($('route-table').tBodies[0], 6),
+  nodes: new KeyedRows($('node-table').tBodies[0], 6),
   events: new KeyedRows($('event-table').tBodies[0], 7, { numeric: [1] }),
   changes: new KeyedRows($('contract-changes').tBodies[0], 4),
   usage: new KeyedRows($('usage-table').tBodies[0], 6, { numeric: [1, 2, 5] }),
@@ -124,10 +125,12 @@ function start() {
     setInterval(() => void poll(refreshRuntime), stateEveryMs),
     setInterval(() => void poll(refreshCache), stateEveryMs),
     setInterval(() => void poll(refreshUsage), usageEveryMs),
+    setInterval(() => void poll(refreshNodes), stateEveryMs),
   ];
   state.running = { controller, timers };
   void poll(refreshStats);
   void poll(refreshCache);
+  void poll(refreshNodes);
   void watch(controller.signal);
   schedule('all');
 }
@@ -171,6 +174,17 @@ async function refreshStats() {
   schedule('traffic');
   // Lease countdowns move every second.
   if (state.selected !== undefined) schedule('detail');
+}
+
+/** The nodes sharing the store and the configuration revision each runs (GET /v1/nodes, /v1/config/status). */
+async function refreshNodes() {
+  const [nodes, status] = await Promise.all([
+    api('/v1/nodes').then((res) => res.json()),
+    api('/v1/config/status').then((res) => res.json()),
+  ]);
+  state.nodes = nodes.nodes;
+  state.configLatest = status.latest;
+  schedule('nodes');
 }
 
 async function refreshRuntime() {
@@ -447,6 +461,7 @@ function render(parts) {
   if (all || parts.has('services')) renderServices();
   if (all || parts.has('detail')) renderDetail();
   if (all || parts.has('routes')) renderRoutes();
+  if (all || parts.has('nodes')) renderNodes();
   if (all || parts.has('traffic')) renderTraffic();
   if (all || parts.has('events')) renderEvents();
   if (all || parts.has('usage') || parts.has('detail')) renderUsage();
@@ -633,6 +648,32 @@ function renderRoutes() {
       route.service,
       route.policies.join(' · ') || '–',
     ],
+  );
+}
+
+function renderNodes() {
+  if (state.nodes === undefined) return;
+  setText(
+    $('config-latest'),
+    state.configLatest === null ? '' : `latest configuration revision ${state.configLatest}`,
+  );
+  tables.nodes.update(
+    state.nodes,
+    (node) => node.id,
+    (node) => {
+      const runs = node.config.source === 'file' ? 'own file' : `revision ${node.config.revision ?? '–'}`;
+      const failed = node.config.failed;
+      return [
+        node.id,
+        [node.state, node.state === 'up' ? '' : 'bad'],
+        node.admin,
+        node.version,
+        failed === undefined
+          ? runs
+          : [`${runs}, refused ${failed.revision}: ${failed.errors[0] ?? ''}`, 'bad'],
+        `${Math.round(node.lastSeenMs / 1000)} s ago`,
+      ];
+    },
   );
 }
 

@@ -10,14 +10,13 @@ import {
   type AggregateCallSpec,
   type PlannedCall,
 } from '../../resilience/aggregate-plan.ts';
-import type { CircuitBreaker } from '../../resilience/circuit-breaker.ts';
-import type { TryFailure } from '../../resilience/retry-policy.ts';
-import { tryFailureOf } from '../../resilience/try-failure.ts';
+import { retryLoop, sleep, type TryResult } from '../../resilience/retry-loop.ts';
+import { classifyError } from '../../resilience/upstream-failure.ts';
 import type { RequestContext } from '../pipeline/request-context.ts';
 import type { Handler } from '../pipeline/stage.ts';
 import type { ServiceRuntime } from '../runtime/service-runtime.ts';
 import type { Instance } from '../upstream/instance.ts';
-import { classifyUpstreamError, type ProxyObserver } from './proxy.ts';
+import type { ProxyObserver } from './proxy.ts';
 
 /** Largest answer of one call that is buffered and parsed. */
 const maxCallBodyBytes = 4 * 1024 * 1024;
@@ -116,21 +115,6 @@ function callHeaders(ctx: RequestContext): string[] {
   return headers;
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason as Error);
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal.reason as Error);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
 /** One call: the bulkhead, then tries on instances (breakers and retries as for proxied requests). */
 async function invoke(
   planned: PlannedCall,
@@ -149,89 +133,127 @@ async function invoke(
   const callSignal =
     call.timeoutMs > 0 ? AbortSignal.any([signal, AbortSignal.timeout(call.timeoutMs)]) : signal;
   try {
-    return await tries(call, path, headers, callSignal, observer);
+    const answer = await retryLoop(
+      {
+        policy: resilience?.retry,
+        method: call.method ?? 'GET',
+        tryTimeoutMs: 0,
+        deadlineMs: 0,
+        clock: Date.now,
+        sleep,
+        signal: callSignal,
+        deadlineError: () => timeoutOrAbort(service.name, callSignal),
+      },
+      new CallTries(call, path, headers, callSignal, observer).tryOnce,
+    );
+    if (answer.statusCode < 300) return answer.json;
+    throw new CallError(
+      'upstream_status',
+      `"${service.name}" answered ${answer.statusCode}`,
+      answer.statusCode,
+    );
+  } catch (err) {
+    if (err instanceof CallError) throw err;
+    // The call's timeout or the aggregate's end came during a backoff.
+    if (callSignal.aborted) throw timeoutOrAbort(service.name, callSignal);
+    throw err;
   } finally {
     bulkhead?.release();
   }
 }
 
-async function tries(
-  call: CompiledCall,
-  path: string,
-  headers: string[],
-  signal: AbortSignal,
-  observer: ProxyObserver,
-): Promise<unknown> {
-  const service = call.runtime;
-  const resilience = service.resilience;
-  const policy = resilience?.retry;
-  const method = call.method ?? 'GET';
-  policy?.recordCall();
-  let avoid: Instance | undefined;
-  let triedBefore: Instance | undefined;
-  let lastError: CallError | undefined;
-  for (let retry = 0; ; retry++) {
-    // The proxy's pick: a retry passes over the last two instances tried and those whose breaker refuses.
+interface CallAnswer {
+  readonly statusCode: number;
+  readonly json: unknown;
+}
+
+/** The tries of one call, for the retry loop: each picks an instance the way the proxy's retries do. */
+class CallTries {
+  readonly #call: CompiledCall;
+  readonly #path: string;
+  readonly #headers: string[];
+  readonly #signal: AbortSignal;
+  readonly #observer: ProxyObserver;
+  /** The instances of the last try and the one before (a retry passes over both). */
+  #last: Instance | undefined = undefined;
+  #previous: Instance | undefined = undefined;
+  #lastError: CallError | undefined = undefined;
+
+  constructor(
+    call: CompiledCall,
+    path: string,
+    headers: string[],
+    signal: AbortSignal,
+    observer: ProxyObserver,
+  ) {
+    this.#call = call;
+    this.#path = path;
+    this.#headers = headers;
+    this.#signal = signal;
+    this.#observer = observer;
+  }
+
+  readonly tryOnce = async (): Promise<TryResult<CallAnswer>> => {
+    const service = this.#call.runtime;
+    const resilience = service.resilience;
+    const avoid = this.#last;
     const picked =
       resilience === undefined
         ? service.instances.pick(undefined, avoid)
-        : resilience.pick(service.instances, undefined, avoid, triedBefore);
+        : resilience.pick(service.instances, undefined, avoid, this.#previous);
     // As in the proxy, a retry that finds no instance answers with the failure it was retrying.
-    if (picked == null && lastError !== undefined) throw lastError;
+    if (picked == null && this.#lastError !== undefined) throw this.#lastError;
     if (picked === null)
       throw new CallError('circuit_open', `the circuit breaker of "${service.name}" is open`, 503);
     if (picked === undefined) {
       throw new CallError('no_healthy_instance', `service "${service.name}" has no available instance`, 503);
     }
     const instance: Instance = picked;
-    const breaker: CircuitBreaker | undefined = resilience?.breakerOf(instance);
-    let failure: TryFailure;
-    let error: CallError;
+    this.#previous = avoid;
+    this.#last = instance;
+    const breaker = resilience?.breakerOf(instance);
     instance.inflight++;
     instance.awaiting++;
     try {
-      const answer = await once(instance, service, method, path, headers, signal);
-      breaker?.record(answer.statusCode < 500);
-      observer.upstreamResponse?.(service.name, instance, answer.statusCode);
-      if (answer.statusCode < 300) return answer.json;
-      error = new CallError(
-        'upstream_status',
-        `"${service.name}" answered ${answer.statusCode}`,
-        answer.statusCode,
+      const answer = await once(
+        instance,
+        service,
+        this.#call.method ?? 'GET',
+        this.#path,
+        this.#headers,
+        this.#signal,
       );
-      failure = 'status';
+      breaker?.record(answer.statusCode < 500);
+      this.#observer.upstreamResponse?.(service.name, instance, answer.statusCode);
+      if (answer.statusCode >= 300) {
+        this.#lastError = new CallError(
+          'upstream_status',
+          `"${service.name}" answered ${answer.statusCode}`,
+          answer.statusCode,
+        );
+      }
+      return { ok: true, status: answer.statusCode, value: answer };
     } catch (err) {
-      if (signal.aborted) {
+      if (this.#signal.aborted) {
         breaker?.release();
-        throw timeoutOrAbort(service.name, signal);
+        throw timeoutOrAbort(service.name, this.#signal);
       }
       if (err instanceof CallError) {
         breaker?.record(false);
         throw err;
       }
-      const { code, kind } = classifyUpstreamError(err as Error);
-      breaker?.record(false);
-      if (kind !== undefined) observer.upstreamError(service.name, instance, kind);
-      error = new CallError(code, `calling "${service.name}" failed (${code})`);
-      failure = tryFailureOf((err as { code?: string }).code);
+      const failure = classifyError(err);
+      if (failure.breaker === 'failure') breaker?.record(false);
+      else breaker?.release();
+      if (failure.kind !== undefined) this.#observer.upstreamError(service.name, instance, failure.kind);
+      const error = new CallError(failure.code, `calling "${service.name}" failed (${failure.code})`);
+      this.#lastError = error;
+      return { ok: false, failure, error };
     } finally {
       instance.inflight--;
       instance.awaiting--;
     }
-    if (
-      policy === undefined ||
-      !policy.allowsMethod(method) ||
-      !policy.shouldRetry(retry, failure, error.status ?? 0)
-    ) {
-      throw error;
-    }
-    await sleep(policy.delayMs(retry), signal).catch(() => {
-      throw timeoutOrAbort(service.name, signal);
-    });
-    lastError = error;
-    triedBefore = avoid;
-    avoid = instance;
-  }
+  };
 }
 
 function timeoutOrAbort(service: string, signal: AbortSignal): CallError {
@@ -249,7 +271,7 @@ async function once(
   path: string,
   headers: string[],
   signal: AbortSignal,
-): Promise<{ statusCode: number; json: unknown }> {
+): Promise<CallAnswer> {
   const basePath = instance.url.pathname;
   const fullPath = basePath === '/' ? path : basePath.replace(/\/$/, '') + path;
   const response = await instance.pool.request({

@@ -123,7 +123,7 @@ export class Instance {
   }
 }
 
-/** undici's HTTP/2 options: ALPN `h2` over TLS, or prior knowledge (h2c) on a plain connection. See docs/adr/0006-http2-listeners-and-upstreams.md. */
+/** undici's HTTP/2 options: ALPN `h2` over TLS, or prior knowledge (h2c) on a plain connection. See docs/adr/0007-http2-listeners-and-upstreams.md. */
 function http2OptionsOf(protocol: UpstreamProtocol | undefined): object {
   if (protocol === 'h2') return { allowH2: true };
   // useH2c goes in `connect` (connectOptionsOf): a Pool builds its connector without its own useH2c.

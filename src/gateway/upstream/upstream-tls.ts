@@ -42,25 +42,5 @@ export function loadUpstreamTls(
   };
 }
 
-/** OpenSSL's certificate verification results that Node passes through as error codes. */
-const verifyFailures = new Set([
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'CERT_HAS_EXPIRED',
-  'CERT_NOT_YET_VALID',
-  'CERT_REVOKED',
-  'CERT_UNTRUSTED',
-  'CERT_REJECTED',
-  'CERT_SIGNATURE_FAILURE',
-  'HOSTNAME_MISMATCH',
-  'EPROTO',
-]);
-
-/** Whether an error code says the TLS handshake with an instance failed (certificate, name or protocol). */
-export function isTlsFailure(code: string | undefined): boolean {
-  if (code === undefined) return false;
-  return verifyFailures.has(code) || code.startsWith('ERR_TLS_') || code.startsWith('ERR_SSL_');
-}
+/** Whether an error code says the TLS handshake with an instance failed (shared with the failure classifier). */
+export { isTlsFailure } from '../../resilience/upstream-failure.ts';
