@@ -17,6 +17,7 @@ import {
   type GrpcEcho,
   type Msg,
 } from '../helpers/grpc-echo.ts';
+import { eventually } from '../helpers/eventually.ts';
 import { freePort, startPortico, type PorticoProcess } from '../helpers/portico-process.ts';
 
 const apiKey = 'grpc-secret-key';
@@ -92,6 +93,10 @@ services:
   echo: { protocol: h2c, instances: [{ url: "${echo.url}" }] }
   down: { protocol: h2c, instances: [{ url: "http://127.0.0.1:1" }] }
   silent: { protocol: h2c, instances: [{ url: "http://127.0.0.1:${silentPort}" }] }
+  checked:
+    protocol: h2c
+    instances: [{ url: "${broken.url}" }, { url: "${echo.url}" }]
+    healthCheck: { path: /grpc.health.v1.Health/Check, interval: 100ms, timeout: 1s, unhealthyThreshold: 1 }
   retrying:
     protocol: h2c
     instances: [{ url: "${broken.url}" }, { url: "http://127.0.0.1:1" }, { url: "${echo.url}" }]
@@ -116,6 +121,9 @@ routes:
   - name: echo-silent
     match: { path: /portico.test.Echo/**, headers: { x-test-silent: "on" } }
     service: silent
+  - name: echo-checked
+    match: { path: /portico.test.Echo/**, headers: { x-test-checked: "on" } }
+    service: checked
   - name: echo-down
     match: { path: /portico.test.Echo/**, headers: { x-test-down: "on" } }
     service: down
@@ -353,5 +361,25 @@ routes:
     assert.equal(res.headers.get('content-type'), 'application/grpc-web+proto');
     assert.equal(res.headers.get('portico-error'), 'route_not_found');
     await res.arrayBuffer();
+  });
+
+  test('the gRPC health check (grpc.health.v1.Health/Check) takes a NOT_SERVING instance out of rotation', async () => {
+    broken.serving = false;
+    try {
+      const metadata = new grpc.Metadata();
+      metadata.set('x-test-checked', 'on');
+      const client = h2cClient();
+      // Once the check has run, every call goes to the SERVING instance (the other answers UNAVAILABLE).
+      await eventually(async () => {
+        for (let i = 0; i < 4; i++) assert.equal((await unary(client, { text: 'hc' }, metadata)).error, null);
+      });
+      broken.serving = true;
+      await eventually(async () => {
+        const outcome = await unary(client, { text: 'hc' }, metadata);
+        assert.equal(outcome.error?.code, grpc.status.UNAVAILABLE);
+      });
+    } finally {
+      broken.serving = true;
+    }
   });
 });

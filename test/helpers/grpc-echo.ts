@@ -29,6 +29,9 @@ const loaded = grpc.loadPackageDefinition(definition) as unknown as {
   portico: { test: { Echo: grpc.ServiceClientConstructor } };
 };
 export const EchoService = loaded.portico.test.Echo;
+const health = grpc.loadPackageDefinition(
+  protoLoader.loadSync(join(import.meta.dirname, '..', 'grpc', 'health.proto'), { defaults: true }),
+) as unknown as { grpc: { health: { v1: { Health: grpc.ServiceClientConstructor } } } };
 
 export interface GrpcEcho {
   readonly port: number;
@@ -36,6 +39,8 @@ export interface GrpcEcho {
   readonly name: string;
   /** Calls received, by method name. */
   readonly calls: string[];
+  /** What `grpc.health.v1.Health/Check` answers (SERVING at start). */
+  serving: boolean;
   close(): Promise<void>;
 }
 
@@ -56,6 +61,12 @@ export async function startGrpcEcho(
 ): Promise<GrpcEcho> {
   const calls: string[] = [];
   const server = new grpc.Server();
+  const echo: { serving: boolean } = { serving: true };
+  server.addService(health.grpc.health.v1.Health.service, {
+    Check(_call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) {
+      callback(null, { status: echo.serving ? 'SERVING' : 'NOT_SERVING' });
+    },
+  });
   const trailer = (): grpc.Metadata => {
     const metadata = new grpc.Metadata();
     metadata.set('x-served-by', name);
@@ -110,6 +121,12 @@ export async function startGrpcEcho(
     url: `http://127.0.0.1:${port}`,
     name,
     calls,
+    get serving() {
+      return echo.serving;
+    },
+    set serving(value: boolean) {
+      echo.serving = value;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.tryShutdown(() => resolve());
