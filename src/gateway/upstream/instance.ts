@@ -1,5 +1,6 @@
-import { Pool } from 'undici';
+import type { Pool } from 'undici';
 import type { GuardedLookup } from '../../registry/address-policy.ts';
+import { originPools, type UpstreamProtocol } from './origin-pools.ts';
 import type { UpstreamTls } from './upstream-tls.ts';
 
 export type InstanceStatus = 'passing' | 'critical' | 'draining';
@@ -27,7 +28,7 @@ export interface PoolOptions {
   protocol?: UpstreamProtocol | undefined;
 }
 
-export type UpstreamProtocol = 'http1' | 'h2' | 'h2c';
+export type { UpstreamProtocol } from './origin-pools.ts';
 
 /**
  * One running copy of a service. Mutable counters (inflight, health) live here so balancers and
@@ -101,44 +102,24 @@ export class Instance {
     return this.#poolOptions.protocol ?? 'http1';
   }
 
+  /** The connection pool of this instance's origin, shared with every instance on it (see `OriginPools`). */
   get pool(): Pool {
-    this.#pool ??= new Pool(this.origin, {
+    this.#pool ??= originPools.acquire({
+      origin: this.origin,
       connections: this.#poolOptions.connections ?? null,
-      connectTimeout: this.#poolOptions.connectTimeoutMs,
-      keepAliveTimeout: this.#poolOptions.keepAliveTimeoutMs,
-      keepAliveMaxTimeout: this.#poolOptions.keepAliveTimeoutMs,
-      // HTTP/2 connections multiplex streams up to the instance's SETTINGS_MAX_CONCURRENT_STREAMS (undici's
-      // default pipelining for h2); HTTP/1.1 connections carry one request at a time.
-      ...http2OptionsOf(this.#poolOptions.protocol),
-      ...connectOptionsOf(this.#poolOptions.lookup, this.tls, this.#poolOptions.protocol === 'h2c'),
+      connectTimeoutMs: this.#poolOptions.connectTimeoutMs,
+      keepAliveTimeoutMs: this.#poolOptions.keepAliveTimeoutMs,
+      lookup: this.#poolOptions.lookup,
+      tls: this.tls,
+      protocol: this.#poolOptions.protocol ?? 'http1',
     });
     return this.#pool;
   }
 
-  /** Closes the pool after in-flight requests finish. */
+  /** Lets go of the shared pool; the last instance on it closes it after in-flight requests finish. */
   async close(): Promise<void> {
     const pool = this.#pool;
     this.#pool = undefined;
-    if (pool !== undefined) await pool.close();
+    if (pool !== undefined) await originPools.release(pool);
   }
-}
-
-/** undici's HTTP/2 options: ALPN `h2` over TLS, or prior knowledge (h2c) on a plain connection. See docs/adr/0007-http2-listeners-and-upstreams.md. */
-function http2OptionsOf(protocol: UpstreamProtocol | undefined): object {
-  if (protocol === 'h2') return { allowH2: true };
-  // useH2c goes in `connect` (connectOptionsOf): a Pool builds its connector without its own useH2c.
-  if (protocol === 'h2c') return { allowH2: true };
-  return { pipelining: 1 };
-}
-
-/** undici `connect` options: the guarded lookup and the TLS settings, only when set. */
-function connectOptionsOf(
-  lookup: GuardedLookup | undefined,
-  tls: UpstreamTls | undefined,
-  h2c: boolean,
-): { connect?: Record<string, unknown> } {
-  if (lookup === undefined && tls === undefined && !h2c) return {};
-  return {
-    connect: { ...tls, ...(lookup === undefined ? {} : { lookup }), ...(h2c ? { useH2c: true } : {}) },
-  };
 }
