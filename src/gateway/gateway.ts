@@ -1,17 +1,11 @@
-import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, resolve } from 'node:path';
-import { accessTableOf } from '../admin/access.ts';
 import type { AdminRoute } from '../admin/admin-route.ts';
-import { createAdminServer } from '../admin/admin-server.ts';
-import { createStatusServer } from '../admin/status-server.ts';
 import type { ClusterMember } from '../cluster/cluster-member.ts';
 import type { ReloadResult } from '../config/config-error.ts';
 import { loadConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
-import { parseDurationMs, parseSizeBytes } from '../config/units.ts';
 import { watchConfigFile } from '../config/watch-config-file.ts';
-import { createRefusals } from '../observability/access-log.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { GatewayMetrics } from '../observability/metrics.ts';
 import { createOtlpTracer } from '../observability/otlp-tracer.ts';
@@ -22,28 +16,13 @@ import { reportPinnedDeprecations } from '../versions/admin-routes.ts';
 import { VersionTracking } from '../versions/version-tracking.ts';
 import { createNodeAdminRoutes } from './admin-routes.ts';
 import { CloserStack } from './lifecycle/closers.ts';
+import { startNodeFleet, type FromStore } from './lifecycle/node-fleet.ts';
+import { addressOf, createNodeListeners } from './lifecycle/node-listeners.ts';
 import { startNodeRegistry } from './lifecycle/node-registry.ts';
 import { createReloadController } from './lifecycle/reload-controller.ts';
 import { createUpstreamEvents } from './lifecycle/upstream-events.ts';
-import { createNodeMembership, createNodeRoutes } from './lifecycle/node-membership.ts';
-import {
-  createSharedConfigRoutes,
-  followStoreConfig,
-  type StoreConfigFollower,
-} from './lifecycle/shared-config.ts';
-import type { FleetStore, NodeRecord } from '../store/fleet-store.ts';
-import { openFleetStore, type StoreLocation } from '../store/open-fleet-store.ts';
-import { porticoVersion } from '../version.ts';
-import { hostname } from 'node:os';
 import { compileRuntime, type Runtime } from './runtime/compile-runtime.ts';
 import { NodeState } from './runtime/node-state.ts';
-import { createGatewayServer, type GatewayServer } from './server.ts';
-import {
-  createEdgeListeners,
-  startAcme,
-  watchCertificates,
-  type EdgeListeners,
-} from './tls/edge-listeners.ts';
 import { RegisteredInstances } from './upstream/registered-instances.ts';
 
 export interface GatewayOptions {
@@ -60,8 +39,7 @@ export interface GatewayOptions {
    * Set with `--config-from-store`: `config` is revision `revision` of the store at `store`, and the node follows
    * later revisions instead of a file (`configFile` is then only a label). The gateway closes `fleet` on shutdown.
    */
-  readonly fromStore?:
-    { readonly fleet: FleetStore; readonly revision: number; readonly store: StoreLocation } | undefined;
+  readonly fromStore?: FromStore | undefined;
   /** This node's id in the store's membership (default `hostname:adminPort`, `#worker` appended in a worker). */
   readonly nodeId?: string | undefined;
 }
@@ -150,13 +128,6 @@ async function assembleNode(
     onResult: (result) => metrics.reloads.inc({ result }),
     logger,
   });
-  // Open beside the registry: nodes record themselves and the shared configuration here.
-  const fromStore = options.fromStore;
-  const fleet = fromStore?.fleet ?? (await openFleetStore(config.store, baseDir));
-  closers.add('fleet store', () => fleet.close());
-  let follower: StoreConfigFollower | undefined;
-  const reload = (): Promise<ReloadResult> => follower?.reapply() ?? reloads.reload();
-
   const { store, registry, contracts } = await startNodeRegistry({
     config,
     configFile: options.configFile,
@@ -198,28 +169,29 @@ async function assembleNode(
   // Undefined unless tracing.otlp is set: the OpenTelemetry packages are then never loaded.
   const tracer = await createOtlpTracer(config.tracing, logger);
   if (tracer !== undefined) closers.add('tracer', () => tracer.shutdown());
-  // Certificates load before anything listens: a TLS listener whose files do not load stops start-up.
-  const edge = createEdgeListeners(config, baseDir, logger);
-  const gatewayServer: GatewayServer = createGatewayServer({
-    listeners: edge.specs,
-    runtime: reloads.table,
+  const fleet = await startNodeFleet({
+    config,
+    baseDir,
+    fromStore: options.fromStore,
+    reloads,
+    env,
+    nodeId: options.nodeId,
+    workerId: options.cluster?.workerId,
+    closers,
     logger,
-    accessLog: config.logging.accessLog,
-    maxHeaderSizeBytes: parseSizeBytes(config.limits.headerSize),
-    headersTimeoutMs: parseDurationMs(config.limits.headersTimeout),
-    requestTimeoutMs: parseDurationMs(config.limits.requestTimeout),
-    keepAliveTimeoutMs: parseDurationMs(config.limits.keepAliveTimeout),
-    maxConnections: config.limits.maxConnections,
-    maxConnectionsPerClient: config.limits.maxConnectionsPerClient,
-    tracer,
-    refusals: createRefusals(stats, logger, config.logging.accessLog),
   });
+  const reload = fleet.reapply ?? ((): Promise<ReloadResult> => reloads.reload());
 
   let ready = false;
-  const membership = createNodeMembership({
-    fleet,
-    describe: () => describeNode(),
-    heartbeatMs: parseDurationMs(config.store.nodeHeartbeat),
+  const listeners = createNodeListeners({
+    config,
+    baseDir,
+    reloads,
+    routes: () => adminRoutes,
+    stats,
+    metrics,
+    tracer,
+    closers,
     logger,
   });
   const adminRoutes = createNodeAdminRoutes({
@@ -230,86 +202,17 @@ async function assembleNode(
     stats,
     registry,
     state,
-    edge,
+    edge: listeners.edge,
     cluster: options.cluster,
-    extra: [...createSharedConfigRoutes({ fleet, membership, env }), ...createNodeRoutes(membership)],
+    extra: fleet.routes,
   });
-  const adminServer = createAdminServer({
-    routes: () => adminRoutes,
-    access: () => accessTableOf(reloads.table().config),
-    logger,
-  });
-  // Read at start only, like the listen addresses.
-  const statusServer =
-    config.status === undefined
-      ? undefined
-      : createStatusServer({ routes: () => adminRoutes, token: config.status.token, logger });
-  // Registered before the gateway listeners' drain, so they close after it: /readyz answers 503 while the
-  // node drains, from the status listener last of all.
-  if (statusServer !== undefined) closers.add('status listener', () => closeServer(statusServer));
-  closers.add('admin listener', () => closeServer(adminServer));
-  closers.add('upstream pools', async () => {
-    await reloads.settled();
-    const table = reloads.table();
-    for (const checker of table.healthCheckers) await checker.stop();
-    await Promise.all(
-      [...table.services.values()].flatMap((service) =>
-        service.instances.all.map((instance) => instance.close()),
-      ),
-    );
-  });
-  closers.add('gateway listeners', () => drain(gatewayServer, edge, reloads.table(), logger));
-
-  gatewayServer.servers.forEach((server, i) => {
-    const certs = edge.certificates[i];
-    if (certs !== undefined) certs.attach(server as unknown as { setSecureContext: (o: object) => void });
-  });
-  watchCertificates(edge, metrics.registry);
-  for (const [i, server] of gatewayServer.servers.entries())
-    await listen(server, edge.addresses[i] as string);
-  await listen(adminServer, config.admin.listen);
-  if (statusServer !== undefined && config.status !== undefined)
-    await listen(statusServer, config.status.listen);
-  // After the plain listeners are up: they answer the HTTP-01 challenges of the orders started here.
-  startAcme(edge, metrics.registry);
-
-  const startedAt = Date.now();
-  const adminUrl = `http://${hostPortOf(adminServer.address() as AddressInfo)}`;
-  const nodeId =
-    options.nodeId ??
-    `${hostname()}:${(adminServer.address() as AddressInfo).port}${options.cluster === undefined ? '' : `#${options.cluster.workerId}`}`;
-  const listenUrls = gatewayServer.servers.map((server) => hostPortOf(server.address() as AddressInfo));
-  function describeNode(): NodeRecord {
-    return {
-      id: nodeId,
-      admin: adminUrl,
-      listen: listenUrls,
-      version: porticoVersion(),
-      pid: process.pid,
-      startedAt,
-      heartbeatMs: parseDurationMs(config.store.nodeHeartbeat),
-      config: follower?.state() ?? { source: 'file', revision: null },
-    };
-  }
-  if (fromStore !== undefined) {
-    const following = followStoreConfig({
-      fleet,
-      reloads,
-      running: fromStore.revision,
-      env,
-      store: fromStore.store,
-      logger,
-      onChange: () => void membership.beat(),
-    });
-    follower = following;
-    closers.add('store config follower', () => following.stop());
-  } else if (options.watchConfig ?? true) {
+  await listeners.listen();
+  const servers = listeners.gateway.servers;
+  fleet.join({ admin: addressOf(listeners.admin), listen: servers.map(addressOf) });
+  if (options.fromStore === undefined && (options.watchConfig ?? true)) {
     const watcher = watchConfigFile(options.configFile, () => void reload(), logger);
     closers.add('config file watcher', () => watcher.close());
   }
-
-  membership.start();
-  closers.add('node membership', () => membership.stop());
   ready = true;
   closers.add('readiness', () => {
     ready = false;
@@ -325,10 +228,10 @@ async function assembleNode(
   );
 
   return {
-    address: gatewayServer.server.address() as AddressInfo,
-    addresses: gatewayServer.servers.map((server) => server.address() as AddressInfo),
-    adminAddress: adminServer.address() as AddressInfo,
-    statusAddress: statusServer?.address() as AddressInfo | undefined,
+    address: addressOf(listeners.gateway.server),
+    addresses: servers.map(addressOf),
+    adminAddress: addressOf(listeners.admin),
+    statusAddress: listeners.status === undefined ? undefined : addressOf(listeners.status),
     logger,
     registry,
     runtime: reloads.table,
@@ -340,54 +243,4 @@ async function assembleNode(
       return closers.closeAll().then(() => logger.info('portico stopped'));
     },
   };
-}
-
-/**
- * Stops accepting, lets in-flight requests finish within the table's `shutdownTimeout`, then cuts what is left.
- */
-async function drain(
-  server: GatewayServer,
-  edge: EdgeListeners,
-  table: Runtime,
-  logger: Logger,
-): Promise<void> {
-  const drainMs = parseDurationMs(table.config.shutdownTimeout);
-  logger.info({ inflight: server.inflight(), drainMs }, 'shutting down: draining');
-  await edge.close();
-  const servers = server.servers;
-  const closed = Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
-  for (const s of servers) s.closeIdleConnections();
-  const deadline = Date.now() + drainMs;
-  while (server.inflight() > 0 && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    for (const s of servers) s.closeIdleConnections();
-  }
-  for (const s of servers) s.closeAllConnections();
-  await closed;
-}
-
-/** How other machines reach a listener: an unspecified bind address (0.0.0.0, ::) stands for this host's name. */
-function hostPortOf(address: AddressInfo): string {
-  if (address.address === '0.0.0.0' || address.address === '::') return `${hostname()}:${address.port}`;
-  return address.family === 'IPv6'
-    ? `[${address.address}]:${address.port}`
-    : `${address.address}:${address.port}`;
-}
-
-function closeServer(server: Server): Promise<void> {
-  server.closeAllConnections();
-  return new Promise<void>((resolve) => server.close(() => resolve()));
-}
-
-function listen(server: Server, address: string): Promise<void> {
-  const colon = address.lastIndexOf(':');
-  const host = address.slice(0, colon).replace(/^\[|\]$/g, '');
-  const port = Number(address.slice(colon + 1));
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
 }

@@ -15,7 +15,7 @@ export interface NodeView extends NodeEntry {
 export interface NodeMembership {
   /** Writes the first entry and starts the heartbeat (once the node listens and knows its addresses). */
   start(): void;
-  /** Writes this node's entry now (after a config change, so status readers see it at once). */
+  /** Writes this node's entry now (after a config change, so status readers see it at once); nothing before `start`. */
   beat(): Promise<void>;
   /** Every node sharing the store, sorted by id. */
   list(): Promise<NodeView[]>;
@@ -44,9 +44,10 @@ export function createNodeMembership(deps: {
   readonly logger: Logger;
 }): NodeMembership {
   const { fleet, logger } = deps;
+  let started = false;
   let stopped = false;
   const beat = async (): Promise<void> => {
-    if (stopped) return;
+    if (!started || stopped) return;
     try {
       await fleet.heartbeat(deps.describe());
     } catch (err) {
@@ -56,6 +57,7 @@ export function createNodeMembership(deps: {
   let timer: NodeJS.Timeout | undefined;
   return {
     start() {
+      started = true;
       void beat();
       timer = setInterval(() => void beat(), deps.heartbeatMs).unref();
     },
@@ -63,6 +65,7 @@ export function createNodeMembership(deps: {
     list: () => listNodes(fleet),
     async stop() {
       clearInterval(timer);
+      if (!started || stopped) return;
       stopped = true;
       try {
         await fleet.heartbeat({ ...deps.describe(), stopped: true });
