@@ -159,9 +159,10 @@ export class NodeState {
   async close(): Promise<void> {
     const live = this.#live;
     this.#live = new TableParts();
-    live.mirrorAgent?.destroy().catch(() => undefined);
-    for (const agent of this.#retiredAgents) agent.destroy().catch(() => undefined);
+    const agents = [...this.#retiredAgents];
+    if (live.mirrorAgent !== undefined) agents.push(live.mirrorAgent);
     await Promise.all([
+      ...agents.map((agent) => agent.destroy().catch(() => undefined)),
       ...[...live.redisRateLimiters.values()].map((limiter) => limiter.close()),
       ...[...live.sharedCaches.values()].map((store) => store.close()),
       ...this.#retiring,
