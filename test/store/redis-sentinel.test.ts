@@ -80,7 +80,9 @@ routes:
       const res = await request(`${a.adminUrl}/v1/services/orders/instances`, { dispatcher: agent });
       const body = (await res.body.json()) as { instances: { id: string }[] };
       assert.deepEqual(body.instances.map((i) => i.id).sort(), ['o1', 'o2']);
-    }, 5000);
+      // The other node's watch follower reconnects to the promoted replica with backoff; on a loaded machine
+      // that has taken more than 5 s.
+    }, 15_000);
     const seen = Date.now();
     const beatsBefore = heartbeats.length;
     await eventually(() => assert.ok(heartbeats.slice(beatsBefore).includes(200)), 5000);

@@ -5,10 +5,10 @@ import type { AdminRoute } from '../../admin/admin-route.ts';
 import { sendJson } from '../../admin/json-body.ts';
 import { listenersOf } from '../../config/listeners.ts';
 import { PorticoError } from '../../errors/portico-error.ts';
-import type { Config, ListenerTlsConfig } from '../../config/schema.ts';
-import { parseDurationMs } from '../../config/units.ts';
+import type { Config, ListenerConfig, ListenerTlsConfig } from '../../config/schema.ts';
+import { parseDurationMs, parseSizeBytes } from '../../config/units.ts';
 import type { Logger } from '../../observability/logger.ts';
-import type { ListenerSpec } from '../server.ts';
+import type { Http2ListenerSpec, ListenerSpec } from '../server.ts';
 import type { AcmeStore } from '../../store/acme-store.ts';
 import { AcmeManager } from './acme-manager.ts';
 import { createFolderAcmeStorage, createStoreAcmeStorage } from './acme-storage.ts';
@@ -123,10 +123,11 @@ export function createEdgeListeners(
         tls: certs.serverOptions(),
         hsts: hstsOf(listener.tls),
         forwardClientCertificate: listener.tls.clientAuth?.forward === true,
+        http2: http2Of(listener, config),
       };
     if (listener.redirectToHttps === true)
       return { redirectToHttpsPort: listener.httpsPort ?? portOf(firstTls?.address ?? ''), acmeChallenge };
-    return { acmeChallenge };
+    return { acmeChallenge, http2: http2Of(listener, config) };
   });
   return {
     specs,
@@ -266,6 +267,25 @@ function allowListOf(patterns: readonly string[]): (name: string) => boolean {
 
 function hashOf(text: string): string {
   return createHash('sha256').update(text).digest('hex').slice(0, 16);
+}
+
+/** HTTP/2 settings of a listener: on by default with TLS (ALPN), opt-in on a plain listener (h2c). */
+function http2Of(listener: ListenerConfig, config: Config): Http2ListenerSpec | undefined {
+  const h2 = listener.http2;
+  if (!(h2?.enabled ?? listener.tls !== undefined)) return undefined;
+  return {
+    settings: {
+      maxConcurrentStreams: h2?.maxConcurrentStreams ?? 100,
+      maxHeaderListSize: parseSizeBytes(h2?.maxHeaderListSize ?? config.limits.headerSize),
+      initialWindowSize: parseSizeBytes(h2?.initialWindowSize ?? '64kb'),
+    },
+    flood: {
+      windowMs: parseDurationMs(h2?.floodWindow ?? '10s'),
+      maxResets: h2?.maxResets ?? 200,
+      maxPings: h2?.maxPings ?? 100,
+      maxSettings: h2?.maxSettings ?? 100,
+    },
+  };
 }
 
 function hstsOf(tls: ListenerTlsConfig): string | undefined {

@@ -1,6 +1,6 @@
 import type { Pool } from 'undici';
 import type { GuardedLookup } from '../../registry/address-policy.ts';
-import { originPools } from './origin-pools.ts';
+import { originPools, type UpstreamProtocol } from './origin-pools.ts';
 import type { UpstreamTls } from './upstream-tls.ts';
 
 export type InstanceStatus = 'passing' | 'critical' | 'draining';
@@ -24,7 +24,11 @@ export interface PoolOptions {
   lookup?: GuardedLookup | undefined;
   /** TLS settings of the service, used when the instance URL is https. */
   tls?: UpstreamTls | undefined;
+  /** HTTP version spoken to the instance (the service's `protocol`); http1 when absent. */
+  protocol?: UpstreamProtocol | undefined;
 }
+
+export type { UpstreamProtocol } from './origin-pools.ts';
 
 /**
  * One running copy of a service. Mutable counters (inflight, health) live here so balancers and
@@ -93,6 +97,11 @@ export class Instance {
     return this.healthy && this.status === 'passing';
   }
 
+  /** The HTTP version spoken to this instance. */
+  get protocol(): UpstreamProtocol {
+    return this.#poolOptions.protocol ?? 'http1';
+  }
+
   /** The connection pool of this instance's origin, shared with every instance on it (see `OriginPools`). */
   get pool(): Pool {
     this.#pool ??= originPools.acquire({
@@ -102,6 +111,7 @@ export class Instance {
       keepAliveTimeoutMs: this.#poolOptions.keepAliveTimeoutMs,
       lookup: this.#poolOptions.lookup,
       tls: this.tls,
+      protocol: this.#poolOptions.protocol ?? 'http1',
     });
     return this.#pool;
   }

@@ -26,7 +26,7 @@ test('ten thousand instances on two origins hold two pools, closed with the last
   assert.equal(first?.closed, true);
 });
 
-test('instances with different connection settings or TLS do not share a pool', async () => {
+test('instances with different connection settings, TLS or protocol do not share a pool', async () => {
   const pools = new OriginPools();
   const base = {
     origin: 'https://127.0.0.1:9',
@@ -35,6 +35,7 @@ test('instances with different connection settings or TLS do not share a pool', 
     keepAliveTimeoutMs: 4000,
     lookup: undefined,
     tls: undefined,
+    protocol: 'http1' as const,
   };
   const a = pools.acquire(base);
   assert.equal(pools.acquire({ ...base }), a);
@@ -42,8 +43,9 @@ test('instances with different connection settings or TLS do not share a pool', 
     pools.acquire({ ...base, connectTimeoutMs: 2000 }),
     pools.acquire({ ...base, tls: { rejectUnauthorized: false } }),
     pools.acquire({ ...base, origin: 'https://127.0.0.1:10' }),
+    pools.acquire({ ...base, protocol: 'h2' }),
   ];
-  assert.equal(new Set([a, ...other]).size, 4);
+  assert.equal(new Set([a, ...other]).size, 5);
   for (const pool of [a, a, ...other]) await pools.release(pool);
   assert.equal(pools.size, 0);
 });

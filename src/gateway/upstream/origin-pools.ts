@@ -2,6 +2,9 @@ import { Pool } from 'undici';
 import type { GuardedLookup } from '../../registry/address-policy.ts';
 import type { UpstreamTls } from './upstream-tls.ts';
 
+/** The HTTP version spoken to an origin (a service's `protocol`). */
+export type UpstreamProtocol = 'http1' | 'h2' | 'h2c';
+
 /** What makes two pools interchangeable: the origin and every setting undici's `Pool` is created with. */
 export interface PoolKey {
   readonly origin: string;
@@ -12,6 +15,8 @@ export interface PoolKey {
   readonly lookup: GuardedLookup | undefined;
   /** TLS settings of an https origin (undefined for http); compared by identity. */
   readonly tls: UpstreamTls | undefined;
+  /** HTTP/1.1, or HTTP/2 by ALPN (h2) or with prior knowledge (h2c). */
+  readonly protocol: UpstreamProtocol;
 }
 
 interface Entry {
@@ -26,7 +31,7 @@ interface Entry {
  * in-flight requests, when the last instance using it is closed.
  *
  * @example
- * const pool = originPools.acquire({ origin, connections: null, connectTimeoutMs, keepAliveTimeoutMs, lookup, tls });
+ * const pool = originPools.acquire({ origin, connections: null, connectTimeoutMs, keepAliveTimeoutMs, lookup, tls, protocol: 'http1' });
  * // … later, once per acquire:
  * await originPools.release(pool);
  */
@@ -47,10 +52,8 @@ export class OriginPools {
         connectTimeout: key.connectTimeoutMs,
         keepAliveTimeout: key.keepAliveTimeoutMs,
         keepAliveMaxTimeout: key.keepAliveTimeoutMs,
-        pipelining: 1,
-        ...(key.lookup === undefined && key.tls === undefined
-          ? {}
-          : { connect: { ...key.tls, ...(key.lookup === undefined ? {} : { lookup: key.lookup }) } }),
+        ...http2OptionsOf(key.protocol),
+        ...connectOptionsOf(key.lookup, key.tls, key.protocol === 'h2c'),
       });
       entry = { pool, refs: 0 };
       this.#entries.set(id, entry);
@@ -77,7 +80,7 @@ export class OriginPools {
   }
 
   #keyOf(key: PoolKey): string {
-    return `${key.origin} ${key.connections ?? 0} ${key.connectTimeoutMs} ${key.keepAliveTimeoutMs} ${this.#idOf(key.lookup)} ${this.#idOf(key.tls)}`;
+    return `${key.origin} ${key.protocol} ${key.connections ?? 0} ${key.connectTimeoutMs} ${key.keepAliveTimeoutMs} ${this.#idOf(key.lookup)} ${this.#idOf(key.tls)}`;
   }
 
   #idOf(value: object | undefined): number {
@@ -86,6 +89,28 @@ export class OriginPools {
     if (id === undefined) this.#ids.set(value, (id = this.#nextId++));
     return id;
   }
+}
+
+/**
+ * undici's HTTP/2 options: ALPN `h2` over TLS, or prior knowledge (h2c) on a plain connection (see
+ * docs/adr/0008-http2-listeners-and-upstreams.md). HTTP/2 connections multiplex streams up to the instance's
+ * SETTINGS_MAX_CONCURRENT_STREAMS (undici's default pipelining for h2); HTTP/1.1 ones carry one request at a time.
+ */
+function http2OptionsOf(protocol: UpstreamProtocol): object {
+  return protocol === 'http1' ? { pipelining: 1 } : { allowH2: true };
+}
+
+/** undici `connect` options: the guarded lookup, the TLS settings and h2c, only when set. */
+function connectOptionsOf(
+  lookup: GuardedLookup | undefined,
+  tls: UpstreamTls | undefined,
+  h2c: boolean,
+): { connect?: Record<string, unknown> } {
+  if (lookup === undefined && tls === undefined && !h2c) return {};
+  // useH2c goes in `connect`: a Pool builds its connector without passing its own useH2c on.
+  return {
+    connect: { ...tls, ...(lookup === undefined ? {} : { lookup }), ...(h2c ? { useH2c: true } : {}) },
+  };
 }
 
 /** The process's pools; instances take theirs from here (see `Instance.pool`). */
