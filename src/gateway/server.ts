@@ -385,16 +385,21 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
           ...httpOptions,
           ...spec.tls,
           ...http2Options(h2),
-          // acme-tls/1 stays when the listener answers TLS-ALPN-01 (docs/tls.md); the CA only needs the handshake.
-          ALPNProtocols: (spec.tls.ALPNProtocols as readonly string[] | undefined)?.includes('acme-tls/1')
-            ? ['h2', 'http/1.1', 'acme-tls/1']
-            : ['h2', 'http/1.1'],
+          ALPNProtocols: ['h2', 'http/1.1'],
           allowHTTP1: true,
           handshakeTimeout: options.headersTimeoutMs,
         },
         onRequest as unknown as Parameters<typeof createHttp2SecureServer>[1],
       ) as unknown as Server;
       trackHttp2Sessions(server, h2);
+      if ((spec.tls.ALPNProtocols as readonly string[] | undefined)?.includes('acme-tls/1'))
+        // node:http2 replaces the ALPN list with h2 and http/1.1; the TLS server reads the wire-format list from
+        // this property at every connection, so acme-tls/1 (TLS-ALPN-01, docs/tls.md) is put back here. A CA
+        // validating only needs the handshake; http2 then drops the connection as an unknown protocol.
+        (server as unknown as { ALPNProtocols: Buffer }).ALPNProtocols = Buffer.from(
+          '\x02h2\x08http/1.1\x0aacme-tls/1',
+          'latin1',
+        );
     } else {
       // An https.Server is an http.Server with TLS in front: the same intake, parser limits and guards.
       server = createHttpsServer(
