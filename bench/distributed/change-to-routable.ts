@@ -119,7 +119,11 @@ async function measure(
 }
 
 /** GETs back to back on one keep-alive connection until `want(status)` or the deadline. */
-async function pollUntil(gateway: Client, want: (status: number) => boolean, deadline: number): Promise<boolean> {
+async function pollUntil(
+  gateway: Client,
+  want: (status: number) => boolean,
+  deadline: number,
+): Promise<boolean> {
   while (performance.now() < deadline) {
     try {
       const res = await gateway.request({ method: 'GET', path: '/x' });
@@ -135,7 +139,9 @@ async function pollUntil(gateway: Client, want: (status: number) => boolean, dea
 /** Nearest rank. */
 function at(values: readonly number[], q: number): string {
   const sorted = [...values].sort((x, y) => x - y);
-  return (sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? NaN).toFixed(1);
+  return (sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? NaN).toFixed(
+    1,
+  );
 }
 
 function summary(values: readonly number[]): string {

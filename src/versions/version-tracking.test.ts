@@ -59,7 +59,8 @@ function createFlakyStore() {
   return { store, state, rows, pins };
 }
 
-const requestsIn = (rows: Map<string, UsageRow>) => [...rows.values()].reduce((sum, r) => sum + r.requests, 0);
+const requestsIn = (rows: Map<string, UsageRow>) =>
+  [...rows.values()].reduce((sum, r) => sum + r.requests, 0);
 
 test('usage a flush could not write while the store was down is added by the next flush, exactly once', async () => {
   const { store, state, rows } = createFlakyStore();

@@ -29,7 +29,8 @@ routes:
   assert.equal((await fleet.addRevision(document(blue), 'test', 'apply')).revision.revision, 1);
   const node = await startPorticoFromStore({ store: redis.url, prefix, nodeId: 'n1' });
   t.after(() => node.stop());
-  const colour = async () => ((await (await fetch(`${node.url}/colour`)).json()) as { upstream: string }).upstream;
+  const colour = async () =>
+    ((await (await fetch(`${node.url}/colour`)).json()) as { upstream: string }).upstream;
 
   assert.equal((await fleet.addRevision(document(green), 'test', 'apply')).revision.revision, 2);
   await eventually(async () => assert.equal(await colour(), 'green'));
