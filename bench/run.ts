@@ -12,6 +12,7 @@ import type { CpuList } from './lib/processes.ts';
 import { chartSvg } from './lib/chart-svg.ts';
 import { reportMarkdown, scenarioTable, updateDocs, writeOut } from './lib/report.ts';
 import type { BenchReport } from './lib/report.ts';
+import { summaryLine } from './lib/summary.ts';
 import { startUpstream } from './lib/upstream.ts';
 import { allScenarios } from './scenarios/index.ts';
 import type { BenchContext, ResultRow, Scenario, ScenarioResult } from './scenarios/scenario.ts';
@@ -182,6 +183,7 @@ async function main(): Promise<void> {
   log('\n');
   for (const s of report.scenarios) log(`${s.title}\n${scenarioTable(s)}\n`);
   if (report.skipped.length > 0) log(`skipped: ${report.skipped.join(', ')}`);
+  log(summaryLine(report));
 
   const resultsFile = join(repoRoot, 'bench/results/latest.json');
   await writeOut(resultsFile, `${JSON.stringify(report, null, 2)}\n`);

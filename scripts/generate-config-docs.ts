@@ -11,7 +11,8 @@ import { ConfigSchema } from '../src/config/schema.ts';
 import { describeSchema, patternPhrases, type SchemaLike } from '../src/config/schema-issues.ts';
 import { unsupportedFeatures } from '../src/config/unsupported.ts';
 import { diffRules, type RuleFamily } from '../src/contracts/diff/rules.ts';
-import { errorCatalog } from '../src/errors/catalog.ts';
+import { errorCatalog, type ErrorCode } from '../src/errors/catalog.ts';
+import { GrpcStatus, grpcStatusOfCode } from '../src/errors/grpc-status.ts';
 
 interface DocSchema extends SchemaLike {
   default?: unknown;
@@ -203,8 +204,10 @@ ${rows.join('\n')}
 
 /** docs/errors.md: every code the gateway answers with, from src/errors/catalog.ts. */
 export function renderErrorsDoc(): string {
+  const grpcNames = new Map<number, string>(Object.entries(GrpcStatus).map(([name, value]) => [value, name]));
   const rows = Object.entries(errorCatalog).map(
-    ([code, e]) => `| \`${code}\` | ${e.status} | ${cell(e.title)} | ${e.retryable ? 'yes' : 'no'} |`,
+    ([code, e]) =>
+      `| \`${code}\` | ${e.status} | ${cell(e.title)} | ${e.retryable ? 'yes' : 'no'} | ${grpcNames.get(grpcStatusOfCode[code as ErrorCode]) ?? ''} |`,
   );
   return `# Error codes
 
@@ -212,10 +215,12 @@ export function renderErrorsDoc(): string {
 
 Every error Portico itself answers with is an RFC 9457 \`application/problem+json\` document whose \`code\`
 is one of these. Answers from upstream services pass through untouched. \`retryable\` says whether the same
-request may succeed when tried again.
+request may succeed when tried again. On a gRPC or gRPC-Web call the same error is a gRPC answer instead: HTTP
+200 with the \`gRPC\` status of the last column in \`grpc-status\`, the detail in \`grpc-message\` and the code in
+\`portico-error\` (see [grpc.md](grpc.md)).
 
-| Code | Status | Title | Retryable |
-| --- | --- | --- | --- |
+| Code | Status | Title | Retryable | gRPC |
+| --- | --- | --- | --- | --- |
 ${rows.join('\n')}
 `;
 }

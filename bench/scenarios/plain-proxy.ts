@@ -47,6 +47,7 @@ export function createPlainProxyScenario(size: 'small' | 'large'): Scenario {
           { key: 'rps', label: 'req/s', unit: '', decimals: 0, ratioTo: ['node-floor', 'direct'] },
           { key: 'p50', label: 'p50', unit: 'ms', decimals: 2, ratioTo: ['node-floor'] },
           { key: 'p99', label: 'p99', unit: 'ms', decimals: 2, ratioTo: ['node-floor'] },
+          { key: 'cpu', label: 'CPU/req', unit: 'µs', decimals: 1, ratioTo: ['node-floor'] },
           { key: 'rss', label: 'peak RSS', unit: 'MB', decimals: 1, ratioTo: ['node-floor'] },
         ],
       };

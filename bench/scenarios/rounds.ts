@@ -1,5 +1,6 @@
 import type { RunningContender } from '../contenders/contender.ts';
 import type { LoadResult } from '../lib/load-generator.ts';
+import { treeCpuUs } from '../lib/rss.ts';
 import { summarize } from '../lib/stats.ts';
 import type { Summary } from '../lib/stats.ts';
 import type { BenchContext, MetricColumn } from './scenario.ts';
@@ -7,6 +8,8 @@ import type { BenchContext, MetricColumn } from './scenario.ts';
 /** Samples of one contender over the rounds; NaN marks a round that failed. */
 export interface RoundSamples {
   results: LoadResult[];
+  /** CPU time of the contender's process tree per request, per round (NaN without a process, e.g. `direct`). */
+  cpuUsPerRequest: number[];
   notes: string[];
 }
 
@@ -71,7 +74,7 @@ export async function measureRounds(
   plan: RoundPlan,
 ): Promise<Map<string, RoundSamples>> {
   const samples = new Map<string, RoundSamples>();
-  for (const c of contenders) samples.set(c.label, { results: [], notes: [] });
+  for (const c of contenders) samples.set(c.label, { results: [], cpuUsPerRequest: [], notes: [] });
   if (plan.warmupS > 0) {
     for (const c of contenders) {
       ctx.log(`  warm-up ${c.label} (${plan.warmupS}s)`);
@@ -82,23 +85,31 @@ export async function measureRounds(
     for (let i = 0; i < contenders.length; i++) {
       const c = contenders[(i + round) % contenders.length]!;
       const entry = samples.get(c.label)!;
+      const pid = c.process?.pid;
+      const cpuBefore = pid === undefined ? Number.NaN : await treeCpuUs(pid);
       const result = await measureOnce(ctx, c, plan, plan.durationS, entry.notes);
+      const cpu =
+        pid === undefined || result.requests === 0
+          ? Number.NaN
+          : ((await treeCpuUs(pid)) - cpuBefore) / result.requests;
       entry.results.push(result);
+      entry.cpuUsPerRequest.push(Number.isFinite(result.rps) ? cpu : Number.NaN);
       ctx.log(
         `  round ${round + 1}/${plan.rounds} ${c.label.padEnd(20)} ${fmt(result.rps, 0)} req/s` +
-          `  p50 ${fmt(result.p50Ms, 3)} ms  p99 ${fmt(result.p99Ms, 3)} ms`,
+          `  p50 ${fmt(result.p50Ms, 3)} ms  p99 ${fmt(result.p99Ms, 3)} ms  CPU ${fmt(cpu, 1)} µs/req`,
       );
     }
   }
   return samples;
 }
 
-/** Req/s, p50 and p99 of one contender over its rounds, under the keys of {@link loadColumns}. */
-export function loadMetrics(s: RoundSamples): Record<'rps' | 'p50' | 'p99', Summary> {
+/** Req/s, p50, p99 and CPU per request of one contender over its rounds, under the keys of {@link loadColumns}. */
+export function loadMetrics(s: RoundSamples): Record<'rps' | 'p50' | 'p99' | 'cpu', Summary> {
   return {
     rps: summarize(s.results.map((r) => r.rps)),
     p50: summarize(s.results.map((r) => r.p50Ms)),
     p99: summarize(s.results.map((r) => r.p99Ms)),
+    cpu: summarize(s.cpuUsPerRequest),
   };
 }
 

@@ -205,6 +205,60 @@ export const ListenerTlsSchema = Obj(
   'TLS termination on a listener.',
 );
 
+export const ListenerHttp2Schema = Obj(
+  {
+    enabled: Type.Optional(
+      Type.Boolean({
+        description:
+          'Serve HTTP/2: on TLS listeners by ALPN (`h2`, then `http/1.1`; on by default), on plain listeners as h2c with prior knowledge next to HTTP/1.1 (off by default).',
+      }),
+    ),
+    maxConcurrentStreams: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 10000,
+        default: 100,
+        description: 'Most streams (requests) a client may have open at once on one connection.',
+      }),
+    ),
+    maxHeaderListSize: Type.Optional(
+      Size('Largest decoded header list of one request (HPACK included); `limits.headerSize` when absent.'),
+    ),
+    initialWindowSize: Type.Optional(
+      Size(
+        'Flow-control window of each stream: how much request body a client may send before Portico reads it.',
+        '64kb',
+      ),
+    ),
+    floodWindow: Type.Optional(Duration('Window over which the flood counters below are counted.', '10s')),
+    maxResets: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        default: 200,
+        description:
+          'Streams a client may cancel before their answer within `floodWindow` (rapid reset, CVE-2023-44487); more close the connection with GOAWAY.',
+      }),
+    ),
+    maxPings: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        default: 100,
+        description:
+          'PING frames a client may send within `floodWindow`; more close the connection with GOAWAY.',
+      }),
+    ),
+    maxSettings: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        default: 100,
+        description:
+          'SETTINGS frames a client may send within `floodWindow`; more close the connection with GOAWAY.',
+      }),
+    ),
+  },
+  'HTTP/2 on this listener and its limits (see docs/http2.md).',
+);
+
 export const ListenerSchema = Obj(
   {
     address: Type.String({ minLength: 1, description: 'Address to listen on (host:port).' }),
@@ -224,6 +278,7 @@ export const ListenerSchema = Obj(
           'Port put in redirects when clients reach HTTPS on another port than the TLS listener (NAT).',
       }),
     ),
+    http2: Type.Optional(ListenerHttp2Schema),
   },
   'A client listener: plain HTTP, HTTPS (with `tls`) or a redirect to HTTPS.',
 );
@@ -538,6 +593,13 @@ export const RetriesSchema = Obj(
       Duration('Delay before the first retry; it doubles for each further retry, half of it random.', '25ms'),
     ),
     maxBackoff: Type.Optional(Duration('Longest delay between two tries.', '1s')),
+    grpcStatuses: Type.Optional(
+      Type.Array(Type.Integer({ minimum: 1, maximum: 16 }), {
+        default: [14],
+        description:
+          'gRPC statuses that allow a retry when an instance answers one before any message (Trailers-Only); they count as a 503 for `on`. UNAVAILABLE (14) by default.',
+      }),
+    ),
   },
   'Retries of failed tries of the listed methods, each on another instance; a streamed request body cannot be replayed, so only bodiless requests and bodies already buffered for validation are retried.',
 );
@@ -747,6 +809,11 @@ export const ServiceSchema = Obj(
     circuitBreaker: Type.Optional(CircuitBreakerSchema),
     bulkhead: Type.Optional(BulkheadSchema),
     tls: Type.Optional(ServiceTlsSchema),
+    protocol: Type.Union([Type.Literal('http1'), Type.Literal('h2'), Type.Literal('h2c')], {
+      default: 'http1',
+      description:
+        'HTTP version spoken to the instances: http1, h2 (HTTP/2 over TLS by ALPN, https instances) or h2c (HTTP/2 with prior knowledge, http instances); gRPC needs h2 or h2c.',
+    }),
     versions: Type.Optional(
       Type.Record(Type.String({ pattern: '^[0-9]+$' }), VersionPolicySchema, {
         additionalProperties: false,
@@ -1280,6 +1347,7 @@ export const ConfigSchema = Obj(
 
 export type Config = Static<typeof ConfigSchema>;
 export type ListenerConfig = Static<typeof ListenerSchema>;
+export type ListenerHttp2Config = Static<typeof ListenerHttp2Schema>;
 export type ListenerTlsConfig = Static<typeof ListenerTlsSchema>;
 export type ListenerCertificateConfig = Static<typeof ListenerCertificateSchema>;
 export type ServiceTlsConfig = Static<typeof ServiceTlsSchema>;

@@ -82,8 +82,22 @@ export function checkSemantics(config: Config): SemanticIssue[] {
         add([...path, 'redirectToHttps'], 'a TLS listener cannot redirect to HTTPS (it already is)');
       else if (!hasTls && listener.httpsPort === undefined)
         add([...path, 'redirectToHttps'], 'needs a TLS listener or `httpsPort` to redirect to');
+      if (listener.http2?.enabled === true)
+        add([...path, 'http2', 'enabled'], 'a redirect listener answers HTTP/1.1 only: drop `http2`');
     }
   });
+  for (const [name, service] of Object.entries(config.services)) {
+    const protocol = service.protocol;
+    if (protocol === 'http1' || protocol === undefined) continue;
+    const scheme = protocol === 'h2' ? 'https:' : 'http:';
+    service.instances.forEach((instance, i) => {
+      if (!instance.url.startsWith(scheme))
+        add(
+          ['services', name, 'instances', i, 'url'],
+          `protocol ${protocol} needs ${scheme}// instances (h2 is negotiated over TLS, h2c is plain)`,
+        );
+    });
+  }
   const admin = parseListenAddress(config.admin.listen);
   if (typeof admin === 'string') {
     add(['admin', 'listen'], admin);

@@ -1,8 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
-import $RefParser from '@apidevtools/json-schema-ref-parser';
-import swagger2openapi from 'swagger2openapi';
 import { parse as parseYaml } from 'yaml';
 import { ContractError } from './contract-error.ts';
 
@@ -89,6 +87,8 @@ async function checkContract(input: unknown, options: { baseFile?: string }): Pr
   if (options.baseFile === undefined) refuseExternalRefs(doc, '');
   let resolved: JsonObject;
   let published = doc;
+  // Loaded on the first contract, not at start: a config without contracts never pays for them (docs/benchmarks.md).
+  const { default: $RefParser } = await import('@apidevtools/json-schema-ref-parser');
   try {
     // A contract file may reference files next to it: bundling pulls them in as local refs, so ajv and the
     // catalogue get one self-contained document.
@@ -125,6 +125,7 @@ async function fromSwagger2(doc: JsonObject): Promise<JsonObject> {
   if (doc.swagger === undefined || doc.openapi !== undefined) return doc;
   if (String(doc.swagger) !== '2.0' && doc.swagger !== 2)
     throw new ContractError(`"swagger" is "${String(doc.swagger)}": only Swagger 2.0 is accepted`, 'swagger');
+  const { default: swagger2openapi } = await import('swagger2openapi');
   try {
     return await swagger2openapi.convertObj(structuredClone({ ...doc, swagger: '2.0' }), {
       patch: true,

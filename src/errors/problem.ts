@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { errorCatalog, type ErrorCode } from './catalog.ts';
 import { PorticoError } from './portico-error.ts';
+import { isGrpcCall, sendGrpcError } from './grpc-status.ts';
 
 const kProblemCode = Symbol('portico.problemCode');
 type MarkedResponse = ServerResponse & { [kProblemCode]?: ErrorCode };
@@ -26,7 +27,10 @@ export function problemBody(code: ErrorCode, detail?: string, extra?: Record<str
   });
 }
 
-/** Answers with problem+json unless headers already left, in which case the response is aborted. */
+/**
+ * Answers with problem+json unless headers already left, in which case the response is aborted. A gRPC call
+ * gets the gRPC status of the code instead (grpc-status.ts): gRPC clients never read a problem+json body.
+ */
 export function sendProblem(
   res: ServerResponse,
   code: ErrorCode,
@@ -35,6 +39,7 @@ export function sendProblem(
   headers?: Record<string, string>,
 ): void {
   (res as MarkedResponse)[kProblemCode] = code;
+  if (isGrpcCall(res)) return sendGrpcError(res, code, detail, headers);
   if (res.headersSent) {
     // A clean end would look like a whole answer: cut the connection so the client sees the failure.
     res.destroy();

@@ -6,7 +6,14 @@ import {
   type ServerOptions,
 } from 'node:http';
 import { createServer as createHttpsServer, type ServerOptions as HttpsServerOptions } from 'node:https';
+import {
+  createSecureServer as createHttp2SecureServer,
+  createServer as createHttp2Server,
+  type Http2Session,
+  type Settings as Http2Settings,
+} from 'node:http2';
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { logRequest, type Refusals } from '../observability/access-log.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { OtlpTracer } from '../observability/otlp-tracer.ts';
@@ -23,6 +30,8 @@ import type { Runtime } from './runtime/compile-runtime.ts';
 import { ConnectionGuard } from './net/connection-guard.ts';
 import { closeAfterAnswer } from './net/lingering-close.ts';
 import { forwardClientCertificate } from './tls/client-cert-header.ts';
+import { grpcTimeoutMs } from './grpc/grpc-timeout.ts';
+import { guardHttp2Session, type Http2FloodKind, type Http2FloodLimits } from './net/http2-flood-guard.ts';
 
 export interface GatewayServerOptions {
   /** The current runtime table; read once per request. */
@@ -58,6 +67,17 @@ export interface ListenerSpec {
   readonly acmeChallenge?: ((token: string) => string | undefined) | undefined;
   /** A TLS listener that sends the verified client certificate upstream in `Client-Cert` (RFC 9440). */
   readonly forwardClientCertificate?: boolean | undefined;
+  /**
+   * HTTP/2 on this listener: by ALPN on a TLS listener, with prior knowledge (next to HTTP/1.1) on a plain one.
+   * HTTP/1.1 only when absent.
+   */
+  readonly http2?: Http2ListenerSpec | undefined;
+}
+
+/** The HTTP/2 settings a listener announces and the floods it refuses. */
+export interface Http2ListenerSpec {
+  readonly settings: Pick<Http2Settings, 'maxConcurrentStreams' | 'maxHeaderListSize' | 'initialWindowSize'>;
+  readonly flood: Http2FloodLimits;
 }
 
 export interface GatewayServer {
@@ -101,7 +121,7 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
 
   function onResponseClose(this: TrackedResponse): void {
     inflight--;
-    afterAnswer(this.req.socket as ClientSocket | null);
+    if (this.req.httpVersionMajor !== 2) afterAnswer(this.req.socket as ClientSocket | null);
     const ctx = this[kContext];
     if (ctx === undefined) return;
     this[kContext] = undefined;
@@ -116,7 +136,7 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
 
   function onUntrackedClose(this: ServerResponse): void {
     inflight--;
-    afterAnswer(this.req.socket as ClientSocket | null);
+    if (this.req.httpVersionMajor !== 2) afterAnswer(this.req.socket as ClientSocket | null);
   }
 
   /** Once every answer owed on a connection is out, a parse failure behind them gets its own answer. */
@@ -141,7 +161,8 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
     headers?: Record<string, string>,
   ): void {
     res.once('close', onUntrackedClose);
-    if (close) {
+    // An HTTP/2 refusal ends its stream only; the connection's other streams go on.
+    if (close && req.httpVersionMajor !== 2) {
       res.shouldKeepAlive = false;
       markLast(req.socket as ClientSocket);
     } else closeAfterAnswer(req, res);
@@ -167,12 +188,17 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
     const socket = req.socket as ClientSocket;
     guard.headReceived(socket);
     inflight++;
-    if (socket[kLastRequestSeen] === true) {
-      // Pipelined after a request that closes the connection: never run, never answered.
-      res.once('close', onUntrackedClose);
-      return;
+    if (req.httpVersionMajor === 2) {
+      // Node's compatibility layer: `:authority` stands for Host (RFC 9113 §8.3.1); stages and the proxy read Host.
+      req.headers.host ??= req.headers[':authority'] as string | undefined;
+    } else {
+      if (socket[kLastRequestSeen] === true) {
+        // Pipelined after a request that closes the connection: never run, never answered.
+        res.once('close', onUntrackedClose);
+        return;
+      }
+      if (!res.shouldKeepAlive) markLast(socket);
     }
-    if (!res.shouldKeepAlive) markLast(socket);
     const runtime = options.runtime();
     if (req.rawHeaders.length > runtime.headerCountLimit * 2) {
       return refuse(
@@ -224,6 +250,7 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
       performance.now(),
     );
     if (upgradeHead !== undefined) ctx.upgradeHead = upgradeHead;
+    if (ctx.grpc !== undefined) ctx.deadlineMs = grpcTimeoutMs(req.headers['grpc-timeout']);
     if (accessLog) {
       ctx.bytesReadAtStart = socket.bytesRead;
       ctx.bytesWrittenAtStart = socket.bytesWritten;
@@ -327,19 +354,39 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
         handleRequest(req, res, upgradeHead);
       };
     }
-    const server: Server =
-      spec.tls === undefined
-        ? createServer(httpOptions, onRequest)
-        : // An https.Server is an http.Server with TLS in front: the same intake, parser limits and guards.
-          (createHttpsServer(
-            // The handshake counts against the head deadline: a client that stalls it holds no socket longer.
-            { ...httpOptions, ...spec.tls, handshakeTimeout: options.headersTimeoutMs },
-            onRequest,
-          ) as unknown as Server);
+    const h2 = spec.http2;
+    let server: Server;
+    if (spec.tls === undefined) {
+      server = createServer(httpOptions, onRequest);
+      if (h2 !== undefined) acceptPriorKnowledge(server, h2, onRequest);
+    } else if (h2 !== undefined) {
+      // HTTP/1.1 connections of this server run Node's HTTP/1.1 connection code with the same options
+      // (allowHTTP1): one server, one intake, whichever protocol ALPN picked.
+      server = createHttp2SecureServer(
+        {
+          ...httpOptions,
+          ...spec.tls,
+          ...http2Options(h2),
+          ALPNProtocols: ['h2', 'http/1.1'],
+          allowHTTP1: true,
+          handshakeTimeout: options.headersTimeoutMs,
+        },
+        onRequest as unknown as Parameters<typeof createHttp2SecureServer>[1],
+      ) as unknown as Server;
+      trackHttp2Sessions(server, h2);
+    } else {
+      // An https.Server is an http.Server with TLS in front: the same intake, parser limits and guards.
+      server = createHttpsServer(
+        // The handshake counts against the head deadline: a client that stalls it holds no socket longer.
+        { ...httpOptions, ...spec.tls, handshakeTimeout: options.headersTimeoutMs },
+        onRequest,
+      ) as unknown as Server;
+    }
     // Node silently drops header lines past maxHeadersCount; let one more through so the count check above sees it.
     server.maxHeadersCount = 1001;
     server.maxConnections = options.maxConnections;
     guard.attach(server, spec.tls === undefined ? 'connection' : 'secureConnection');
+    if (spec.tls !== undefined && h2 !== undefined) server.on('secureConnection', markMultiplexed);
     if (spec.forwardClientCertificate === true) server.on('secureConnection', forwardClientCertificate);
     server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
       socket.on('error', destroyOnError);
@@ -352,6 +399,99 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
     });
     server.on('clientError', onClientError);
     return server;
+  }
+
+  function markMultiplexed(socket: TLSSocket): void {
+    if (socket.alpnProtocol === 'h2') guard.multiplexed(socket);
+  }
+
+  function http2Options(h2: Http2ListenerSpec): object {
+    return {
+      settings: { ...h2.settings, enablePush: false },
+      // Pseudo-headers count as pairs too; the header count itself is checked at intake (431).
+      maxHeaderListPairs: options.runtime().headerCountLimit + 8,
+      maxSessionRejectedStreams: 100,
+      maxSessionInvalidFrames: 100,
+    };
+  }
+
+  function onFlood(kind: Http2FloodKind, session: Http2Session): void {
+    logger.warn({ peer: session.socket?.remoteAddress, flood: kind }, 'HTTP/2 flood: connection sent away');
+  }
+
+  /**
+   * Guards every HTTP/2 session of `server` and gives the server the connection-closing methods the gateway's
+   * drain uses: GOAWAY to every session (open streams finish), then destroy what is left.
+   */
+  function trackHttp2Sessions(
+    server: Server | ReturnType<typeof createHttp2Server>,
+    h2: Http2ListenerSpec,
+  ): void {
+    const sessions = new Set<Http2Session>();
+    const sockets = new Set<Socket>();
+    server.on('session', (session: Http2Session) => {
+      sessions.add(session);
+      session.once('close', () => sessions.delete(session));
+      guardHttp2Session(session, h2.flood, onFlood);
+      session.setTimeout(options.keepAliveTimeoutMs, closeIdleSession);
+    });
+    const http = server as Server;
+    if (http.closeAllConnections !== undefined) return;
+    // The TLS server of HTTP/2 lacks closeAllConnections: it tracks its sockets itself.
+    server.on('secureConnection', (socket: Socket) => {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+    });
+    const closeIdle = http.closeIdleConnections?.bind(http);
+    http.closeIdleConnections = () => {
+      closeIdle?.();
+      for (const session of sessions) if (!session.closed) session.close();
+    };
+    http.closeAllConnections = () => {
+      for (const session of sessions) session.destroy();
+      for (const socket of sockets) socket.destroy();
+    };
+  }
+
+  /**
+   * h2c with prior knowledge (RFC 9113 §3.3) next to HTTP/1.1 on one plain port: the first bytes tell them
+   * apart. A connection opening with the HTTP/2 preface goes to an HTTP/2 server that runs the same intake.
+   */
+  function acceptPriorKnowledge(
+    server: Server,
+    h2: Http2ListenerSpec,
+    onRequest: (req: IncomingMessage, res: ServerResponse, upgradeHead?: Buffer) => void,
+  ): void {
+    const h2c = createHttp2Server(
+      http2Options(h2),
+      onRequest as unknown as Parameters<typeof createHttp2Server>[1],
+    );
+    trackHttp2Sessions(h2c, h2);
+    const sessionsOfH2c = h2c as unknown as Server;
+    const [http1] = server.listeners('connection') as ((socket: Socket) => void)[];
+    if (http1 === undefined) throw new Error('node:http server without its connection listener');
+    server.removeListener('connection', http1);
+    server.on('connection', function sniffPreface(socket: Socket) {
+      readPrefaceStart(socket, (isHttp2) => {
+        if (isHttp2) {
+          guard.multiplexed(socket);
+          h2c.emit('connection', socket);
+        } else {
+          http1.call(server, socket);
+          socket.resume();
+        }
+      });
+    });
+    const closeIdle = server.closeIdleConnections.bind(server);
+    const closeAll = server.closeAllConnections.bind(server);
+    server.closeIdleConnections = () => {
+      closeIdle();
+      sessionsOfH2c.closeIdleConnections();
+    };
+    server.closeAllConnections = () => {
+      closeAll();
+      sessionsOfH2c.closeAllConnections();
+    };
   }
 
   function onClientError(err: NodeJS.ErrnoException, socket: ClientSocket): void {
@@ -381,6 +521,33 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
 
   const servers = (options.listeners ?? [{}]).map(createListener);
   return { server: servers[0] as Server, servers, inflight: () => inflight };
+}
+
+/** An HTTP/2 connection without streams for keepAliveTimeout gets GOAWAY (streams still open finish first). */
+function closeIdleSession(this: Http2Session): void {
+  if (!this.closed) this.close();
+}
+
+/** `PRI * HTTP/2.0`: the first bytes of the HTTP/2 connection preface. */
+const PREFACE_START = Buffer.from('PRI ');
+
+/**
+ * Reads until the first bytes tell whether the connection opens with the HTTP/2 preface, puts them back, and
+ * calls `decide`. The socket is left paused: HTTP/2 reads it from the handle, HTTP/1.1 resumes it.
+ */
+function readPrefaceStart(socket: Socket, decide: (isHttp2: boolean) => void): void {
+  let seen: Buffer | undefined;
+  const onData = (chunk: Buffer): void => {
+    seen = seen === undefined ? chunk : Buffer.concat([seen, chunk]);
+    const length = Math.min(seen.length, PREFACE_START.length);
+    const isPrefix = seen.subarray(0, length).equals(PREFACE_START.subarray(0, length));
+    if (isPrefix && length < PREFACE_START.length) return;
+    socket.off('data', onData);
+    socket.pause();
+    socket.unshift(seen);
+    decide(isPrefix);
+  };
+  socket.on('data', onData);
 }
 
 function destroyOnError(this: Socket): void {

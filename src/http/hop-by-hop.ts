@@ -31,6 +31,8 @@ export function isHopByHop(name: string): boolean {
  * keep-alive/close options (the common case costs one split and no second pass).
  */
 export function removeConnectionNamed(out: string[], connection: string): void {
+  // Almost every upstream sends exactly `keep-alive` or `close`: no split, no Set.
+  if (connection.length <= 10 && isConnectionOption(connection)) return;
   let named: Set<string> | undefined;
   for (const token of connection.split(',')) {
     const lower = token.trim().toLowerCase();
@@ -44,4 +46,10 @@ export function removeConnectionNamed(out: string[], connection: string): void {
     out[kept++] = out[i + 1] as string;
   }
   out.length = kept;
+}
+
+function isConnectionOption(value: string): boolean {
+  if (value === 'keep-alive' || value === 'close') return true;
+  const lower = value.toLowerCase();
+  return lower === 'keep-alive' || lower === 'close';
 }

@@ -24,6 +24,7 @@ const dotSegmentWithParameters = /\/(\.|%2e){1,2};/i;
  * if (problem !== undefined) sendProblem(res, 'bad_request', problem);
  */
 export function checkFraming(req: IncomingMessage): string | undefined {
+  if (req.httpVersionMajor === 2) return checkHttp2Request(req);
   if (req.httpVersionMajor !== 1 || (req.httpVersionMinor !== 0 && req.httpVersionMinor !== 1))
     return `HTTP/${req.httpVersion} is not supported`;
   const raw = req.rawHeaders;
@@ -66,6 +67,34 @@ export function checkFraming(req: IncomingMessage): string | undefined {
     if (authority === undefined || authority.toLowerCase() !== host.toLowerCase())
       return 'the request target names another host than the Host header';
   }
+  return undefined;
+}
+
+/**
+ * HTTP/2 framing is nghttp2's (lengths are frame lengths, checked against any Content-Length); what is left is
+ * the authority (`:authority`, or Host, same value when both come, RFC 9113 §8.3.1) and one Authorization.
+ */
+function checkHttp2Request(req: IncomingMessage): string | undefined {
+  const raw = req.rawHeaders;
+  let authorizations = 0;
+  let authority: string | undefined;
+  let host: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (name === ':authority') authority = raw[i + 1] as string;
+    else if (name === 'host') {
+      if (host !== undefined) return 'more than one Host header';
+      host = raw[i + 1] as string;
+    } else if (name === 'authorization' && ++authorizations > 1) return 'more than one Authorization header';
+  }
+  if (authority !== undefined && host !== undefined && authority !== host)
+    return 'the Host header names another host than :authority';
+  const named = authority ?? host;
+  if (named === undefined) return 'no :authority or Host header';
+  if (!validHost.test(named)) return 'the :authority is not a valid host';
+  const url = req.url ?? '';
+  if (url.includes(';') && dotSegmentWithParameters.test(url))
+    return 'a dot segment with ";" parameters in the path';
   return undefined;
 }
 

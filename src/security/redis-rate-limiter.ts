@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { PorticoError } from '../errors/portico-error.ts';
 import {
   createRedisConnection,
@@ -272,9 +272,10 @@ export function createRedisRateLimiter(options: RedisRateLimiterOptions): RedisR
           probe();
         }
         // The limiter must never keep a stopping process alive: its socket is unref'd, also after reconnects.
-        if (connection instanceof Redis) {
-          connection.stream.unref();
-          connection.on('connect', () => connection.stream.unref());
+        if (!connection.isCluster) {
+          const single = connection as Redis;
+          single.stream.unref();
+          single.on('connect', () => single.stream.unref());
         }
       })
       .catch(() => {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { fsync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -146,9 +147,28 @@ test('in multi-process mode a follower that fell behind the trimmed log resyncs 
   assert.deepEqual(changes, [next.revision]);
 });
 
+test('in multi-process mode a write of another process is pushed by the file watch, with no polling', async (t) => {
+  const path = await mkdtemp(join(tmpdir(), 'portico-store-'));
+  // A poll period far beyond the test: only the watch of the WAL file can deliver the foreign change.
+  const options = { path, multiProcess: true, pollMs: 60_000 };
+  const a = await createEmbeddedStore(options);
+  const b = await createEmbeddedStore(options);
+  t.after(async () => {
+    await a.close();
+    await b.close();
+    await rm(path, { recursive: true, force: true });
+  });
+  const seen: number[] = [];
+  b.onChange((c) => seen.push(c.revision));
+  const first = await a.upsert(instance('a'), 'register');
+  await eventually(() => seen.length === 1);
+  const second = await a.remove('orders', 'a', 'deregister');
+  await eventually(() => seen.length === 2);
+  assert.deepEqual(seen, [first.revision, second?.revision]);
+});
+
 test('in multi-process mode an own write is delivered before the write resolves, after earlier foreign ones', async (t) => {
   const path = await mkdtemp(join(tmpdir(), 'portico-store-'));
-  // A poll period far beyond the test: only the poll that follows an own commit can deliver anything.
   const options = { path, multiProcess: true, pollMs: 60_000 };
   const a = await createEmbeddedStore(options);
   const b = await createEmbeddedStore(options);
@@ -160,7 +180,70 @@ test('in multi-process mode an own write is delivered before the write resolves,
   const seen: number[] = [];
   b.onChange((c) => seen.push(c.revision));
   const foreign = await a.upsert(instance('a'), 'register');
-  assert.deepEqual(seen, []);
   const own = await b.upsert(instance('b'), 'register');
   assert.deepEqual(seen, [foreign.revision, own.revision]);
+});
+
+test('concurrent writes share one commit and one fsync of the WAL, and each resolves after it', async (t) => {
+  const path = await mkdtemp(join(tmpdir(), 'portico-store-'));
+  const held: (() => void)[] = [];
+  const store = await createEmbeddedStore({
+    path,
+    fsync: (fd, done) => held.push(() => fsync(fd, done)),
+  });
+  t.after(async () => {
+    for (const release of held.splice(0)) release();
+    await store.close();
+    await rm(path, { recursive: true, force: true });
+  });
+  const seen: number[] = [];
+  store.onChange((c) => seen.push(c.revision));
+  let resolved = 0;
+  const writes = Array.from({ length: 20 }, (_, i) =>
+    store.upsert(instance(`i${i}`), 'register').then((change) => {
+      resolved++;
+      return change;
+    }),
+  );
+  await eventually(() => held.length === 1);
+  assert.equal(resolved, 0, 'no registration resolves before its fsync');
+  assert.deepEqual(seen, [], 'no change is delivered before its fsync');
+  // A heartbeat changes no routing: it resolves at its commit, while the fsync is still held.
+  assert.equal(await store.renew('orders', 'i0', 50_000), true);
+  held.shift()?.();
+  const changes = await Promise.all(writes);
+  assert.deepEqual(
+    changes.map((c) => c.revision),
+    Array.from({ length: 20 }, (_, i) => i + 1),
+  );
+  assert.deepEqual(
+    seen,
+    changes.map((c) => c.revision),
+  );
+  assert.equal(held.length, 0, 'twenty registrations took one fsync');
+});
+
+test('writes that arrive during an fsync share the next one', async (t) => {
+  const path = await mkdtemp(join(tmpdir(), 'portico-store-'));
+  const held: (() => void)[] = [];
+  const store = await createEmbeddedStore({
+    path,
+    fsync: (fd, done) => held.push(() => fsync(fd, done)),
+  });
+  t.after(async () => {
+    for (const release of held.splice(0)) release();
+    await store.close();
+    await rm(path, { recursive: true, force: true });
+  });
+  const first = store.upsert(instance('a'), 'register');
+  await eventually(() => held.length === 1);
+  const later = [store.upsert(instance('b'), 'register'), store.remove('orders', 'a', 'deregister')];
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(held.length, 1, 'the next fsync waits for the one in flight');
+  held.shift()?.();
+  assert.equal((await first).revision, 1);
+  await eventually(() => held.length === 1);
+  held.shift()?.();
+  const [b, removed] = await Promise.all(later);
+  assert.deepEqual([b?.revision, removed?.revision], [2, 3]);
 });

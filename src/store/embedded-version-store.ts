@@ -12,8 +12,13 @@ interface PinRow {
 /**
  * The {@link VersionStore} of the embedded store, in the same SQLite file. Every write is one statement or one
  * `BEGIN IMMEDIATE` transaction, so worker processes sharing the file add their usage without losing any.
+ * `durable` resolves once what was committed is on disk (the registry store's group fsync, see
+ * embedded-store.ts): pin changes wait for it, usage counters do not.
  */
-export function createEmbeddedVersionStore(db: DatabaseSync): VersionStore {
+export function createEmbeddedVersionStore(
+  db: DatabaseSync,
+  durable: () => Promise<void> = () => Promise.resolve(),
+): VersionStore {
   db.exec(`
     CREATE TABLE IF NOT EXISTS version_usage (
       service TEXT NOT NULL,
@@ -99,14 +104,18 @@ export function createEmbeddedVersionStore(db: DatabaseSync): VersionStore {
     },
     async pinIfAbsent(service, consumer, version, at) {
       insertPin.run(service, consumer, version, at);
+      await durable();
       return toPin(getPin.get(service, consumer) as unknown as PinRow);
     },
     async setPin(service, consumer, version, at) {
       setPin.run(service, consumer, version, at);
+      await durable();
       return { consumer, version, pinnedAt: at };
     },
     async removePin(service, consumer) {
-      return Number(removePin.run(service, consumer).changes) > 0;
+      const removed = Number(removePin.run(service, consumer).changes) > 0;
+      await durable();
+      return removed;
     },
     async pins(service) {
       return (pins.all(service) as unknown as PinRow[]).map(toPin);

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis';
 import { PorticoError } from '../errors/portico-error.ts';
 
 /** A connection to one Redis, to the primary a Sentinel group names, or to a Redis Cluster. */
@@ -95,6 +95,8 @@ export async function createRedisConnection(
   };
   if (options.blocking === true) redisOptions.blockingTimeout = 1000;
   else redisOptions.commandTimeout = options.commandTimeoutMs ?? 2000;
+  // Loaded here, not at the top: a config without Redis never pays for ioredis (about 20 MB of RSS).
+  const { Redis, Cluster } = await import('ioredis');
   let redis: RedisClient;
   if (typeof target === 'string') {
     redis = new Redis(target, redisOptions);

@@ -170,3 +170,24 @@ test('listener objects: addresses, duplicates, redirects and mtls are checked', 
   );
   assert.match(onlyIssue('services: { s: { tls: { cert: c.crt } } }\n').message, /cert and key go together/);
 });
+
+test('an HTTP/2 upstream protocol must match the scheme of its instances', () => {
+  const h2c = onlyIssue(
+    'services:\n  grpc: { protocol: h2c, instances: [{ url: "https://10.0.0.1:50051" }] }\nroutes: []\n',
+  );
+  assert.equal(h2c.path, 'services.grpc.instances[0].url');
+  assert.match(h2c.message, /protocol h2c needs http:\/\/ instances/);
+  const h2 = onlyIssue(
+    'services:\n  grpc: { protocol: h2, instances: [{ url: "http://10.0.0.1:50051" }] }\nroutes: []\n',
+  );
+  assert.match(h2.message, /protocol h2 needs https:\/\/ instances/);
+});
+
+test('a redirect listener cannot serve HTTP/2', () => {
+  const issue = onlyIssue(
+    'listen:\n  - { address: 127.0.0.1:8443, tls: { certificates: [{ cert: a.crt, key: a.key }] } }\n' +
+      '  - { address: 127.0.0.1:8080, redirectToHttps: true, http2: { enabled: true } }\n' +
+      'services: {}\nroutes: []\n',
+  );
+  assert.equal(issue.path, 'listen[1].http2.enabled');
+});

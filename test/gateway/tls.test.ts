@@ -82,6 +82,7 @@ listen:
     tls:
       certificates: [{ cert: ${wild.certFile}, key: ${wild.keyFile} }]
       minVersion: TLSv1.3
+    http2: { enabled: false }
   - { address: 127.0.0.1:${redirectPort}, redirectToHttps: true }
 admin: { listen: 127.0.0.1:${adminPort} }
 logging: { level: info, accessLog: false }
@@ -121,10 +122,13 @@ routes:
     );
   });
 
-  test('ALPN advertises http/1.1', async () => {
+  test('ALPN picks h2 first, and http/1.1 only on a listener with http2 off', async () => {
     const socket = await handshake(tlsPort, { servername: 'api.example.test', ca: ca.cert });
-    assert.equal(socket.alpnProtocol, 'http/1.1');
+    assert.equal(socket.alpnProtocol, 'h2');
     socket.destroy();
+    const strict = await handshake(strictPort, { servername: 'a.wild.test', ca: ca.cert });
+    assert.equal(strict.alpnProtocol, 'http/1.1');
+    strict.destroy();
   });
 
   test('refuses TLS 1.0/1.1 clients by default and TLS 1.2 where minVersion is TLSv1.3', async () => {

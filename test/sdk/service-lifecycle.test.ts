@@ -97,5 +97,6 @@ test('a service registers again after the registry restarts without its data', a
       [service.id],
     );
     assert.ok(service.registered);
-  }, 5_000);
+    // The second node is started without waiting for it: allow it the helper's own start-up bound.
+  }, 30_000);
 });

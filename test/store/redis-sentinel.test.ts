@@ -98,7 +98,9 @@ routes:
       const res = await request(`${node.adminUrl}/v1/services/orders/instances`, { dispatcher: agent });
       return new Set(((await res.body.json()) as { instances: { id: string }[] }).instances.map((i) => i.id));
     };
-    await eventually(async () => assert.ok((await listed(a)).has('o2')), 5000);
+    // The other node's watch follower reconnects to the promoted replica with backoff; on a loaded machine
+    // that has taken more than 5 s.
+    await eventually(async () => assert.ok((await listed(a)).has('o2')), 15_000);
     const seen = Date.now();
     const beatsBefore = heartbeats.length;
     await eventually(() => assert.ok(heartbeats.slice(beatsBefore).includes(200)), 5000);
@@ -129,7 +131,7 @@ routes:
       for (const r of ackedAfter)
         for (const list of lists) assert.ok(list.has(r.id), `${r.id} acknowledged but missing`);
       return lists[0] as Set<string>;
-    }, 5000);
+    }, 15_000);
     const lost = acked.filter((r) => r.at < killed && !onA.has(r.id)).map((r) => r.id);
     // Both nodes exit on SIGTERM while the sentinels still run: nothing (the failover detector's subscriptions)
     // keeps the process alive after "portico stopped".

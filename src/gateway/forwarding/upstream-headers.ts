@@ -3,6 +3,7 @@ import { appendTraceHeaders } from '../../observability/trace-context.ts';
 import { applyHeaderEdit, type HeaderEdit } from '../../policies/header-edit.ts';
 import type { AddressMatcher } from '../net/address-matcher.ts';
 import { isHopByHop, removeConnectionNamed } from '../../http/hop-by-hop.ts';
+import { grpcFramingOf } from '../../http/grpc-framing.ts';
 import { clientCertHeaderOf } from '../tls/client-cert-header.ts';
 
 /** Headers the gateway sets itself; a client's copies are dropped, except forwarding ones from trusted proxies. */
@@ -64,7 +65,20 @@ export function buildUpstreamHeaders(req: IncomingMessage, info: ForwardingInfo)
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string;
     const value = raw[i + 1] as string;
+    if (name.charCodeAt(0) === 0x3a) {
+      // HTTP/2 pseudo-headers: undici writes the upstream's own; `:authority` is the client's Host.
+      if (name === ':authority' && clientHost === '') clientHost = value;
+      continue;
+    }
     if (isHopByHop(name)) {
+      // `TE: trailers` is hop-by-hop, but gRPC servers require it on every call (Portico relays trailers).
+      if (
+        name.length === 2 &&
+        value === 'trailers' &&
+        name.toLowerCase() === 'te' &&
+        grpcFramingOf(req.headers['content-type']) === 'grpc'
+      )
+        out.push('te', value);
       if (name.length === 10 && name.toLowerCase() === 'connection') {
         connection = connection === undefined ? value : `${connection},${value}`;
       }

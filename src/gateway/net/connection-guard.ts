@@ -24,6 +24,8 @@ interface GuardState {
 }
 const RUNNING = 0;
 const IDLE = -1;
+/** An HTTP/2 connection: streams come and go; its idleness is the session's timeout, not a head deadline. */
+const MULTIPLEXED = -2;
 type GuardedSocket = Socket & { [kGuard]?: GuardState };
 
 const requestTimeoutAnswer = 'HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n';
@@ -79,13 +81,19 @@ export class ConnectionGuard {
     const state = (socket as GuardedSocket)[kGuard];
     if (state === undefined) return;
     state.inflight++;
-    state.headDeadline = RUNNING;
+    if (state.headDeadline !== MULTIPLEXED) state.headDeadline = RUNNING;
+  }
+
+  /** The connection speaks HTTP/2: no head deadline applies to it any more. */
+  multiplexed(socket: Socket): void {
+    const state = (socket as GuardedSocket)[kGuard];
+    if (state !== undefined) state.headDeadline = MULTIPLEXED;
   }
 
   /** An answer on this connection closed; the clock of the next head starts with its first byte. */
   answered(socket: Socket | null): void {
     const state = (socket as GuardedSocket | null)?.[kGuard];
-    if (state === undefined || --state.inflight > 0) return;
+    if (state === undefined || --state.inflight > 0 || state.headDeadline === MULTIPLEXED) return;
     state.headDeadline = IDLE;
     state.idleBytes = -1;
   }
@@ -118,7 +126,8 @@ export class ConnectionGuard {
         state.idleBytes = read;
         continue;
       }
-      if (state.headDeadline === RUNNING || state.headDeadline > now) continue;
+      if (state.headDeadline === RUNNING || state.headDeadline === MULTIPLEXED || state.headDeadline > now)
+        continue;
       if (socket.writable && state.inflight === 0) socket.write(requestTimeoutAnswer);
       socket.destroy();
     }

@@ -24,6 +24,11 @@ type LingeringSocket = Socket & { [kLingering]?: { bytesAtStart: number; timer: 
  */
 export function closeAfterAnswer(req: IncomingMessage, res: ServerResponse): void {
   if (req.complete) return;
+  // HTTP/2: the answer ends its own stream, the connection stays; what the client still sends is read and dropped.
+  if (req.httpVersionMajor === 2) {
+    req.resume();
+    return;
+  }
   const declared = req.headers['content-length'];
   const chunked = req.headers['transfer-encoding'] !== undefined;
   if (

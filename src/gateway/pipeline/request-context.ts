@@ -5,6 +5,7 @@ import type { RouteStats } from '../../observability/route-stats.ts';
 import type { ServiceRuntime } from '../runtime/service-runtime.ts';
 import type { HeaderEdit } from '../../policies/header-edit.ts';
 import type { InstanceSet } from '../upstream/instance-set.ts';
+import { grpcFramingOf, type GrpcFraming } from '../../http/grpc-framing.ts';
 
 /**
  * What a request reads of its compiled route. The route's handler is left out (see runtime/compiled-route.ts):
@@ -87,6 +88,12 @@ export class RequestContext {
   bytesWrittenAtStart = 0;
   /** How many stages of the route's chain called `next` (composeStages refuses a second call). */
   stagesPassed = 0;
+  /** The client speaks HTTP/2 (Node's compatibility request and response objects). */
+  readonly http2: boolean;
+  /** A gRPC call (content type `application/grpc…`), and in which framing; undefined for other requests. */
+  readonly grpc: GrpcFraming | undefined;
+  /** The caller's own deadline in ms (`grpc-timeout`), 0 for none; the proxy keeps the earlier of it and the route's. */
+  deadlineMs = 0;
 
   constructor(
     req: IncomingMessage,
@@ -111,6 +118,8 @@ export class RequestContext {
     this.requestId = requestId;
     this.startedAt = startedAt;
     this.connection = req.socket;
+    this.http2 = req.httpVersionMajor === 2;
+    this.grpc = grpcFramingOf(req.headers['content-type']);
   }
 }
 

@@ -105,6 +105,7 @@ export function compileRuntime(config: Config, deps: CompileDependencies): Runti
       createHealthChecker({
         instances: service.instances,
         tls: service.tls,
+        protocol: service.config.protocol,
         check: {
           path: check.path,
           intervalMs: parseDurationMs(check.interval),
@@ -153,7 +154,8 @@ function compileService(
   const idle = config.timeouts?.idle;
   const idleTimeoutMs = idle === undefined ? requestTimeoutMs : parseDurationMs(idle);
   const tls = loadUpstreamTls(config.tls, baseDir);
-  const poolOptions: PoolOptions = { connectTimeoutMs, keepAliveTimeoutMs, tls };
+  const protocol = config.protocol ?? 'http1';
+  const poolOptions: PoolOptions = { connectTimeoutMs, keepAliveTimeoutMs, tls, protocol };
   const sameTls = JSON.stringify(previous?.tls) === JSON.stringify(tls);
   const instances: Instance[] = [];
   for (const spec of config.instances) {
@@ -167,6 +169,7 @@ function compileService(
       old.weight === spec.weight &&
       old.version === spec.version &&
       previous?.connectTimeoutMs === connectTimeoutMs &&
+      old.protocol === protocol &&
       sameTls
     ) {
       instances.push(old);

@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import type { ErrorCode } from '../../errors/catalog.ts';
 import { sendProblem } from '../../errors/problem.ts';
 import { PorticoError } from '../../errors/portico-error.ts';
@@ -10,6 +11,7 @@ import type { RequestContext } from '../pipeline/request-context.ts';
 import type { ServiceRuntime } from '../runtime/service-runtime.ts';
 import type { Instance } from '../upstream/instance.ts';
 import type { InstanceSet } from '../upstream/instance-set.ts';
+import { GRPC_REPLAY_LIMIT_BYTES, ReplayableBody } from '../grpc/replayable-body.ts';
 import { hashKeyOf } from './hash-key.ts';
 import { noInstanceError } from './no-instance.ts';
 import type { ServiceResilience } from './service-resilience.ts';
@@ -39,7 +41,10 @@ function onBackoffEnd(exchange: GuardedExchange): void {
  * with a deadline or services with retries, breakers or a bulkhead get one (chosen at compile time).
  */
 export class GuardedExchange implements TryOwner {
-  readonly body: RequestBody;
+  /** The body of the next try: a gRPC call's is replayed from its recording for each retry. */
+  body: RequestBody;
+  /** A gRPC call's body kept for retries (services with retries only). */
+  readonly #replayable: ReplayableBody | undefined;
   readonly contentLength: number;
   readonly #ctx: RequestContext;
   readonly #service: ServiceRuntime;
@@ -73,7 +78,13 @@ export class GuardedExchange implements TryOwner {
     deadlineMs: number,
   ) {
     this.contentLength = upstreamContentLength(ctx, options.bodyLimitBytes);
-    this.body = upstreamBody(ctx, this.contentLength, options.bodyLimitBytes);
+    const body = upstreamBody(ctx, this.contentLength, options.bodyLimitBytes);
+    // A gRPC call streams, but a failure before any answer may still send it again (grpc/replayable-body.ts).
+    this.#replayable =
+      ctx.grpc !== undefined && resilience?.retry !== undefined && body !== null && !Buffer.isBuffer(body)
+        ? new ReplayableBody(body as Readable, GRPC_REPLAY_LIMIT_BYTES)
+        : undefined;
+    this.body = this.#replayable === undefined ? body : this.#replayable.body;
     this.#ctx = ctx;
     this.#service = service;
     this.#options = options;
@@ -134,6 +145,7 @@ export class GuardedExchange implements TryOwner {
     this.#backoffTimer = undefined;
     if (this.#done) return;
     this.#retries++;
+    if (this.#replayable !== undefined) this.body = this.#replayable.replay();
     this.#tryNext();
   }
 
@@ -188,12 +200,15 @@ export class GuardedExchange implements TryOwner {
     if (policy === undefined || this.#clientGone) return false;
     // A streamed body is gone once sent; a body a stage already buffered (validation) can be sent again.
     const body = this.body;
-    if (body !== null && !Buffer.isBuffer(body)) return false;
+    const replayable = this.#replayable;
+    if (replayable === undefined ? body !== null && !Buffer.isBuffer(body) : !replayable.replayable)
+      return false;
     const deadlineAt = this.#deadlineAt;
     const delayMs = nextRetryDelayMs(
       policy,
       this.#retries,
-      this.#ctx.req.method ?? 'GET',
+      // A gRPC call is a POST, retried only on the gRPC statuses or failures that say it was not processed.
+      replayable === undefined ? (this.#ctx.req.method ?? 'GET') : 'GET',
       failure,
       status,
       deadlineAt,

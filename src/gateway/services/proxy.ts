@@ -23,11 +23,16 @@ export function createProxyHandler(service: ServiceRuntime, options: ProxyOption
   const resilience = service.resilience;
   if (resilience !== undefined || deadlineMs > 0) {
     return function proxyWithPolicies(ctx: RequestContext) {
-      new GuardedExchange(ctx, service, options, resilience, deadlineMs).begin();
+      const callerMs = ctx.deadlineMs;
+      const effectiveMs = callerMs > 0 && (deadlineMs === 0 || callerMs < deadlineMs) ? callerMs : deadlineMs;
+      new GuardedExchange(ctx, service, options, resilience, effectiveMs).begin();
     };
   }
   const fallback = options.fallback;
   return function proxyToService(ctx: RequestContext) {
+    // A caller's deadline (grpc-timeout) takes the guarded path for this request only.
+    if (ctx.deadlineMs > 0)
+      return new GuardedExchange(ctx, service, options, undefined, ctx.deadlineMs).begin();
     const instances = ctx.instances ?? service.instances;
     const instance = instances.pick(hashKeyOf(service.hashKey, ctx));
     if (instance === undefined) {

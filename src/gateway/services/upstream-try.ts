@@ -15,6 +15,11 @@ import { upstreamPathOf, type RequestContext } from '../pipeline/request-context
 import type { ServiceRuntime } from '../runtime/service-runtime.ts';
 import type { Instance } from '../upstream/instance.ts';
 import { createBodyLimiter } from './body-limit.ts';
+import { addUpstreamTrailers, type UpstreamTrailers } from '../forwarding/response-trailers.ts';
+import { writeGrpcHead } from '../grpc/grpc-head.ts';
+import { Base64Decoder, GrpcWebAnswer, grpcWebRequestEdit } from '../grpc/grpc-web.ts';
+import { isRetryableGrpcHead } from '../grpc/replayable-body.ts';
+import { chainHeaderEdits } from '../../policies/header-edit.ts';
 import type { FallbackAnswer } from './fallback.ts';
 
 /** Reports upstream failures (metrics, passive health); set once by the gateway. */
@@ -91,6 +96,8 @@ export function upstreamContentLength(ctx: RequestContext, limitBytes: number): 
   }
   const buffered = ctx.body;
   if (buffered !== undefined) return buffered.length;
+  // gRPC-Web text: base64 in, binary frames out, so the upstream length differs from the client's.
+  if (ctx.grpc === 'grpc-web-text') return -1;
   return headers['transfer-encoding'] === undefined ? contentLength : -1;
 }
 
@@ -98,8 +105,31 @@ export function upstreamContentLength(ctx: RequestContext, limitBytes: number): 
 export function upstreamBody(ctx: RequestContext, contentLength: number, limitBytes: number): RequestBody {
   const buffered = ctx.body;
   if (buffered !== undefined) return buffered.length === 0 ? null : buffered;
-  if (ctx.req.headers['transfer-encoding'] !== undefined) return ctx.req.pipe(createBodyLimiter(limitBytes));
-  return contentLength > 0 ? ctx.req : null;
+  const req = ctx.req;
+  const grpc = ctx.grpc;
+  if (grpc === 'grpc-web' || grpc === 'grpc-web-text') {
+    // Once per request: the upstream head of a gRPC-Web call is a gRPC one (grpc/grpc-web.ts).
+    ctx.requestHeaderEdit = chainHeaderEdits(
+      ctx.requestHeaderEdit,
+      grpcWebRequestEdit(req.headers['content-type'] as string),
+    );
+    if (grpc === 'grpc-web-text')
+      return req.headers['content-length'] === '0' || streamEndedWithHeaders(req)
+        ? null
+        : req.pipe(new Base64Decoder());
+  }
+  // An HTTP/2 body has no Transfer-Encoding: without Content-Length it streams until its last DATA frame.
+  const streamed =
+    req.headers['transfer-encoding'] !== undefined ||
+    (ctx.http2 && contentLength === -1 && !streamEndedWithHeaders(req));
+  // gRPC streams are long-lived message sequences: limits.bodySize would cap a whole stream, not a message.
+  if (streamed) return grpc === undefined ? req.pipe(createBodyLimiter(limitBytes)) : req;
+  return contentLength > 0 ? req : null;
+}
+
+/** Whether an HTTP/2 request came without a body (END_STREAM on its HEADERS frame). */
+function streamEndedWithHeaders(req: RequestContext['req']): boolean {
+  return (req as unknown as { stream?: { endAfterHeaders?: boolean } }).stream?.endAfterHeaders === true;
 }
 
 /**
@@ -133,6 +163,8 @@ export class UpstreamTry implements Dispatcher.DispatchHandler {
   #discarding = false;
   /** performance.now() when the try was sent; 0 once it ended. */
   #startedAt = 0;
+  /** The translation of a gRPC-Web call's answer (gRPC-Web calls only). */
+  readonly #grpcWeb: GrpcWebAnswer | undefined;
 
   constructor(ctx: RequestContext, service: ServiceRuntime, options: ProxyOptions, owner?: TryOwner) {
     this.#ctx = ctx;
@@ -148,6 +180,10 @@ export class UpstreamTry implements Dispatcher.DispatchHandler {
       this.#contentLength = owner.contentLength;
       this.#body = owner.body;
     }
+    this.#grpcWeb =
+      ctx.grpc === 'grpc-web' || ctx.grpc === 'grpc-web-text'
+        ? new GrpcWebAnswer(ctx.grpc === 'grpc-web-text')
+        : undefined;
     this.#res[kTry] = this;
   }
 
@@ -205,7 +241,7 @@ export class UpstreamTry implements Dispatcher.DispatchHandler {
     if (this.#tryTimer !== undefined) this.#clearTryTimer();
     this.#resume = resume;
     this.#status = statusCode;
-    if (this.#owner !== undefined && this.#owner.retriesStatus(statusCode)) {
+    if (this.#owner !== undefined && this.#owner.retriesStatus(this.#retryStatus(statusCode, rawHeaders))) {
       // The answer is read to its end and dropped, which keeps the connection reusable.
       this.#discarding = true;
       return true;
@@ -213,24 +249,34 @@ export class UpstreamTry implements Dispatcher.DispatchHandler {
     const headers = toClientHeaders(rawHeaders, this.#ctx.requestId, this);
     if (this.#ctx.versioned && instance.version !== undefined)
       headers.push('portico-version', versionHeader(instance.version, this.#ctx.versionPin));
-    this.#res.writeHead(statusCode, statusText, headers);
+    if (this.#grpcWeb !== undefined) this.#grpcWeb.head(headers);
+    // HTTP/2 has no reason phrase (RFC 9113 §8.3.2).
+    if (this.#ctx.http2) {
+      if (this.#ctx.grpc === 'grpc') writeGrpcHead(this.#res, statusCode, headers);
+      else this.#res.writeHead(statusCode, headers);
+    } else this.#res.writeHead(statusCode, statusText, headers);
     return true;
   }
 
   onData(chunk: Buffer): boolean {
     if (this.#discarding) return true;
+    if (this.#grpcWeb !== undefined) chunk = this.#grpcWeb.data(chunk);
     if (this.#res.write(chunk)) return true;
     this.#res.once('drain', onClientResponseDrain);
     return false;
   }
 
-  onComplete(): void {
+  onComplete(trailers?: UpstreamTrailers | null): void {
     if (this.#discarding) {
       this.#endTry(false);
       return (this.#owner as TryOwner).retry();
     }
     this.#endTry(this.#status < 500);
     this.#finish();
+    // gRPC-Web: the trailers travel as the answer's last frame.
+    if (this.#grpcWeb !== undefined) return void this.#res.end(this.#grpcWeb.end(trailers));
+    // Trailers (gRPC's status) reach HTTP/2 clients; Node drops them on an HTTP/1.1 answer with a length.
+    if (trailers != null && this.#ctx.http2) addUpstreamTrailers(this.#res, trailers);
     this.#res.end();
   }
 
@@ -313,6 +359,13 @@ export class UpstreamTry implements Dispatcher.DispatchHandler {
     if (this.#res[kTry] === this) this.#res[kTry] = undefined;
     if (this.#owner === undefined) this.#ctx.exchange = undefined;
     else this.#owner.finish();
+  }
+
+  /** A gRPC failure before any message (Trailers-Only UNAVAILABLE…) counts as a 503 for `retries.on`. */
+  #retryStatus(statusCode: number, rawHeaders: Buffer[]): number {
+    if (this.#ctx.grpc === undefined) return statusCode;
+    const codes = this.#service.config.retries?.grpcStatuses ?? [14];
+    return isRetryableGrpcHead(rawHeaders, codes) ? 503 : statusCode;
   }
 
   #clearTryTimer(): void {

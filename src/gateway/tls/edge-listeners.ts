@@ -2,10 +2,10 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import type { AdminRoute } from '../../admin/admin-route.ts';
 import { sendJson } from '../../admin/json-body.ts';
 import { listenersOf } from '../../config/listeners.ts';
-import type { Config, ListenerTlsConfig } from '../../config/schema.ts';
-import { parseDurationMs } from '../../config/units.ts';
+import type { Config, ListenerConfig, ListenerTlsConfig } from '../../config/schema.ts';
+import { parseDurationMs, parseSizeBytes } from '../../config/units.ts';
 import type { Logger } from '../../observability/logger.ts';
-import type { ListenerSpec } from '../server.ts';
+import type { Http2ListenerSpec, ListenerSpec } from '../server.ts';
 import { AcmeManager } from './acme-manager.ts';
 import { ListenerCertificates } from './listener-certificates.ts';
 
@@ -63,10 +63,11 @@ export function createEdgeListeners(config: Config, baseDir: string, logger: Log
         tls: certs.serverOptions(),
         hsts: hstsOf(listener.tls),
         forwardClientCertificate: listener.tls.clientAuth?.forward === true,
+        http2: http2Of(listener, config),
       };
     if (listener.redirectToHttps === true)
       return { redirectToHttpsPort: listener.httpsPort ?? portOf(firstTls?.address ?? ''), acmeChallenge };
-    return { acmeChallenge };
+    return { acmeChallenge, http2: http2Of(listener, config) };
   });
   return {
     specs,
@@ -141,6 +142,25 @@ export function createCertificateRoutes(edge: EdgeListeners): AdminRoute[] {
       },
     },
   ];
+}
+
+/** HTTP/2 settings of a listener: on by default with TLS (ALPN), opt-in on a plain listener (h2c). */
+function http2Of(listener: ListenerConfig, config: Config): Http2ListenerSpec | undefined {
+  const h2 = listener.http2;
+  if (!(h2?.enabled ?? listener.tls !== undefined)) return undefined;
+  return {
+    settings: {
+      maxConcurrentStreams: h2?.maxConcurrentStreams ?? 100,
+      maxHeaderListSize: parseSizeBytes(h2?.maxHeaderListSize ?? config.limits.headerSize),
+      initialWindowSize: parseSizeBytes(h2?.initialWindowSize ?? '64kb'),
+    },
+    flood: {
+      windowMs: parseDurationMs(h2?.floodWindow ?? '10s'),
+      maxResets: h2?.maxResets ?? 200,
+      maxPings: h2?.maxPings ?? 100,
+      maxSettings: h2?.maxSettings ?? 100,
+    },
+  };
 }
 
 function hstsOf(tls: ListenerTlsConfig): string | undefined {

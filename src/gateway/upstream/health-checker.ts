@@ -1,6 +1,6 @@
 import { Agent, request } from 'undici';
 import type { UpstreamTls } from './upstream-tls.ts';
-import type { Instance } from './instance.ts';
+import type { Instance, UpstreamProtocol } from './instance.ts';
 import type { InstanceChange, InstanceSet } from './instance-set.ts';
 
 /** Active check settings with durations already parsed to milliseconds. */
@@ -75,7 +75,12 @@ export interface HealthCheckerOptions {
   onTransition?: HealthTransitionListener;
   /** TLS settings of the service, so probes of https instances verify as the proxy does. */
   tls?: UpstreamTls | undefined;
+  /** The HTTP version the service speaks (h2, h2c): probes use the same. */
+  protocol?: UpstreamProtocol | undefined;
 }
+
+/** The standard gRPC health service's method: a check on this path is a gRPC health check. */
+export const GRPC_HEALTH_PATH = '/grpc.health.v1.Health/Check';
 
 export interface HealthChecker {
   /** Probes every instance now and then every interval, including instances added later. */
@@ -190,14 +195,22 @@ export function createHealthChecker(options: HealthCheckerOptions): HealthChecke
     start() {
       if (unsubscribe !== undefined) return;
       if (probe === undefined) {
+        const protocol = options.protocol ?? 'http1';
+        const h2c = protocol === 'h2c';
         agent = new Agent({
           connections: 1,
           pipelining: 1,
           connectTimeout: check.timeoutMs,
           keepAliveTimeout: Math.max(check.intervalMs * 2, 1000),
-          ...(options.tls === undefined ? {} : { connect: { ...options.tls } }),
+          ...(protocol === 'http1' ? {} : { allowH2: true }),
+          ...(options.tls === undefined && !h2c
+            ? {}
+            : { connect: { ...options.tls, ...(h2c ? { useH2c: true } : {}) } }),
         });
-        probe = createHttpProbe(agent, check.path, expected);
+        probe =
+          check.path === GRPC_HEALTH_PATH
+            ? createGrpcHealthProbe(agent)
+            : createHttpProbe(agent, check.path, expected);
       }
       unsubscribe = instances.onChange(onChange);
       for (const instance of instances.all) track(instance);
@@ -245,6 +258,35 @@ function createHttpProbe(agent: Agent, path: string, expected: StatusMatcher): P
     return ok
       ? { ok, status: response.statusCode }
       : { ok, status: response.statusCode, reason: 'unexpected status' };
+  };
+}
+
+/** An empty `HealthCheckRequest` (the whole server) in one gRPC frame. */
+const grpcHealthRequest = Buffer.alloc(5);
+
+/**
+ * The standard gRPC health check (grpc/doc/health-checking.md): `Check` for the whole server, healthy when the
+ * call ends with status OK and the answer says SERVING (`HealthCheckResponse.status = 1`, bytes 08 01).
+ */
+function createGrpcHealthProbe(agent: Agent): Probe {
+  return async function grpcHealthProbe(instance, signal) {
+    const response = await request(instance.origin + GRPC_HEALTH_PATH, {
+      method: 'POST',
+      dispatcher: agent,
+      signal,
+      headers: { 'content-type': 'application/grpc', te: 'trailers', 'user-agent': 'portico-health-check' },
+      body: grpcHealthRequest,
+    });
+    const bytes = Buffer.from(await response.body.arrayBuffer());
+    // undici's request() leaves HTTP/2 trailers out: a failed call shows its status in the head (Trailers-Only)
+    // or sends no SERVING message, so the message decides.
+    const status = response.headers['grpc-status'] ?? response.trailers['grpc-status'];
+    if (status !== undefined && status !== '0')
+      return { ok: false, status: response.statusCode, reason: `grpc-status ${String(status)}` };
+    const serving = bytes.length >= 7 && bytes[5] === 0x08 && bytes[6] === 1;
+    return serving
+      ? { ok: true, status: response.statusCode }
+      : { ok: false, status: response.statusCode, reason: 'not SERVING' };
   };
 }
 

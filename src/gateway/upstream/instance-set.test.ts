@@ -69,7 +69,7 @@ describe('InstanceSet', () => {
     );
   });
 
-  it('hands the balancer the available instances exactly once per change', () => {
+  it('hands the balancer the available instances once per health or status change, pending adds folded in', () => {
     const { balancer, calls } = recording();
     const set = new InstanceSet({ service: 'users', balancer });
     calls.length = 0;
@@ -81,8 +81,23 @@ describe('InstanceSet', () => {
     set.setHealth(a, false);
     assert.deepEqual(
       calls.map((targets) => targets.map((i) => i.id)),
-      [['a'], ['a', 'b'], ['a'], []],
+      [['a'], []],
     );
+  });
+
+  it('rebuilds once for a thousand registrations delivered together, before anything reads the set', async () => {
+    const { balancer, calls } = recording();
+    const set = new InstanceSet({ service: 'users', balancer });
+    calls.length = 0;
+    for (let i = 0; i < 1000; i++) set.add(instance(`i${i}`));
+    assert.equal(calls.length, 0);
+    assert.equal(set.pick(undefined)?.id, 'i0', 'a read applies what is pending');
+    assert.equal(calls.length, 1);
+    set.remove('i0');
+    set.remove('i1');
+    await Promise.resolve();
+    assert.equal(calls.length, 2, 'pending changes are applied at the end of the run without a read');
+    assert.equal(calls[1]?.length, 998);
   });
 
   it('returns undefined from pick when no instance is healthy', () => {

@@ -44,6 +44,11 @@ export class InstanceSet {
   #available: readonly Instance[] = EMPTY;
   #panicThreshold = 0;
   #panic = false;
+  /** Added or removed instances not yet in the arrays and the balancer (see {@link InstanceSet.add}). */
+  #dirty = false;
+  /** The instance of the last pending add or remove, named by a panic change it causes. */
+  #lastChanged: Instance | undefined;
+  readonly #settleSoon = (): void => this.#settle();
 
   constructor(options: InstanceSetOptions) {
     this.service = options.service;
@@ -54,11 +59,13 @@ export class InstanceSet {
 
   /** Every instance, available or not; a frozen snapshot. */
   get all(): readonly Instance[] {
+    if (this.#dirty) this.#settle();
     return this.#all;
   }
 
   /** Instances that may take traffic (healthy and not draining); a frozen snapshot. */
   get available(): readonly Instance[] {
+    if (this.#dirty) this.#settle();
     return this.#available;
   }
 
@@ -68,6 +75,7 @@ export class InstanceSet {
    * do). Instances ejected by outlier detection never take panic traffic.
    */
   get panic(): boolean {
+    if (this.#dirty) this.#settle();
     return this.#panic;
   }
 
@@ -75,12 +83,13 @@ export class InstanceSet {
   setPanicThreshold(share: number): void {
     if (share === this.#panicThreshold) return;
     this.#panicThreshold = share;
+    this.#dirty = false;
     const flipped = this.#rebuild();
     if (flipped) this.#emit('panic', this.#all[0] as Instance);
   }
 
   get size(): number {
-    return this.#all.length;
+    return this.#byId.size;
   }
 
   /** The balancer's strategy name, for logs and the admin API. */
@@ -95,15 +104,18 @@ export class InstanceSet {
   /**
    * Adds an instance, or replaces the one with the same id (a re-registration with a new URL).
    * Returns the replaced instance so the caller can close its pool once its requests finish.
+   *
+   * Adds and removes rebuild the arrays and the balancer once for all those made in one synchronous run (at the
+   * end of it, or at the next read, whichever comes first): a burst of registrations delivered together costs one
+   * O(instances) rebuild, not one each.
    */
   add(instance: Instance): Instance | undefined {
     const previous = this.#byId.get(instance.id);
     if (previous === instance) return undefined;
     this.#byId.set(instance.id, instance);
-    const flipped = this.#rebuild();
+    this.#markDirty(instance);
     if (previous !== undefined) this.#emit('removed', previous);
     this.#emit('added', instance);
-    if (flipped) this.#emit('panic', instance);
     return previous;
   }
 
@@ -112,14 +124,14 @@ export class InstanceSet {
     const instance = this.#byId.get(id);
     if (instance === undefined) return undefined;
     this.#byId.delete(id);
-    const flipped = this.#rebuild();
+    this.#markDirty(instance);
     this.#emit('removed', instance);
-    if (flipped) this.#emit('panic', instance);
     return instance;
   }
 
   /** Picks an available instance; `undefined` when none is (the caller answers 503 `no_healthy_instance`). */
   pick(key: string | undefined, avoid?: Instance): Instance | undefined {
+    if (this.#dirty) this.#settle();
     const instance = this.#balancer.pick(key, avoid);
     // An instance on probation after an ejection takes one try at a time: a hanging one then holds a single
     // request, not its share of the traffic, until outlier detection ejects it again.
@@ -133,6 +145,7 @@ export class InstanceSet {
     if (instance.healthy === healthy) return false;
     instance.healthy = healthy;
     if (this.#byId.get(instance.id) !== instance) return false;
+    this.#dirty = false;
     const flipped = this.#rebuild();
     this.#emit('health', instance);
     if (flipped) this.#emit('panic', instance);
@@ -144,6 +157,7 @@ export class InstanceSet {
     if (instance.status === status) return false;
     instance.status = status;
     if (this.#byId.get(instance.id) !== instance) return false;
+    this.#dirty = false;
     const flipped = this.#rebuild();
     this.#emit('status', instance);
     if (flipped) this.#emit('panic', instance);
@@ -156,6 +170,21 @@ export class InstanceSet {
     return () => {
       this.#listeners.delete(listener);
     };
+  }
+
+  #markDirty(instance: Instance): void {
+    this.#lastChanged = instance;
+    if (this.#dirty) return;
+    this.#dirty = true;
+    queueMicrotask(this.#settleSoon);
+  }
+
+  /** Applies pending adds and removes. */
+  #settle(): void {
+    if (!this.#dirty) return;
+    this.#dirty = false;
+    const flipped = this.#rebuild();
+    if (flipped) this.#emit('panic', this.#lastChanged as Instance);
   }
 
   /** Returns whether panic mode started or ended. */

@@ -1,5 +1,6 @@
-import { Pool } from 'undici';
+import type { Pool } from 'undici';
 import type { GuardedLookup } from '../../registry/address-policy.ts';
+import { originPools, type UpstreamProtocol } from './origin-pools.ts';
 import type { UpstreamTls } from './upstream-tls.ts';
 
 export type InstanceStatus = 'passing' | 'critical' | 'draining';
@@ -23,7 +24,11 @@ export interface PoolOptions {
   lookup?: GuardedLookup | undefined;
   /** TLS settings of the service, used when the instance URL is https. */
   tls?: UpstreamTls | undefined;
+  /** HTTP version spoken to the instance (the service's `protocol`); http1 when absent. */
+  protocol?: UpstreamProtocol | undefined;
 }
+
+export type { UpstreamProtocol } from './origin-pools.ts';
 
 /**
  * One running copy of a service. Mutable counters (inflight, health) live here so balancers and
@@ -92,31 +97,29 @@ export class Instance {
     return this.healthy && this.status === 'passing';
   }
 
+  /** The HTTP version spoken to this instance. */
+  get protocol(): UpstreamProtocol {
+    return this.#poolOptions.protocol ?? 'http1';
+  }
+
+  /** The connection pool of this instance's origin, shared with every instance on it (see `OriginPools`). */
   get pool(): Pool {
-    this.#pool ??= new Pool(this.origin, {
+    this.#pool ??= originPools.acquire({
+      origin: this.origin,
       connections: this.#poolOptions.connections ?? null,
-      connectTimeout: this.#poolOptions.connectTimeoutMs,
-      keepAliveTimeout: this.#poolOptions.keepAliveTimeoutMs,
-      keepAliveMaxTimeout: this.#poolOptions.keepAliveTimeoutMs,
-      pipelining: 1,
-      ...connectOptionsOf(this.#poolOptions.lookup, this.tls),
+      connectTimeoutMs: this.#poolOptions.connectTimeoutMs,
+      keepAliveTimeoutMs: this.#poolOptions.keepAliveTimeoutMs,
+      lookup: this.#poolOptions.lookup,
+      tls: this.tls,
+      protocol: this.#poolOptions.protocol ?? 'http1',
     });
     return this.#pool;
   }
 
-  /** Closes the pool after in-flight requests finish. */
+  /** Lets go of the shared pool; the last instance on it closes it after in-flight requests finish. */
   async close(): Promise<void> {
     const pool = this.#pool;
     this.#pool = undefined;
-    if (pool !== undefined) await pool.close();
+    if (pool !== undefined) await originPools.release(pool);
   }
-}
-
-/** undici `connect` options: the guarded lookup and the TLS settings, only when set. */
-function connectOptionsOf(
-  lookup: GuardedLookup | undefined,
-  tls: UpstreamTls | undefined,
-): { connect?: Record<string, unknown> } {
-  if (lookup === undefined && tls === undefined) return {};
-  return { connect: { ...tls, ...(lookup === undefined ? {} : { lookup }) } };
 }

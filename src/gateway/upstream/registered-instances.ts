@@ -73,6 +73,7 @@ export class RegisteredInstances {
       {
         connectTimeoutMs: service?.connectTimeoutMs ?? defaultConnectTimeoutMs,
         tls: service?.tls,
+        protocol: service?.config.protocol,
         keepAliveTimeoutMs,
         lookup: this.#lookup,
       },

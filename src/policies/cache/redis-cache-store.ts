@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import CachePolicy from 'http-cache-semantics';
 import { createRedisConnection, type RedisClient } from '../../store/redis-connection.ts';
 import type { CachedResponse } from './cached-response.ts';
@@ -50,9 +50,10 @@ export function createRedisCacheStore(options: RedisCacheStoreOptions): RedisCac
         if (closed) return connection.disconnect();
         redis = connection;
         // A cache connection must not keep the process alive (a Cluster client manages its own sockets).
-        if (connection instanceof Redis) {
-          connection.stream.unref();
-          connection.on('connect', () => connection.stream.unref());
+        if (!connection.isCluster) {
+          const single = connection as Redis;
+          single.stream.unref();
+          single.on('connect', () => single.stream.unref());
         }
       })
       .catch(() => {
