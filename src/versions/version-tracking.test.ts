@@ -62,9 +62,14 @@ function createFlakyStore() {
 const requestsIn = (rows: Map<string, UsageRow>) =>
   [...rows.values()].reduce((sum, r) => sum + r.requests, 0);
 
-test('usage a flush could not write while the store was down is added by the next flush, exactly once', async () => {
+test('usage a flush could not write while the store was down is added by the next flush, exactly once, with one warning per outage', async () => {
   const { store, state, rows } = createFlakyStore();
-  const tracking = new VersionTracking({ store, clock: () => Date.UTC(2026, 0, 5) });
+  const warnings: string[] = [];
+  const tracking = new VersionTracking({
+    store,
+    clock: () => Date.UTC(2026, 0, 5),
+    onError: (_err, what) => warnings.push(what),
+  });
   for (let i = 0; i < 3; i++) tracking.record('users', '1.2.0', 'app');
   state.down = true;
   await tracking.flush();
@@ -77,6 +82,12 @@ test('usage a flush could not write while the store was down is added by the nex
   assert.equal(requestsIn(rows), 5);
   await tracking.flush();
   assert.equal(requestsIn(rows), 5, 'a later flush adds nothing twice');
+  assert.equal(warnings.length, 1, 'two failed flushes, one warning');
+
+  state.down = true;
+  tracking.record('users', '1.2.0', 'app');
+  await tracking.flush();
+  assert.equal(warnings.length, 2, 'the next outage warns again');
 });
 
 test('a pin this node has read keeps being served while the store is down, past its TTL', async () => {
