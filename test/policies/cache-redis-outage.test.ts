@@ -50,3 +50,46 @@ routes:
     10_000,
   );
 });
+
+test('a hung shared cache store delays one lookup per second, not every lookup by the command timeout', async (t) => {
+  const redis = await startRedisServer();
+  t.after(() => redis.stop());
+  const upstream = await startUpstream('cached');
+  t.after(() => upstream.close());
+  upstream.handler = (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'max-age=60' });
+    res.end('{}');
+  };
+  const node = await startPortico(
+    ({ port, adminPort }) => `
+listen: 127.0.0.1:${port}
+admin: { listen: 127.0.0.1:${adminPort} }
+logging: { level: warn, accessLog: false }
+store: { kind: redis, url: "${redis.url}", prefix: "hung:" }
+services:
+  cached: { instances: [{ url: "${upstream.url}" }] }
+routes:
+  - { name: cached, match: { path: /c/** }, service: cached, cache: { store: redis } }
+`,
+  );
+  t.after(() => node.stop());
+  await eventually(async () => assert.equal((await send(`${node.url}/c/a`)).headers['portico-cache'], 'hit'));
+
+  // Frozen: connections stay open, nothing answers, so each lookup would wait for the 500 ms command timeout.
+  redis.pause();
+  const started = performance.now();
+  let slow = 0;
+  let fast = 0;
+  while (performance.now() - started < 4000) {
+    const sent = performance.now();
+    const res = await send(`${node.url}/c/a`);
+    assert.equal(res.status, 200);
+    if (performance.now() - sent >= 400) slow++;
+    else fast++;
+  }
+  const seconds = (performance.now() - started) / 1000;
+  // Without the pause after a failed read every request is slow (about 8 in 4 s, none fast).
+  assert.ok(fast >= 20, `${fast} fast and ${slow} slow answers in ${seconds.toFixed(1)} s`);
+  assert.ok(slow <= Math.ceil(seconds) + 2, `${slow} slow answers in ${seconds.toFixed(1)} s`);
+  t.diagnostic(`hung Redis: ${fast} fast and ${slow} slow answers in ${seconds.toFixed(1)} s`);
+});
