@@ -8,7 +8,9 @@ import { startPortico, type PorticoProcess } from '../helpers/portico-process.ts
 import { startSentinelTopology } from '../helpers/redis-topology.ts';
 import { startUpstream } from '../helpers/upstream.ts';
 
-test('Sentinel: after the primary is killed under load, proxied requests never fail, and registrations, heartbeats and the watch feed resume on the promoted replica with every later acknowledgement kept', async (t) => {
+test('Sentinel: after the primary is killed under load, proxied requests never fail, a binding rate limit holds, and registrations, heartbeats and the watch feed resume on the promoted replica with every later acknowledgement kept', async (t) => {
+  /** A limit that binds: both nodes together are sent 3× this rate on /limited. */
+  const limitRate = 20;
   const redis = await startSentinelTopology();
   t.after(() => redis.stop());
   const upstream = await startUpstream('orders');
@@ -18,7 +20,7 @@ test('Sentinel: after the primary is killed under load, proxied requests never f
   const config = ({ port, adminPort }: { port: number; adminPort: number }) => `
 listen: 127.0.0.1:${port}
 admin: { listen: 127.0.0.1:${adminPort} }
-store: { kind: redis, sentinels: ${JSON.stringify(redis.sentinels)}, name: ${redis.name}, prefix: "ha:" }
+store: { kind: redis, sentinels: ${JSON.stringify(redis.sentinels)}, name: ${redis.name}, prefix: "ha:", expectedNodes: 2 }
 logging: { level: warn, accessLog: false }
 services:
   orders: {}
@@ -27,6 +29,10 @@ routes:
     match: { path: /orders/** }
     service: orders
     rateLimit: { limit: 100000, window: 1s, by: global, onStoreFailure: local }
+  - name: limited
+    match: { path: /limited/** }
+    service: orders
+    rateLimit: { limit: ${limitRate}, window: 1s, by: global, onStoreFailure: local }
 `;
   const [a, b] = await Promise.all([startPortico(config), startPortico(config)]);
   t.after(() => Promise.all([a.stop(), b.stop()]));
@@ -49,6 +55,7 @@ routes:
   // Open-loop load on both nodes for the whole test, a heartbeat every 200 ms, and a new registration every
   // 100 ms through node a, each with the time it was answered.
   const loads = [a, b].map((node) => startPacedLoad(`${node.url}/orders/t`, 40, 5000));
+  const limited = [a, b].map((node) => startPacedLoad(`${node.url}/limited/t`, limitRate * 1.5, 5000));
   let running = true;
   const heartbeats: number[] = [];
   const registrations: { id: string; status: number; at: number }[] = [];
@@ -69,7 +76,11 @@ routes:
   let stopping: Promise<unknown> | undefined;
   const stopLoad = () => {
     running = false;
-    stopping ??= Promise.all([heartbeat, registering, ...loads.map((load) => load.stop(5000))]);
+    stopping ??= Promise.all([
+      heartbeat,
+      registering,
+      ...[...loads, ...limited].map((load) => load.stop(5000)),
+    ]);
     return stopping;
   };
   try {
@@ -114,6 +125,17 @@ routes:
       [],
       `${failed.length} of ${proxied.length} proxied requests failed`,
     );
+    // The binding limit held through the failover (shared, then each node's share, then shared again):
+    // only 200 and 429, and about the configured rate over the whole run (one bucket's worth at the start).
+    const limitedOutcomes = limited.flatMap((load) => load.outcomes);
+    assert.deepEqual([...new Set(limitedOutcomes.map((o) => o.status))].sort(), [200, 429]);
+    const limitedSeconds = Math.min(...limited.map((load) => load.elapsedMs())) / 1000;
+    const limitedAllowed = limitedOutcomes.filter((o) => o.status === 200).length;
+    assert.ok(
+      limitedAllowed <= limitRate * limitedSeconds * 1.1 + limitRate &&
+        limitedAllowed >= limitRate * limitedSeconds * 0.8,
+      `${limitedAllowed} allowed on /limited in ${limitedSeconds.toFixed(1)} s at ${limitRate}/s`,
+    );
     // The lease of o1 outlived the failover: no heartbeat was told to register again.
     assert.ok(!heartbeats.includes(404), 'a heartbeat answered 404 (the lease was lost)');
     // A registration either took effect or was refused as retryable; nothing else.
@@ -143,7 +165,8 @@ routes:
         `after its acknowledgement; ${proxied.length} proxied requests, none failed; ${acked.length} registrations ` +
         `acknowledged (${ackedAfter.length} after the failover, all present), ${registrations.filter((r) => r.status === 503).length} ` +
         `refused with 503 during it, ${lost.length} acknowledged before the kill and lost (${lost.join(' ') || 'none'}); ` +
-        `heartbeats: ${heartbeats.filter((s) => s === 503).length} answered 503 during the failover`,
+        `heartbeats: ${heartbeats.filter((s) => s === 503).length} answered 503 during the failover; ` +
+        `rate limit ${limitRate}/s: ${limitedAllowed} allowed in ${limitedSeconds.toFixed(1)} s`,
     );
   } finally {
     await stopLoad();
