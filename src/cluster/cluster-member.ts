@@ -12,12 +12,6 @@ import {
 } from '../security/cluster-rate-limiter.ts';
 import { createIpcPeer, parentChannel, type IpcPeer } from './ipc.ts';
 
-/**
- * The key under which the rate-limit stage keeps its local limiter in the gateway's shared stage state
- * (`src/gateway/stages/security-runtime.ts`); a worker puts the node-wide limiter there before the first compile.
- */
-export const LOCAL_RATE_LIMITER_KEY = 'security:rate-limit:local';
-
 /** The parts of a running gateway that the primary asks about. */
 export interface LocalWorker {
   /** Reloads this worker only (validate, compile, swap). */
@@ -50,8 +44,11 @@ export type WireReloadResult = { readonly ok: true } | { readonly ok: false; rea
  */
 export interface ClusterMember {
   readonly workerId: number;
-  /** Puts the node-wide rate limiter into the stage state, where the rate-limit stage finds it. */
-  seed(stageState: Map<string, unknown>): void;
+  /**
+   * The node-wide rate limiter (buckets held by the primary): the gateway makes it its node state's local
+   * limiter, where the rate-limit stage finds it.
+   */
+  readonly rateLimiter: ClusterRateLimiter;
   /**
    * Reload for the whole node: this worker validates and applies the file first (an invalid file is answered
    * here, untouched elsewhere), then the primary has every other worker reload too.
@@ -96,9 +93,7 @@ export function createClusterMember(options: ClusterMemberOptions): ClusterMembe
 
   return {
     workerId,
-    seed(stageState) {
-      stageState.set(LOCAL_RATE_LIMITER_KEY, limiter);
-    },
+    rateLimiter: limiter,
     async reloadAll() {
       const here = await reloadHere();
       if (!here.ok) return here;

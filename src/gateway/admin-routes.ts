@@ -3,8 +3,6 @@ import type { AdminRoute } from '../admin/admin-route.ts';
 import { createCoreAdminRoutes } from '../admin/core-routes.ts';
 import type { ClusterMember } from '../cluster/cluster-member.ts';
 import type { ReloadResult } from '../config/config-error.ts';
-import type { ContractBook } from '../versions/contract-book.ts';
-import type { VersionTracking } from '../versions/version-tracking.ts';
 import { createDashboardRoutes } from '../dashboard/dashboard-routes.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
 import type { RouteStatsTable } from '../observability/route-stats.ts';
@@ -15,6 +13,7 @@ import type { Registry } from '../registry/registry.ts';
 import { createCatalogRoutes } from '../versions/catalog-routes.ts';
 import { createVersionAdminRoutes, registerVersionMetrics } from '../versions/admin-routes.ts';
 import type { Runtime } from './runtime/compile-runtime.ts';
+import type { NodeState } from './runtime/node-state.ts';
 import { createResilienceAdminRoutes, registerResilienceMetrics } from './services/resilience-admin.ts';
 import { createCertificateRoutes, type EdgeListeners } from './tls/edge-listeners.ts';
 
@@ -27,10 +26,8 @@ export interface NodeAdminDependencies {
   readonly metrics: GatewayMetrics;
   readonly stats: RouteStatsTable;
   readonly registry: Registry;
-  readonly contracts: ContractBook;
-  readonly stageState: Map<string, unknown>;
-  /** Version usage and pins, shared by the nodes through the store. */
-  readonly versions: VersionTracking;
+  /** Contracts, version usage and pins, cache and mirror counts (see NodeState). */
+  readonly state: NodeState;
   readonly edge: EdgeListeners;
   readonly cluster?: ClusterMember | undefined;
   /** Endpoints of optional parts (shared configuration, node membership), mounted after the core ones. */
@@ -42,7 +39,7 @@ export interface NodeAdminDependencies {
  * behind them export. The array stays open: `Gateway.addAdminRoutes` appends to it.
  *
  * @example
- * const routes = createNodeAdminRoutes({ runtime, reload, ready, metrics, stats, registry, contracts, stageState, edge });
+ * const routes = createNodeAdminRoutes({ runtime, reload, ready, metrics, stats, registry, state, edge });
  * createAdminServer({ routes: () => routes, access, logger });
  */
 export function createNodeAdminRoutes(deps: NodeAdminDependencies): AdminRoute[] {
@@ -68,26 +65,25 @@ export function createNodeAdminRoutes(deps: NodeAdminDependencies): AdminRoute[]
     }),
     ...(deps.extra ?? []),
     ...createRegistryRoutes(deps.registry),
-    ...createVersionAdminRoutes(deps.versions),
-    ...createCatalogRoutes(deps.runtime, deps.contracts),
+    ...createVersionAdminRoutes(deps.state.versions),
+    ...createCatalogRoutes(deps.runtime, deps.state.contracts),
     ...createDashboardRoutes({ runtime: deps.runtime, registry: deps.registry, stats: deps.stats }),
-    ...createCacheAdminRoutes(deps.stageState),
+    ...createCacheAdminRoutes(() => deps.state.cache()),
     ...createResilienceAdminRoutes(deps.runtime),
     ...createCertificateRoutes(deps.edge),
   );
-  registerFeatureMetrics(deps.metrics.registry, deps.stageState, deps.versions, () => deps.runtime());
+  registerFeatureMetrics(deps.metrics.registry, deps.state, () => deps.runtime());
   return routes;
 }
 
 function registerFeatureMetrics(
   registry: MetricsRegistry,
-  stageState: Map<string, unknown>,
-  versions: VersionTracking,
+  state: NodeState,
   runtime: () => Runtime | undefined,
 ): void {
-  registerVersionMetrics(registry, stageState, versions);
-  registerCacheMetrics(registry, stageState);
-  registerMirrorMetrics(registry, stageState);
+  registerVersionMetrics(registry, state.responseReports, state.versions);
+  registerCacheMetrics(registry, () => state.cache());
+  registerMirrorMetrics(registry, state.mirrorStats);
   registerResilienceMetrics(registry, runtime);
 }
 

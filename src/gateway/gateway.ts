@@ -12,10 +12,7 @@ import { createOtlpTracer } from '../observability/otlp-tracer.ts';
 import { RouteStatsTable } from '../observability/route-stats.ts';
 import { createAddressPolicy, createGuardedLookup } from '../registry/address-policy.ts';
 import type { Registry } from '../registry/registry.ts';
-import { rateLimitStoreEvents } from '../security/rate-limit-store-events.ts';
 import { reportPinnedDeprecations } from '../versions/admin-routes.ts';
-import { CONTRACT_BOOK_KEY } from '../versions/contract-book.ts';
-import { responseReports } from '../versions/response-reports.ts';
 import { VersionTracking } from '../versions/version-tracking.ts';
 import { createNodeAdminRoutes } from './admin-routes.ts';
 import { CloserStack } from './lifecycle/closers.ts';
@@ -25,7 +22,7 @@ import { startNodeRegistry } from './lifecycle/node-registry.ts';
 import { createReloadController } from './lifecycle/reload-controller.ts';
 import { createUpstreamEvents } from './lifecycle/upstream-events.ts';
 import { compileRuntime, type Runtime } from './runtime/compile-runtime.ts';
-import { pruneResilience } from './services/service-resilience.ts';
+import { NodeState } from './runtime/node-state.ts';
 import { RegisteredInstances } from './upstream/registered-instances.ts';
 
 export interface GatewayOptions {
@@ -101,10 +98,6 @@ async function assembleNode(
   const metrics = new GatewayMetrics(stats, () => reloads.peek());
   const upstream = createUpstreamEvents({ current: () => reloads.peek(), metrics, logger });
   closers.add('outlier detector', () => upstream.outliers.close());
-  const stageState = new Map<string, unknown>();
-  closers.add('stage state', () => closeStageState(stageState));
-  // Before the first compile: the rate-limit stage then draws from the node-wide buckets.
-  options.cluster?.seed(stageState);
   const addressPolicy = createAddressPolicy({
     allowLoopback: config.registry.allowLoopback,
     allow: config.registry.allow,
@@ -120,8 +113,7 @@ async function assembleNode(
         previous,
         onHealthTransition: upstream.onHealthTransition,
         onBreakerTransition: upstream.onBreakerTransition,
-        stageState,
-        versions,
+        state,
         registered: (service) => registered.forService(service),
         baseDir,
       });
@@ -131,10 +123,8 @@ async function assembleNode(
     load: () => loadConfig(options.configFile, env),
     source: options.configFile,
     onRetire: (instance) => upstream.outliers.forget(instance),
-    onSwap: (table) => {
-      pruneResilience(stageState, table.services);
-      warnPinnedDeprecations(table.config);
-    },
+    commit: (table) => state.commit(table.state, table.services),
+    onSwap: (table) => warnPinnedDeprecations(table.config),
     onResult: (result) => metrics.reloads.inc({ result }),
     logger,
   });
@@ -159,9 +149,12 @@ async function assembleNode(
     void reportPinnedDeprecations(next, versions, (fields, message) => logger.warn(fields, message)).catch(
       (err: unknown) => logger.debug({ err }, 'pinned consumers could not be counted'),
     );
-  stageState.set(CONTRACT_BOOK_KEY, contracts);
-  responseReports(stageState).setLogger(logger);
-  rateLimitStoreEvents(stageState).attach(logger, metrics.registry);
+  // What outlives a table: compiling only reads it, the reload controller's swap commits to it. A worker's rate
+  // limits draw from the node-wide buckets.
+  const state = new NodeState({ contracts, versions, localRateLimiter: options.cluster?.rateLimiter });
+  closers.add('node state', () => state.close());
+  state.responseReports.setLogger(logger);
+  state.rateLimitEvents.attach(logger, metrics.registry);
 
   const first = reloads.start(config);
   warnPinnedDeprecations(config);
@@ -208,9 +201,7 @@ async function assembleNode(
     metrics,
     stats,
     registry,
-    contracts,
-    stageState,
-    versions,
+    state,
     edge: listeners.edge,
     cluster: options.cluster,
     extra: fleet.routes,
@@ -252,12 +243,4 @@ async function assembleNode(
       return closers.closeAll().then(() => logger.info('portico stopped'));
     },
   };
-}
-
-/** Stage state that holds connections (the Redis rate limiter) has a `close`; call it once on shutdown. */
-async function closeStageState(state: ReadonlyMap<string, unknown>): Promise<void> {
-  for (const value of state.values()) {
-    const close = (value as { close?: unknown } | null)?.close;
-    if (typeof close === 'function') await (close as () => Promise<void>).call(value);
-  }
 }

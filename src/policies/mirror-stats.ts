@@ -19,33 +19,19 @@ export interface MirrorStats {
   compared: number;
 }
 
-const MIRROR_KEY = 'mirror.stats';
-
-/** Per-route mirror counts, kept across reloads in the shared stage state. */
-export function mirrorStats(shared: Map<string, unknown>, route: string): MirrorStats {
-  let table = shared.get(MIRROR_KEY) as Map<string, MirrorStats> | undefined;
-  if (table === undefined) shared.set(MIRROR_KEY, (table = new Map()));
-  let stats = table.get(route);
-  if (stats === undefined) {
-    stats = {
-      sent: 0,
-      dropped: 0,
-      skipped: 0,
-      failed: 0,
-      sameStatus: 0,
-      differentStatus: 0,
-      primarySeconds: 0,
-      mirrorSeconds: 0,
-      compared: 0,
-    };
-    table.set(route, stats);
-  }
-  return stats;
-}
-
-/** Every route's mirror counts (metrics). */
-export function allMirrorStats(shared: ReadonlyMap<string, unknown>): ReadonlyMap<string, MirrorStats> {
-  return (shared.get(MIRROR_KEY) as Map<string, MirrorStats> | undefined) ?? new Map();
+/** A route's mirror counts before its first copy. */
+export function createMirrorStats(): MirrorStats {
+  return {
+    sent: 0,
+    dropped: 0,
+    skipped: 0,
+    failed: 0,
+    sameStatus: 0,
+    differentStatus: 0,
+    primarySeconds: 0,
+    mirrorSeconds: 0,
+    compared: 0,
+  };
 }
 
 /**
@@ -53,7 +39,10 @@ export function allMirrorStats(shared: ReadonlyMap<string, unknown>): ReadonlyMa
  * and `portico_mirror_duration_seconds_total{route,side}` over the compared pairs (primary, mirror): divided by
  * the same_status + different_status count, the mean latency of each side.
  */
-export function registerMirrorMetrics(registry: MetricsRegistry, shared: ReadonlyMap<string, unknown>): void {
+export function registerMirrorMetrics(
+  registry: MetricsRegistry,
+  stats: ReadonlyMap<string, MirrorStats>,
+): void {
   new Counter({
     name: 'portico_mirror_requests_total',
     help: 'Copied (shadow) requests per route by outcome since the node started.',
@@ -61,7 +50,7 @@ export function registerMirrorMetrics(registry: MetricsRegistry, shared: Readonl
     registers: [registry],
     collect() {
       this.reset();
-      for (const [route, s] of allMirrorStats(shared)) {
+      for (const [route, s] of stats) {
         this.inc({ route, outcome: 'same_status' }, s.sameStatus);
         this.inc({ route, outcome: 'different_status' }, s.differentStatus);
         this.inc({ route, outcome: 'failed' }, s.failed);
@@ -77,7 +66,7 @@ export function registerMirrorMetrics(registry: MetricsRegistry, shared: Readonl
     registers: [registry],
     collect() {
       this.reset();
-      for (const [route, s] of allMirrorStats(shared)) {
+      for (const [route, s] of stats) {
         this.inc({ route, side: 'primary' }, s.primarySeconds);
         this.inc({ route, side: 'mirror' }, s.mirrorSeconds);
       }

@@ -10,19 +10,16 @@ export interface RateLimitStoreEvents {
   attach(logger: Logger, registry: MetricsRegistry): void;
 }
 
-const KEY = 'security:rate-limit:store-events';
-
 /**
- * The switch reporter of one node, kept in the stage state so it outlives reloads like the limiter itself.
+ * The switch reporter of one node, kept in the node state so it outlives reloads like the limiter itself.
  * Metrics: `portico_rate_limit_store_switches_total{to}` and `portico_rate_limit_local_fallback` (1 while the
  * node enforces its local share because Redis is unreachable).
  *
  * @example
- * rateLimitStoreEvents(stageState).attach(logger, metrics.registry);
+ * const events = createRateLimitStoreEvents();
+ * events.attach(logger, metrics.registry);
  */
-export function rateLimitStoreEvents(shared: Map<string, unknown>): RateLimitStoreEvents {
-  const existing = shared.get(KEY) as RateLimitStoreEvents | undefined;
-  if (existing !== undefined) return existing;
+export function createRateLimitStoreEvents(): RateLimitStoreEvents {
   const switches = { local: 0, shared: 0 };
   let local = false;
   let logger: Logger | undefined;
@@ -64,6 +61,5 @@ export function rateLimitStoreEvents(shared: Map<string, unknown>): RateLimitSto
       });
     },
   };
-  shared.set(KEY, events);
   return events;
 }

@@ -102,12 +102,19 @@ export interface RedisRateLimiterOptions {
   readonly now?: (() => number) | undefined;
   /** Told of every switch between the shared budget and the local fallback. */
   readonly onSwitch?: ((event: RateLimitStoreSwitch) => void) | undefined;
+  /**
+   * Connect on `open()` rather than at once: a table compiled but never swapped in then opens nothing
+   * (default false).
+   */
+  readonly deferConnect?: boolean | undefined;
 }
 
 /** The Redis limiter with its connection, closed on shutdown. */
 export interface RedisRateLimiter extends RateLimiter {
   /** True while Redis is known to be down: `consume` fails at once and a background check waits for Redis. */
   readonly storeDown: boolean;
+  /** Connects (once) when the limiter was created with `deferConnect`; does nothing otherwise. */
+  open(): void;
   close(): Promise<void>;
 }
 
@@ -285,7 +292,7 @@ export function createRedisRateLimiter(options: RedisRateLimiterOptions): RedisR
         connecting = undefined;
       });
   }
-  connect();
+  if (options.deferConnect !== true) connect();
 
   async function consumeShared(
     connection: RedisClient,
@@ -357,6 +364,9 @@ export function createRedisRateLimiter(options: RedisRateLimiterOptions): RedisR
         markDown();
         return consumeLocally(keys, shapes);
       }
+    },
+    open() {
+      if (redis === undefined) connect();
     },
     async close() {
       closed = true;

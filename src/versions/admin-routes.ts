@@ -5,7 +5,7 @@ import { PorticoError } from '../errors/portico-error.ts';
 import type { Config } from '../config/schema.ts';
 import { USAGE_RETENTION_DAYS } from '../store/version-store.ts';
 import type { VersionTracking } from './version-tracking.ts';
-import { responseReports } from './response-reports.ts';
+import type { ResponseReports } from './response-reports.ts';
 
 const VERSION_TEXT = /^\d+(\.\d+){0,2}(-[0-9A-Za-z.-]+)?$/;
 const MAJOR_TEXT = /^(0|[1-9][0-9]{0,5})$/;
@@ -140,7 +140,7 @@ export async function reportPinnedDeprecations(
  */
 export function registerVersionMetrics(
   registry: MetricsRegistry,
-  shared: Map<string, unknown>,
+  reports: ResponseReports,
   tracking: VersionTracking,
 ): void {
   new Counter({
@@ -161,7 +161,7 @@ export function registerVersionMetrics(
     registers: [registry],
     collect() {
       this.reset();
-      for (const line of responseReports(shared).entries())
+      for (const line of reports.entries())
         this.inc({ route: line.route, service: line.service }, line.answers);
     },
   });

@@ -4,9 +4,6 @@ import type { StoredInstance } from '../store/registry-store.ts';
 import { parseContract, type Contract } from '../contracts/contract.ts';
 import { contractValidator, type ContractValidator } from '../contracts/request-validator.ts';
 
-/** Key of the book in the stage state (StageCompileContext.shared); the gateway puts it there at start. */
-export const CONTRACT_BOOK_KEY = 'versions.contracts';
-
 /** A contract published by the instances of one service version. */
 export interface RegisteredContract {
   readonly service: string;
@@ -31,7 +28,7 @@ export type ContractSource = Pick<Registry, 'snapshot' | 'subscribe' | 'onResync
  * @example
  * const book = new ContractBook(registry, logger);
  * book.start();
- * stageState.set(CONTRACT_BOOK_KEY, book);
+ * const state = new NodeState({ contracts: book });
  */
 export class ContractBook {
   readonly #source: ContractSource;

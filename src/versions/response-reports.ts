@@ -1,9 +1,6 @@
 import type { Logger } from '../observability/logger.ts';
 import type { Violation } from '../contracts/request-validator.ts';
 
-/** Key of the table in the stage state; the gateway gives it its logger, the metrics read it. */
-const RESPONSE_REPORTS_KEY = 'versions.responseReports';
-
 /** One line of {@link ResponseReports.entries}. */
 export interface ResponseReportLine {
   readonly route: string;
@@ -25,7 +22,8 @@ interface RouteCount {
 /**
  * Report-only response validation (`validate: request-and-response`): answers that break the contract are
  * counted per route (`portico_contract_response_violations_total`) and logged at warn, at most once per route
- * every 10 s with the number since the last line. The answers themselves are never touched.
+ * every 10 s with the number since the last line. The answers themselves are never touched. One per node (in
+ * its node state); the gateway gives it its logger, the metrics read it.
  */
 export class ResponseReports {
   readonly #counts = new Map<string, RouteCount>();
@@ -64,11 +62,4 @@ export class ResponseReports {
   entries(): ResponseReportLine[] {
     return [...this.#counts.values()].map(({ route, service, answers }) => ({ route, service, answers }));
   }
-}
-
-/** The shared table, created on first use. */
-export function responseReports(shared: Map<string, unknown>): ResponseReports {
-  let table = shared.get(RESPONSE_REPORTS_KEY) as ResponseReports | undefined;
-  if (table === undefined) shared.set(RESPONSE_REPORTS_KEY, (table = new ResponseReports()));
-  return table;
 }

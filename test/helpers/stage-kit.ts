@@ -4,22 +4,26 @@ import { Readable } from 'node:stream';
 import { parseConfig } from '../../src/config/load.ts';
 import type { Config, RouteConfig } from '../../src/config/schema.ts';
 import { RequestContext, type RequestRoute } from '../../src/gateway/pipeline/request-context.ts';
-import type { Stage, StageCompileContext, StageFactory } from '../../src/gateway/pipeline/stage.ts';
+import type { Stage, StageFactory } from '../../src/gateway/pipeline/stage.ts';
+import { NodeState, type TableState } from '../../src/gateway/runtime/node-state.ts';
 
 /** A whole config from YAML (validated, defaults applied), as the gateway would compile it. */
 export function configOf(yaml: string): Config {
   return parseConfig(yaml, 'stage-test.yaml', {});
 }
 
-/** The stage `factory` builds for the route named `route`, with fresh shared state unless one is given. */
+/**
+ * The stage `factory` builds for the route named `route`, compiled with a fresh node's table state unless one is
+ * given (stages compiled with one state share its parts, such as rate-limit buckets).
+ */
 export function stageOf(
   factory: StageFactory,
   config: Config,
   route: string,
-  shared: StageCompileContext['shared'] = new Map(),
+  state: TableState = new NodeState().prepare(),
 ): Stage | undefined {
   const routeConfig = config.routes.find((r) => r.name === route) as RouteConfig;
-  return factory.create(routeConfig, { config, shared });
+  return factory.create(routeConfig, { config, state });
 }
 
 /** Response headers a stage set, lower-cased. */

@@ -75,7 +75,7 @@ export async function startNodeRegistry(deps: {
   registeredHealth.start();
   closers.add('registered health checks', () => registeredHealth.stop());
   // Published contracts, compiled for request validation and the catalogue; the caller closes them with the
-  // stage state that holds them.
+  // node state that holds them.
   const contracts = new ContractBook(registry, logger);
   contracts.start();
   return { store, registry, contracts };

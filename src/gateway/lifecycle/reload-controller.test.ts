@@ -14,18 +14,23 @@ function fakeTable(name: string): Runtime {
 function controller(overrides: Partial<ReloadControllerOptions> = {}) {
   const results: string[] = [];
   const swapped: string[] = [];
+  const committed: string[] = [];
   let compiled = 0;
   const reloads = createReloadController({
     compile: () => fakeTable(`table-${++compiled}`),
     load: async () => ({}) as Config,
     source: 'portico.yaml',
+    commit: (table, previous) =>
+      committed.push(
+        `${(table as unknown as { name: string }).name} after ${(previous as unknown as { name: string } | undefined)?.name ?? 'none'}`,
+      ),
     onRetire: () => {},
     onSwap: (table) => swapped.push((table as unknown as { name: string }).name),
     onResult: (result) => results.push(result),
     logger: createLogger('silent'),
     ...overrides,
   });
-  return { reloads, results, swapped };
+  return { reloads, results, swapped, committed };
 }
 
 test('swaps in the new table and counts the reload as applied', async () => {
@@ -67,7 +72,7 @@ test('reloads run one at a time: a second trigger loads only after the first swa
 test('a refused config keeps the running table; a compile failure names the source', async () => {
   let fail: Error = new ConfigError([{ file: 'portico.yaml', path: 'routes', message: 'expected an array' }]);
   let compiled = 0;
-  const { reloads, results } = controller({
+  const { reloads, results, committed } = controller({
     compile: () => {
       if (++compiled > 1) throw fail;
       return fakeTable('first');
@@ -84,6 +89,15 @@ test('a refused config keeps the running table; a compile failure names the sour
   ]);
   assert.equal(reloads.table(), first);
   assert.deepEqual(results, ['rejected', 'rejected']);
+  assert.deepEqual(committed, ['first after none'], 'a refused table never takes over the node state');
+});
+
+test('the start-up table and each applied reload commit the node state, in swap order', async () => {
+  const { reloads, committed } = controller();
+  reloads.start({} as Config);
+  await reloads.reload();
+  await reloads.reload();
+  assert.deepEqual(committed, ['table-1 after none', 'table-2 after table-1', 'table-3 after table-2']);
 });
 
 test('retires the instances only the old table had and closes their pools', async () => {

@@ -12,9 +12,14 @@ export interface ReloadControllerOptions {
   load(): Promise<Config>;
   /** Names the source in the issue of a failure that is not a ConfigError. */
   readonly source: string;
+  /**
+   * The swap, for the start-up table and each reload: `table` now serves and takes over the node state (it opens
+   * what it claimed, disposes and prunes what only `previous` held). Not called for a refused config.
+   */
+  commit(table: Runtime, previous: Runtime | undefined): void;
   /** An instance the new table no longer has; its pool is closed by the controller right after. */
   onRetire(instance: Instance): void;
-  /** After each swap, with the table now serving (prunes state kept per service). */
+  /** After each reload's swap, with the table now serving. */
   onSwap(table: Runtime): void;
   /** Counts a reload outcome. */
   onResult(result: 'applied' | 'rejected'): void;
@@ -72,6 +77,7 @@ export function createReloadController(options: ReloadControllerOptions): Reload
     }
     for (const checker of previous.healthCheckers) await checker.stop();
     current = table;
+    options.commit(table, previous);
     for (const checker of table.healthCheckers) checker.start();
     for (const instance of retiredInstances(previous, table)) {
       options.onRetire(instance);
@@ -88,6 +94,7 @@ export function createReloadController(options: ReloadControllerOptions): Reload
     table: () => current as Runtime,
     start(config) {
       current = options.compile(config, undefined);
+      options.commit(current, undefined);
       for (const checker of current.healthCheckers) checker.start();
       return current;
     },

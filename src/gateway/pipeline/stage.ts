@@ -1,6 +1,6 @@
 import type { Config, RouteConfig } from '../../config/schema.ts';
 import type { ServiceRuntime } from '../runtime/service-runtime.ts';
-import type { VersionTracking } from '../../versions/version-tracking.ts';
+import type { TableState } from '../runtime/node-state.ts';
 import { phases, type Phase } from '../../plugins/phases.ts';
 import type { RequestContext } from './request-context.ts';
 
@@ -24,12 +24,11 @@ export interface StageCompileContext {
   /** The whole config (top-level `auth`, `consumers`, `rateLimits`, `cors`, …). */
   readonly config: Config;
   /**
-   * State that must outlive a reload (rate-limit counters, JWKS caches), keyed by the factory; a factory
-   * reads its previous state here and returns it from `create` calls of the new table.
+   * The node state this table is compiled with: parts of the node (`state.node`: contracts, version usage,
+   * counts) and the parts a stage claims (rate-limit stores, JWKS caches, cache stores), kept from the
+   * serving table when their settings did not change. Claiming opens nothing: the swap does.
    */
-  readonly shared: Map<string, unknown>;
-  /** Version usage and consumer pins of this node (the version stage); a node-local one when absent. */
-  readonly versions?: VersionTracking | undefined;
+  readonly state: TableState;
   /** The services of the table being compiled (a stage that calls another service, such as mirroring). */
   readonly services?: ReadonlyMap<string, ServiceRuntime> | undefined;
 }

@@ -10,7 +10,7 @@ import {
   type Stage,
   type StageCompileContext,
 } from '../pipeline/stage.ts';
-import type { VersionTracking } from '../../versions/version-tracking.ts';
+import type { NodeState, TableState } from './node-state.ts';
 import { createPluginStages } from '../plugins/plugin-stages.ts';
 import { stageFactories } from '../stages/index.ts';
 import { VERSION_PARAM } from '../../versions/requested-version.ts';
@@ -18,7 +18,7 @@ import { createRouter, type Router } from '../router/router.ts';
 import { createAggregateHandler } from '../services/aggregate.ts';
 import { createFallbackAnswer } from '../services/fallback.ts';
 import { createProxyHandler, type ProxyObserver } from '../services/proxy.ts';
-import { resilienceFor, type BreakerListener } from '../services/service-resilience.ts';
+import type { BreakerListener } from '../services/service-resilience.ts';
 import { createBalancer } from '../../balancing/index.ts';
 import { createHealthChecker, type HealthChecker } from '../upstream/health-checker.ts';
 import { Instance, type PoolOptions } from '../upstream/instance.ts';
@@ -41,6 +41,8 @@ export interface Runtime {
   readonly bodyLimitBytes: number;
   readonly headerCountLimit: number;
   readonly healthCheckers: readonly HealthChecker[];
+  /** The parts of the node state this table claimed; `NodeState.commit` hands them over at the swap. */
+  readonly state: TableState;
 }
 
 export interface CompileDependencies {
@@ -51,10 +53,8 @@ export interface CompileDependencies {
   readonly onHealthTransition?: (instance: Instance, healthy: boolean) => void;
   /** Registered instances of a service (from the registry), added to its static ones. */
   readonly registered?: ((service: string) => readonly Instance[]) | undefined;
-  /** Version usage and pins of this node (see StageCompileContext.versions). */
-  readonly versions?: VersionTracking | undefined;
-  /** Stage state that outlives reloads (see StageCompileContext.shared). */
-  readonly stageState?: Map<string, unknown> | undefined;
+  /** What outlives a table (see StageCompileContext.state); compiling only reads it. */
+  readonly state: NodeState;
   /** Told when a circuit breaker changes state (logs). */
   readonly onBreakerTransition?: BreakerListener | undefined;
   /** Folder relative file paths of the config (service `tls` files) are read from; the working folder when absent. */
@@ -67,7 +67,7 @@ const keepAliveTimeoutMs = 4_000;
 
 export function compileRuntime(config: Config, deps: CompileDependencies): Runtime {
   const services = new Map<string, ServiceRuntime>();
-  const shared = deps.stageState ?? new Map<string, unknown>();
+  const state = deps.state.prepare();
   for (const [name, serviceConfig] of Object.entries(config.services)) {
     const service = compileService(
       name,
@@ -77,14 +77,14 @@ export function compileRuntime(config: Config, deps: CompileDependencies): Runti
       deps.baseDir ?? process.cwd(),
     );
     // Breaker states, bulkhead slots and retry budgets outlive a reload that keeps their config.
-    const resilience = resilienceFor(shared, name, serviceConfig, {
+    const resilience = state.resilience(name, serviceConfig, {
       onBreakerTransition: deps.onBreakerTransition,
     });
     services.set(name, { ...service, resilience });
   }
   const bodyLimitBytes = parseSizeBytes(config.limits.bodySize);
   const observer = deps.observer;
-  const stageContext: StageCompileContext = { config, shared, services, versions: deps.versions };
+  const stageContext: StageCompileContext = { config, state, services };
   const routes = config.routes.map((route) =>
     compileRoute(route, services, deps, bodyLimitBytes, observer, stageContext),
   );
@@ -127,6 +127,7 @@ export function compileRuntime(config: Config, deps: CompileDependencies): Runti
     bodyLimitBytes,
     headerCountLimit: config.limits.headerCount,
     healthCheckers,
+    state,
   };
 }
 

@@ -4,7 +4,8 @@ import { createBalancer } from '../../balancing/index.ts';
 import type { ServiceConfig } from '../../config/schema.ts';
 import { Instance } from '../upstream/instance.ts';
 import { InstanceSet } from '../upstream/instance-set.ts';
-import { pruneResilience, resilienceFor, ServiceResilience } from './service-resilience.ts';
+import { NodeState } from '../runtime/node-state.ts';
+import { ServiceResilience } from './service-resilience.ts';
 
 const poolOptions = { connectTimeoutMs: 1000, keepAliveTimeoutMs: 4000 };
 const breakerConfig = {
@@ -53,28 +54,39 @@ test('pick answers null when every breaker refuses and undefined when there is n
   assert.equal(resilience.pick(setOf().set, undefined, undefined), undefined);
 });
 
+/** One reload of a table whose only service is `users`: compiled, then swapped in. */
+function reload(state: NodeState, config: ServiceConfig): ServiceResilience | undefined {
+  const table = state.prepare();
+  const resilience = table.resilience('users', config);
+  state.commit(table, new Map());
+  return resilience;
+}
+
 test('a reload with the same resilience config keeps the breakers; a changed config starts afresh', () => {
-  const shared = new Map<string, unknown>();
-  const first = resilienceFor(shared, 'users', breakerConfig);
+  const state = new NodeState();
+  const first = reload(state, breakerConfig);
   assert.ok(first);
-  assert.equal(resilienceFor(shared, 'users', { ...breakerConfig, timeout: '5s' } as ServiceConfig), first);
+  assert.equal(reload(state, { ...breakerConfig, timeout: '5s' } as ServiceConfig), first);
   const changed = { circuitBreaker: { ...breakerConfig.circuitBreaker, openFor: '1s' } } as ServiceConfig;
-  assert.notEqual(resilienceFor(shared, 'users', changed), first);
-  assert.equal(resilienceFor(shared, 'users', {} as ServiceConfig), undefined);
+  assert.notEqual(reload(state, changed), first);
+  assert.equal(reload(state, {} as ServiceConfig), undefined);
 });
 
 test('after a swap, breakers of instances that left and the resilience of services that left are dropped', () => {
-  const shared = new Map<string, unknown>();
-  const users = resilienceFor(shared, 'users', breakerConfig) as ServiceResilience;
-  const ordersBefore = resilienceFor(shared, 'orders', breakerConfig);
+  const state = new NodeState();
+  let table = state.prepare();
+  const users = table.resilience('users', breakerConfig) as ServiceResilience;
+  const ordersBefore = table.resilience('orders', breakerConfig);
+  state.commit(table, new Map());
   const before = setOf('a', 'b', 'c');
   for (const instance of before.byId.values()) users.breakerOf(instance);
   assert.equal(users.breakerCount, 3);
   const after = setOf('a');
-  pruneResilience(shared, new Map([['users', { instances: after.set, resilience: users }]]));
+  table = state.prepare();
+  assert.equal(table.resilience('users', breakerConfig), users, 'a kept service keeps its state');
+  state.commit(table, new Map([['users', { instances: after.set, resilience: users }]]));
   assert.deepEqual(Object.keys(users.snapshot().instances), ['a']);
-  assert.equal(resilienceFor(shared, 'users', breakerConfig), users, 'a kept service keeps its state');
-  const orders = resilienceFor(shared, 'orders', breakerConfig);
+  const orders = state.prepare().resilience('orders', breakerConfig);
   assert.notEqual(orders, ordersBefore, 'a service that left the table starts afresh when it returns');
   users.forget('a');
   assert.equal(users.breakerCount, 0);

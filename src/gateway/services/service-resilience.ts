@@ -219,30 +219,25 @@ export function hasResilience(config: ServiceConfig): boolean {
   );
 }
 
-const stateKey = 'portico.resilience';
-
-interface StoredResilience {
-  readonly fingerprint: string;
-  readonly resilience: ServiceResilience;
+/**
+ * What decides whether a reload keeps a service's resilience state: its retries, breaker and bulkhead
+ * settings. Equal fingerprints keep breaker states, bulkhead slots in use and the retry budget.
+ */
+export function resilienceFingerprint(config: ServiceConfig): string {
+  return JSON.stringify([config.retries, config.circuitBreaker, config.bulkhead]);
 }
 
-/** What {@link pruneResilience} reads of a compiled service. */
-interface PrunableService {
+/** What {@link pruneBreakers} reads of a compiled service. */
+export interface PrunableService {
   readonly instances: InstanceSet;
   readonly resilience: ServiceResilience | undefined;
 }
 
 /**
- * Called once a new table is live: forgets the stored resilience of services it no longer has, and the breakers
- * of instances that left the services it kept (a reload that removed static instances, or registry changes
- * missed while no table was live). `shared` is the compile context's long-lived map.
+ * Forgets the breakers of instances that left the services of a table now serving (a reload that removed static
+ * instances, or registry changes missed while no table was live).
  */
-export function pruneResilience(
-  shared: Map<string, unknown>,
-  services: ReadonlyMap<string, PrunableService>,
-): void {
-  const table = shared.get(stateKey) as Map<string, StoredResilience> | undefined;
-  if (table !== undefined) for (const name of table.keys()) if (!services.has(name)) table.delete(name);
+export function pruneBreakers(services: ReadonlyMap<string, PrunableService>): void {
   for (const service of services.values()) {
     const resilience = service.resilience;
     if (resilience === undefined || resilience.breakerCount === 0) continue;
@@ -250,32 +245,4 @@ export function pruneResilience(
     for (const instance of service.instances.all) keep.add(instance.id);
     resilience.prune(keep);
   }
-}
-
-/**
- * The ServiceResilience of a service, reused from the previous table when its resilience config did not
- * change (breaker states, bulkhead slots in use and the retry budget survive a reload). `shared` is the
- * compile context's long-lived map.
- */
-export function resilienceFor(
-  shared: Map<string, unknown>,
-  service: string,
-  config: ServiceConfig,
-  options: ServiceResilienceOptions = {},
-): ServiceResilience | undefined {
-  let table = shared.get(stateKey) as Map<string, StoredResilience> | undefined;
-  if (table === undefined) {
-    table = new Map();
-    shared.set(stateKey, table);
-  }
-  if (!hasResilience(config)) {
-    table.delete(service);
-    return undefined;
-  }
-  const fingerprint = JSON.stringify([config.retries, config.circuitBreaker, config.bulkhead]);
-  const stored = table.get(service);
-  if (stored !== undefined && stored.fingerprint === fingerprint) return stored.resilience;
-  const resilience = new ServiceResilience(service, config, options);
-  table.set(service, { fingerprint, resilience });
-  return resilience;
 }

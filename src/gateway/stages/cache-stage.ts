@@ -3,7 +3,7 @@ import type { Dispatcher } from 'undici';
 import type { ResponseCacheConfig } from '../../config/schema.ts';
 import { parseDurationMs, parseSizeBytes } from '../../config/units.ts';
 import { compileCacheKey } from '../../policies/cache/cache-key.ts';
-import { cacheState, redisCacheStore, type CacheStats } from '../../policies/cache/cache-state.ts';
+import type { CacheStats } from '../../policies/cache/cache-state.ts';
 import type { CacheStore } from '../../policies/cache/cache-store.ts';
 import { freshUntilOf, type CachedResponse } from '../../policies/cache/cached-response.ts';
 import { chainHeaderEdits, type HeaderEdit } from '../../policies/header-edit.ts';
@@ -53,14 +53,15 @@ export const cacheStage: StageFactory = {
     const config = route.cache;
     if (config === undefined) return undefined;
     const top = context.config.responseCache as ResponseCacheConfig | undefined;
-    const state = cacheState(context.shared, parseSizeBytes(top?.maxSize ?? '64mb'));
+    const state = context.state;
+    const memory = state.memoryCache(parseSizeBytes(top?.maxSize ?? '64mb'));
     const storeConfig = context.config.store;
     const settings: CaptureSettings = {
       store:
         config.store === 'redis' && storeConfig.kind === 'redis' && storeConfig.url !== undefined
-          ? redisCacheStore(context.shared, state, storeConfig.url, storeConfig.prefix)
-          : state.store,
-      stats: state.statsFor(route.name),
+          ? state.sharedCache(storeConfig.url, storeConfig.prefix)
+          : memory,
+      stats: state.cacheStats(route.name),
       maxBodyBytes: parseSizeBytes(config.maxBodySize),
       defaultTtlSec: Math.max(1, Math.round(parseDurationMs(config.ttl) / 1000)),
     };

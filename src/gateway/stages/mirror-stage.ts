@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
-import { Agent, type Dispatcher } from 'undici';
+import type { Agent, Dispatcher } from 'undici';
 import { parseDurationMs, parseSizeBytes } from '../../config/units.ts';
-import { mirrorStats, type MirrorStats } from '../../policies/mirror-stats.ts';
+import type { MirrorStats } from '../../policies/mirror-stats.ts';
 import { buildUpstreamHeaders } from '../forwarding/upstream-headers.ts';
 import { upstreamPathOf, type RequestContext } from '../pipeline/request-context.ts';
 import type { StageFactory } from '../pipeline/stage.ts';
@@ -10,23 +10,6 @@ import { hasBody, readBody } from './validate-stage.ts';
 
 const kMirror = Symbol('portico.mirror');
 type MirroredResponse = ServerResponse & { [kMirror]?: MirrorCall };
-
-const AGENT_KEY = 'mirror.agent';
-
-/**
- * Copies go through one undici Agent of their own, not the instances' pools: they never take a connection
- * the real traffic could use, and shutdown (which waits for the pools' requests) does not wait for a copy
- * to a hanging mirror: the agent is destroyed with the stage state.
- */
-function mirrorAgent(shared: Map<string, unknown>): Agent {
-  let holder = shared.get(AGENT_KEY) as { agent: Agent; close(): Promise<void> } | undefined;
-  if (holder === undefined) {
-    const agent = new Agent({ keepAliveTimeout: 4_000 });
-    holder = { agent, close: () => agent.destroy() };
-    shared.set(AGENT_KEY, holder);
-  }
-  return holder.agent;
-}
 
 /** What a route's mirror needs, compiled once. */
 interface MirrorTarget {
@@ -56,9 +39,12 @@ export function createMirrorStageFactory(random: () => number = Math.random): St
       const service = context.services?.get(config.service);
       if (service === undefined) return undefined;
       const target: MirrorTarget = {
-        agent: mirrorAgent(context.shared),
+        // Copies go through an agent of their own (the node state's), not the instances' pools: they never take
+        // a connection the real traffic could use, and shutdown, which waits for the pools' requests, does not
+        // wait for a copy to a hanging mirror (the agent is destroyed with the node state).
+        agent: context.state.mirrorAgent(),
         service,
-        stats: mirrorStats(context.shared, route.name),
+        stats: context.state.mirrorStats(route.name),
         maxConcurrent: config.maxConcurrent,
         timeoutMs: parseDurationMs(config.timeout),
         inflight: 0,

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { PorticoError } from '../../errors/portico-error.ts';
 import { configOf, contextOf, runStage, stageOf } from '../../../test/helpers/stage-kit.ts';
 import type { Stage } from '../pipeline/stage.ts';
+import { NodeState } from '../runtime/node-state.ts';
 import { rateLimitStage } from './rate-limit-stage.ts';
 
 const config = configOf(`
@@ -26,9 +27,9 @@ routes:
 
 /** Each test compiles its own stages with fresh counters. */
 function stages(...routes: string[]): Stage[] {
-  const shared = new Map<string, unknown>();
+  const state = new NodeState().prepare();
   return routes.map((route) => {
-    const stage = stageOf(rateLimitStage, config, route, shared);
+    const stage = stageOf(rateLimitStage, config, route, state);
     assert.ok(stage, route);
     return stage;
   });

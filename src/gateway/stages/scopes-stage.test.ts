@@ -4,11 +4,12 @@ import type { Config, RouteConfig } from '../../config/schema.ts';
 import { PorticoError } from '../../errors/portico-error.ts';
 import type { RequestContext } from '../pipeline/request-context.ts';
 import type { Stage } from '../pipeline/stage.ts';
+import { NodeState } from '../runtime/node-state.ts';
 import { scopesStage } from './scopes-stage.ts';
 
 function stageFor(scopes: RouteConfig['scopes']): Stage {
   const route = { name: 'r', match: { path: '/r' }, service: 's', scopes } as RouteConfig;
-  const stage = scopesStage.create(route, { config: {} as Config, shared: new Map() });
+  const stage = scopesStage.create(route, { config: {} as Config, state: new NodeState().prepare() });
   assert.ok(stage);
   return stage;
 }

@@ -5,8 +5,8 @@ import { parseSizeBytes } from '../../config/units.ts';
 import { configContracts, type ConfigContract } from '../../contracts/config-contracts.ts';
 import type { ContractValidator } from '../../contracts/request-validator.ts';
 import { PorticoError } from '../../errors/portico-error.ts';
-import { CONTRACT_BOOK_KEY, type ContractBook } from '../../versions/contract-book.ts';
-import { responseReports, type ResponseReports } from '../../versions/response-reports.ts';
+import type { ContractBook } from '../../versions/contract-book.ts';
+import type { ResponseReports } from '../../versions/response-reports.ts';
 import { upstreamPathOf, type RequestContext } from '../pipeline/request-context.ts';
 import type { Stage, StageCompileContext, StageFactory } from '../pipeline/stage.ts';
 import type { Instance } from '../upstream/instance.ts';
@@ -36,9 +36,9 @@ interface CachedChoice {
 
 function createValidateStage(route: RouteConfig, context: StageCompileContext): Stage {
   const configured = configContracts(context.config).get(route.service);
-  const book = context.shared.get(CONTRACT_BOOK_KEY) as ContractBook | undefined;
+  const book: ContractBook | undefined = context.state.node.contracts;
   const limitBytes = parseSizeBytes(context.config.limits.bodySize);
-  const reports = route.validate === 'request-and-response' ? responseReports(context.shared) : undefined;
+  const reports = route.validate === 'request-and-response' ? context.state.node.responseReports : undefined;
   const onlyConfigured = configured?.size === 1 ? [...configured.values()][0] : undefined;
   // Keyed by an instance set's snapshot array: a new array means the instances changed.
   const choices = new WeakMap<readonly Instance[], CachedChoice>();

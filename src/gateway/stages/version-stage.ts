@@ -3,18 +3,14 @@ import type { RouteConfig, ServiceConfig } from '../../config/schema.ts';
 import { configContracts, contractDates } from '../../contracts/config-contracts.ts';
 import { PorticoError } from '../../errors/portico-error.ts';
 import { createCanarySplit, type CanarySplit } from '../../versions/canary-split.ts';
-import { CONTRACT_BOOK_KEY, type ContractBook } from '../../versions/contract-book.ts';
+import type { ContractBook } from '../../versions/contract-book.ts';
 import { compileLifecycles, type ContractDates, type VersionLifecycle } from '../../versions/lifecycle.ts';
 import { requestedRange, type VersionSource } from '../../versions/requested-version.ts';
-import { PIN_UNKNOWN, VersionTracking } from '../../versions/version-tracking.ts';
+import { PIN_UNKNOWN } from '../../versions/version-tracking.ts';
 import { VersionIndex, type VersionView } from '../../versions/version-index.ts';
 import type { RequestContext } from '../pipeline/request-context.ts';
 import type { Stage, StageCompileContext, StageFactory } from '../pipeline/stage.ts';
 import type { ServiceRuntime } from '../runtime/service-runtime.ts';
-import type { InstanceSet } from '../upstream/instance-set.ts';
-
-const INDEX_KEY = 'versions.index';
-const TRACKING_KEY = 'versions.tracking';
 
 export interface VersionStageOptions {
   /** Epoch ms, for deprecation and sunset dates. */
@@ -37,13 +33,6 @@ export function createVersionStageFactory(options: VersionStageOptions = {}): St
   };
 }
 
-/** Without a node's tracking (a table compiled outside a gateway, in tests): one kept with the stage state. */
-function nodeTracking(shared: Map<string, unknown>): VersionTracking {
-  let tracking = shared.get(TRACKING_KEY) as VersionTracking | undefined;
-  if (tracking === undefined) shared.set(TRACKING_KEY, (tracking = new VersionTracking()));
-  return tracking;
-}
-
 /** The stage as registered in stages/index.ts. */
 export const versionStageFactory: StageFactory = createVersionStageFactory();
 
@@ -57,7 +46,8 @@ function createVersionStage(route: RouteConfig, context: StageCompileContext, cl
   // first, else the contract registered by the highest version of the major.
   const files = configContracts(context.config).get(route.service);
   const policies = context.config.services[route.service]?.versions;
-  const book = context.shared.get(CONTRACT_BOOK_KEY) as ContractBook | undefined;
+  const node = context.state.node;
+  const book: ContractBook | undefined = node.contracts;
   const compile = (registered: Map<number, ContractDates>): Map<number, VersionLifecycle> => {
     const versions: NonNullable<ServiceConfig['versions']> = { ...policies };
     for (const major of registered.keys())
@@ -77,7 +67,7 @@ function createVersionStage(route: RouteConfig, context: StageCompileContext, cl
     }
     return lifecycles;
   };
-  const tracking = context.versions ?? nodeTracking(context.shared);
+  const tracking = node.versions;
   const pinning = route.version?.pin === true;
   const pinRanges = new Map<string, string>();
   const pinRange = (major: string): string => {
@@ -86,9 +76,7 @@ function createVersionStage(route: RouteConfig, context: StageCompileContext, cl
     return range;
   };
   // Views follow a service's instance set; a reload makes a new set, so they are keyed by the set itself.
-  let indexes = context.shared.get(INDEX_KEY) as WeakMap<InstanceSet, VersionIndex> | undefined;
-  if (indexes === undefined) context.shared.set(INDEX_KEY, (indexes = new WeakMap()));
-  const views = indexes;
+  const views = node.versionIndexes;
 
   function indexOf(service: ServiceRuntime): VersionIndex {
     let index = views.get(service.instances);

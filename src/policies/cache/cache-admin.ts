@@ -2,7 +2,7 @@ import { Counter, Gauge, type Registry as MetricsRegistry } from 'prom-client';
 import type { AdminRoute } from '../../admin/admin-route.ts';
 import { sendJson } from '../../admin/json-body.ts';
 import { PorticoError } from '../../errors/portico-error.ts';
-import { currentCacheState } from './cache-state.ts';
+import type { CacheView } from './cache-state.ts';
 
 /**
  * `GET /v1/cache`: size and per-route counts (hit ratio). `DELETE /v1/cache?key=KEY` removes one key,
@@ -10,24 +10,24 @@ import { currentCacheState } from './cache-state.ts';
  * `people GET /people/7?full=1` (route name, then the route's `cache.key` parts in order).
  *
  * @example
- * adminRoutes.push(...createCacheAdminRoutes(stageState));
+ * adminRoutes.push(...createCacheAdminRoutes(() => nodeState.cache()));
  */
-export function createCacheAdminRoutes(shared: ReadonlyMap<string, unknown>): AdminRoute[] {
+export function createCacheAdminRoutes(cache: () => CacheView): AdminRoute[] {
   return [
     {
       method: 'GET',
       path: '/v1/cache',
       handler: function cacheStatus(_req, res) {
-        const state = currentCacheState(shared);
+        const state = cache();
         const routes: Record<string, unknown> = {};
-        for (const [route, line] of state?.stats ?? []) {
+        for (const [route, line] of state.stats) {
           const looked = line.hit + line.stale + line.miss;
           routes[route] = { ...line, hitRatio: looked === 0 ? 0 : (line.hit + line.stale) / looked };
         }
         sendJson(res, 200, {
-          bytes: state?.store.bytes ?? 0,
-          maxBytes: state?.store.maxBytes ?? 0,
-          keys: state?.store.entries ?? 0,
+          bytes: state.memory?.bytes ?? 0,
+          maxBytes: state.memory?.maxBytes ?? 0,
+          keys: state.memory?.entries ?? 0,
           routes,
         });
       },
@@ -40,9 +40,9 @@ export function createCacheAdminRoutes(shared: ReadonlyMap<string, unknown>): Ad
         const prefix = url.searchParams.get('prefix');
         if ((key === null) === (prefix === null))
           throw new PorticoError('bad_request', 'give exactly one of ?key=KEY or ?prefix=PREFIX');
-        const state = currentCacheState(shared);
+        const state = cache();
         let purged = 0;
-        for (const store of [state?.store, state?.redis]) {
+        for (const store of [state.memory, ...state.shared]) {
           if (store === undefined) continue;
           try {
             purged += await (key !== null ? store.purgeKey(key) : store.purgePrefix(prefix ?? ''));
@@ -57,7 +57,7 @@ export function createCacheAdminRoutes(shared: ReadonlyMap<string, unknown>): Ad
 }
 
 /** `portico_cache_requests_total{route,result}`, `portico_cache_size_bytes` and `portico_cache_keys`, read at scrape time. */
-export function registerCacheMetrics(registry: MetricsRegistry, shared: ReadonlyMap<string, unknown>): void {
+export function registerCacheMetrics(registry: MetricsRegistry, cache: () => CacheView): void {
   new Counter({
     name: 'portico_cache_requests_total',
     help: 'Requests on cached routes by outcome (hit, stale, miss, bypass) since the node started.',
@@ -65,7 +65,7 @@ export function registerCacheMetrics(registry: MetricsRegistry, shared: Readonly
     registers: [registry],
     collect() {
       this.reset();
-      for (const [route, line] of currentCacheState(shared)?.stats ?? []) {
+      for (const [route, line] of cache().stats) {
         this.inc({ route, result: 'hit' }, line.hit);
         this.inc({ route, result: 'stale' }, line.stale);
         this.inc({ route, result: 'miss' }, line.miss);
@@ -78,7 +78,7 @@ export function registerCacheMetrics(registry: MetricsRegistry, shared: Readonly
     help: 'Bytes held by the in-memory response cache.',
     registers: [registry],
     collect() {
-      this.set(currentCacheState(shared)?.store.bytes ?? 0);
+      this.set(cache().memory?.bytes ?? 0);
     },
   });
   new Gauge({
@@ -86,7 +86,7 @@ export function registerCacheMetrics(registry: MetricsRegistry, shared: Readonly
     help: 'Keys held by the in-memory response cache.',
     registers: [registry],
     collect() {
-      this.set(currentCacheState(shared)?.store.entries ?? 0);
+      this.set(cache().memory?.entries ?? 0);
     },
   });
 }

@@ -6,6 +6,8 @@ import type { CacheStore } from './cache-store.ts';
 
 /** The Redis store with its connection, closed on shutdown. */
 export interface RedisCacheStore extends CacheStore {
+  /** Connects (once) when the store was created with `deferConnect`; does nothing otherwise. */
+  open(): void;
   close(): Promise<void>;
 }
 
@@ -15,6 +17,8 @@ export interface RedisCacheStoreOptions {
   readonly prefix: string;
   /** Time between connection attempts while Redis is unreachable (default 1000 ms). */
   readonly retryDelayMs?: number;
+  /** Connect on `open()` rather than at once (a table compiled but never swapped in opens nothing). */
+  readonly deferConnect?: boolean;
 }
 
 /** What one variant looks like in Redis: the policy as http-cache-semantics serialises it, the body in base64. */
@@ -67,7 +71,7 @@ export function createRedisCacheStore(options: RedisCacheStoreOptions): RedisCac
         connecting = undefined;
       });
   }
-  connect();
+  if (options.deferConnect !== true) connect();
 
   function connected(): RedisClient {
     if (redis === undefined) {
@@ -129,6 +133,9 @@ export function createRedisCacheStore(options: RedisCacheStoreOptions): RedisCac
     bytes: 0,
     entries: 0,
     maxBytes: 0,
+    open() {
+      if (redis === undefined) connect();
+    },
     async close() {
       closed = true;
       await connecting;
