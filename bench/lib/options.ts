@@ -24,7 +24,7 @@ export function parseOptions(argv: string[]): BenchOptions {
   });
   if (values.help) {
     console.log(`node bench/run.ts [--quick] [--rounds N] [--duration S] [--warmup S] [--idle N]
-  [--only plain-small,plain-large,added-latency,route-table,idle-connections,policies,cache,instances,
+  [--only plain-small,plain-large,added-latency,route-table,idle-connections,policies,cache,compression,instances,
           registry-latency,aggregate,workers]
   [--contenders direct,node-floor,...] [--load-generator wrk|autocannon] [--docs | --no-docs]
 Environment: PORTICO_BENCH_ENTRY=dist/cli/main.js runs a build instead of src/cli/main.ts.`);

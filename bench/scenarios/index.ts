@@ -1,6 +1,7 @@
 import { createAddedLatencyScenario } from './added-latency.ts';
 import { createAggregateScenario } from './aggregate.ts';
 import { createCacheScenario } from './cache.ts';
+import { createCompressionScenario } from './compression.ts';
 import { createIdleConnectionsScenario } from './idle-connections.ts';
 import { createInstancesScenario } from './instances.ts';
 import { createPlainProxyScenario } from './plain-proxy.ts';
@@ -23,6 +24,7 @@ export function allScenarios(): Scenario[] {
     createIdleConnectionsScenario(),
     createPoliciesScenario(),
     createCacheScenario(),
+    createCompressionScenario(),
     createInstancesScenario(),
     createRegistryLatencyScenario(),
     createAggregateScenario(),

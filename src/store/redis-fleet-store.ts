@@ -230,8 +230,11 @@ class RedisFleetStore implements FleetStore {
     try {
       await this.#redis.quit();
     } catch {
-      this.#redis.disconnect();
+      // Unreachable: nothing to say goodbye to; disconnect() below closes what is left.
     }
+    // quit() leaves the Sentinel failover detector's subscriptions open (ioredis#1362), which kept a node's
+    // process alive after "portico stopped"; disconnect() closes them.
+    this.#redis.disconnect();
   }
 
   async #catchUp(): Promise<void> {

@@ -340,8 +340,11 @@ class RedisStore implements RegistryStore {
     try {
       await this.#redis.quit();
     } catch {
-      this.#redis.disconnect();
+      // Unreachable: nothing to say goodbye to; disconnect() below closes what is left.
     }
+    // quit() leaves the Sentinel failover detector's subscriptions open (ioredis#1362), which kept a node's
+    // process alive after "portico stopped"; disconnect() closes them.
+    this.#redis.disconnect();
   }
 
   async #run<T>(command: Promise<T>): Promise<T> {

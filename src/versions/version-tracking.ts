@@ -60,6 +60,8 @@ export class VersionTracking {
   readonly #pins = new Map<string, Map<string, CachedPin>>();
   #timer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> = Promise.resolve();
+  /** Whether the last flush failed (its error was reported). */
+  #flushFailing = false;
 
   constructor(options: VersionTrackingOptions = {}) {
     this.#store = options.store;
@@ -97,10 +99,14 @@ export class VersionTracking {
       if (deltas.length === 0) return;
       try {
         await store.addUsage(deltas);
+        this.#flushFailing = false;
       } catch (err) {
         // Not lost: handed back, so the next flush adds them.
         this.table.giveBack(deltas);
-        this.#onError(err, 'version usage could not be written to the store');
+        // Once per outage, not every flushMs for as long as it lasts.
+        if (!this.#flushFailing)
+          this.#onError(err, 'version usage could not be written to the store; kept and retried every flush');
+        this.#flushFailing = true;
       }
     });
     return this.#flushing;

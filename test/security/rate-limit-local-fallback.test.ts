@@ -1,30 +1,27 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Agent, request } from 'undici';
+import { request } from 'undici';
 import { eventually } from '../helpers/eventually.ts';
-import { startPortico, type PorticoProcess } from '../helpers/portico-process.ts';
+import { startPacedLoad, type PacedLoad } from '../helpers/paced-load.ts';
+import { startPortico } from '../helpers/portico-process.ts';
 import { startRedisServer } from '../helpers/redis-server.ts';
 import { startUpstream } from '../helpers/upstream.ts';
 
-/** Requests per second allowed across both nodes; each node gets 3× its share, so the limit always binds. */
+/** Requests per second allowed across both nodes. */
 const rate = 20;
-const perNodeIntervalMs = 1000 / (rate * 1.5);
-/** Bounded outage, shorter than the issue's 30 s to keep the suite fast; the mechanism does not depend on it. */
-const outageMs = 6000;
+/** Each node is sent 1.5× the whole rate (3× its share), so the limit binds even when the sender lags. */
+const perNodeRate = rate * 1.5;
+/** The issue's outage: long enough for many windows of the limit, so a count says more than any one window. */
+const outageMs = 30_000;
+/** After Redis is back: long enough that a fresh bucket (one more second's worth, +20%) stands out of 10%. */
+const afterMs = 5_000;
 
-interface Answer {
-  readonly at: number;
-  readonly status: number;
-}
-
-test('onStoreFailure local: two nodes hold the configured rate within 10% through a Redis outage, with no burst when it returns', async (t) => {
+test('onStoreFailure local: two nodes hold the configured rate within 10% through a 30 s Redis outage, with no burst when it returns, and say so at each switch', async (t) => {
   const redis = await startRedisServer();
   t.after(() => redis.stop());
   const upstream = await startUpstream('svc');
   t.after(() => upstream.close());
-  const agent = new Agent({ connections: 8 });
-  t.after(() => agent.close());
   const config = ({ port, adminPort }: { port: number; adminPort: number }) => `
 listen: 127.0.0.1:${port}
 admin: { listen: 127.0.0.1:${adminPort} }
@@ -40,71 +37,93 @@ routes:
 `;
   const nodes = await Promise.all([startPortico(config), startPortico(config)]);
   t.after(() => Promise.all(nodes.map((node) => node.stop())));
+  const metrics = async (adminUrl: string) => (await request(`${adminUrl}/metrics`)).body.text();
 
-  const answers: Answer[] = [];
-  let running = true;
-  // Paced load: one request per interval per node, each answer recorded with the time it was sent.
-  const drive = async (node: PorticoProcess) => {
-    let next = Date.now();
-    while (running) {
-      const at = Date.now();
-      const res = await request(`${node.url}/limited/x`, { dispatcher: agent, headersTimeout: 5000 });
-      await res.body.dump();
-      answers.push({ at, status: res.statusCode });
-      next += perNodeIntervalMs;
-      const wait = next - Date.now();
-      if (wait > 0) await sleep(wait);
-      else next = Date.now();
-    }
+  // Open-loop paced clients, one per node; each answer is placed on one clock by the time it was sent.
+  const origin = performance.now();
+  const loads: { load: PacedLoad; startedAt: number }[] = nodes.map((node) => ({
+    startedAt: performance.now() - origin,
+    load: startPacedLoad(`${node.url}/limited/x`, perNodeRate, 5000),
+  }));
+  const now = () => performance.now() - origin;
+  const allowed = (from: number, to: number, node?: number) => {
+    let count = 0;
+    loads.forEach(({ load, startedAt }, i) => {
+      if (node !== undefined && node !== i) return;
+      for (const o of load.outcomes) {
+        const at = startedAt + o.sentAtMs;
+        if (at >= from && at < to && o.status === 200) count++;
+      }
+    });
+    return count;
   };
-  const load = Promise.all(nodes.map(drive));
-  const allowedBetween = (from: number, to: number) =>
-    answers.filter((a) => a.at >= from && a.at < to && a.status === 200).length;
-  const statuses = () => new Set(answers.map((a) => a.status));
-  try {
-    await sleep(2000);
-    await redis.stop();
-    const down = Date.now();
-    await sleep(outageMs);
-    await redis.start();
-    const up = Date.now();
-    await eventually(() => {
-      for (const node of nodes) assert.match(node.output(), /back on the shared budget/);
-    }, 10_000);
-    const back = Date.now();
-    await sleep(3000);
-    running = false;
-    await load;
-    const end = Date.now();
+  let stopped = false;
+  const stopLoads = async () => {
+    if (stopped) return;
+    stopped = true;
+    await Promise.all(loads.map(({ load }) => load.stop(5000)));
+  };
+  t.after(stopLoads);
 
-    assert.deepEqual([...statuses()].sort(), [200, 429], 'only 200 and 429 answers');
-    const duringOutage = allowedBetween(down, up);
-    const expected = (rate * (up - down)) / 1000;
-    assert.ok(
-      Math.abs(duringOutage - expected) <= expected * 0.1,
-      `${duringOutage} requests allowed during ${up - down} ms of outage; the rate allows ${expected}`,
-    );
-    // Once back on the shared budget: a store restarted empty would hand out a full burst (another second's
-    // worth) if what the nodes let through locally were not added to it.
-    const afterReturn = allowedBetween(up, end);
-    const expectedAfter = (rate * (end - up)) / 1000;
-    assert.ok(
-      afterReturn <= expectedAfter * 1.1 + 1,
-      `${afterReturn} requests allowed in the ${end - up} ms after the return; the rate allows ${expectedAfter}`,
-    );
+  await sleep(2000);
+  await redis.stop();
+  const down = now();
+  // The switch is visible while it lasts: on the gauge, once per node, and in the log.
+  await eventually(async () => {
     for (const node of nodes) {
-      assert.match(node.output(), /switched to the local fallback/);
-      const metrics = await (await request(`${node.adminUrl}/metrics`)).body.text();
-      assert.match(metrics, /portico_rate_limit_store_switches_total\{to="local"\} 1/);
-      assert.match(metrics, /portico_rate_limit_store_switches_total\{to="shared"\} 1/);
-      assert.match(metrics, /portico_rate_limit_local_fallback 0/);
+      assert.match(await metrics(node.adminUrl), /portico_rate_limit_local_fallback 1/);
+      assert.match(node.output(), /rate limits switched to the local fallback/);
     }
-    t.diagnostic(
-      `outage ${up - down} ms: ${duringOutage} allowed (back on the shared budget ${back - up} ms after Redis restarted) (rate allows ${expected}); ` +
-        `after return ${end - up} ms: ${afterReturn} allowed (rate allows ${expectedAfter})`,
+  }, 10_000);
+  await sleep(Math.max(0, outageMs - (now() - down)));
+  await redis.start();
+  const up = now();
+  await eventually(() => {
+    for (const node of nodes) assert.match(node.output(), /back on the shared budget/);
+  }, 10_000);
+  const back = now();
+  await sleep(Math.max(0, afterMs - (now() - up)));
+  const end = now();
+  await stopLoads();
+
+  const outcomes = loads.flatMap(({ load }) => load.outcomes);
+  const statuses = [...new Set(outcomes.map((o) => o.status))].sort();
+  assert.deepEqual(statuses, [200, 429], 'only 200 and 429 answers (no error, no timeout)');
+
+  const duringOutage = allowed(down, up);
+  const expected = (rate * (up - down)) / 1000;
+  assert.ok(
+    Math.abs(duringOutage - expected) <= expected * 0.1,
+    `${duringOutage} requests allowed during ${(up - down).toFixed(0)} ms of outage; the rate allows ${expected.toFixed(0)}`,
+  );
+  // Each node held its own share (limit / expectedNodes), not one node the whole budget.
+  const perNode = [0, 1].map((i) => allowed(down, up, i));
+  for (const count of perNode)
+    assert.ok(
+      Math.abs(count - expected / 2) <= (expected / 2) * 0.1,
+      `per node during the outage: ${perNode.join(', ')}; each share allows ${(expected / 2).toFixed(0)}`,
     );
-  } finally {
-    running = false;
-    await load;
+  // Redis came back empty: without the hand-back of what the nodes let through locally, the shared bucket
+  // would hand out a full second's worth on top of the rate.
+  const afterReturn = allowed(up, end);
+  const expectedAfter = (rate * (end - up)) / 1000;
+  assert.ok(
+    afterReturn <= expectedAfter * 1.1 + 1,
+    `${afterReturn} requests allowed in the ${(end - up).toFixed(0)} ms after the return; the rate allows ${expectedAfter.toFixed(0)}`,
+  );
+  // One switch each way per node: no flapping over 30 s of outage, and the gauge is back to shared.
+  for (const node of nodes) {
+    const text = await metrics(node.adminUrl);
+    assert.match(text, /portico_rate_limit_store_switches_total\{to="local"\} 1\n/);
+    assert.match(text, /portico_rate_limit_store_switches_total\{to="shared"\} 1\n/);
+    assert.match(text, /portico_rate_limit_local_fallback 0/);
+    assert.equal(node.output().match(/rate limits switched to the local fallback/g)?.length, 1);
+    assert.equal(node.output().match(/back on the shared budget/g)?.length, 1);
   }
+  t.diagnostic(
+    `outage ${(up - down).toFixed(0)} ms: ${duringOutage} allowed (per node ${perNode.join(', ')}), the rate allows ` +
+      `${expected.toFixed(0)}; both nodes back on the shared budget ${(back - up).toFixed(0)} ms after Redis restarted; ` +
+      `${(end - up).toFixed(0)} ms after the return: ${afterReturn} allowed, the rate allows ${expectedAfter.toFixed(0)}; ` +
+      `${outcomes.length} requests sent`,
+  );
 });

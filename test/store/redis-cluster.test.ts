@@ -42,9 +42,23 @@ routes:
     await res.body.dump();
     return res.statusCode;
   };
-  // Registered through node a, routable through node b: the watch feed runs on the cluster.
+  // A watch client on node b, open before the registration.
+  const watch = new AbortController();
+  t.after(() => watch.abort());
+  const stream = await fetch(`${b.adminUrl}/v1/watch?service=orders`, { signal: watch.signal });
+  let events = '';
+  const reading = (async () => {
+    const decoder = new TextDecoder();
+    for await (const chunk of stream.body as AsyncIterable<Uint8Array>)
+      events += decoder.decode(chunk, { stream: true });
+  })().catch(() => undefined);
+  t.after(() => reading);
+
+  // Registered through node a, routable through node b and announced to b's watchers: the change feed runs on
+  // the cluster.
   const instance = { url: upstream.url, version: '1.0.0', ttl: '30s' };
   assert.equal(await send(`${a.adminUrl}/v1/services/orders/instances/o1`, 'PUT', instance), 201);
+  await eventually(() => assert.match(events, /event: upsert\ndata: \{[^\n]*"o1"/));
   await eventually(async () =>
     assert.equal(await send(`${b.url}/orders/x`, 'GET', undefined, 'warmup'), 200),
   );

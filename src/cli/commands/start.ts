@@ -126,7 +126,7 @@ async function startFromStore(store: StoreLocation, nodeId: string | undefined):
       configFile: revisionLabel(latest.revision),
       config,
       watchConfig: false,
-      fromStore: { fleet, revision: latest.revision, store },
+      fromStore: { fleet, revision: latest.revision, createdAt: latest.createdAt, store },
       nodeId,
     });
   } catch (err) {

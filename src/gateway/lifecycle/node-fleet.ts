@@ -18,6 +18,8 @@ export interface FromStore {
   readonly fleet: FleetStore;
   /** The revision the node starts with. */
   readonly revision: number;
+  /** When that revision was stored: with its number, what tells it from a later one that reused the number. */
+  readonly createdAt: number;
   /** The store the node was started with (`--store`). */
   readonly store: StoreLocation;
 }
@@ -77,7 +79,7 @@ export async function startNodeFleet(deps: {
     const following = followStoreConfig({
       fleet,
       reloads: deps.reloads,
-      running: fromStore.revision,
+      running: { revision: fromStore.revision, createdAt: fromStore.createdAt },
       env: deps.env,
       store: fromStore.store,
       logger,

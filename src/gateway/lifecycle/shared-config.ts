@@ -61,7 +61,7 @@ export function followStoreConfig(deps: {
   readonly fleet: FleetStore;
   readonly reloads: ReloadController;
   /** The revision the node started with. */
-  readonly running: number;
+  readonly running: Pick<ConfigRevision, 'revision' | 'createdAt'>;
   readonly env: Env;
   readonly store: StoreLocation;
   readonly logger: Logger;
@@ -69,8 +69,12 @@ export function followStoreConfig(deps: {
   readonly onChange: () => void;
 }): StoreConfigFollower {
   const { fleet, reloads, logger } = deps;
-  let running = deps.running;
+  let running = deps.running.revision;
   let failed: NodeConfigState['failed'];
+  // A number alone does not name a revision: after a failover lost the latest one (async replication) or a
+  // restart emptied Redis, the store hands out that number again for another document. Stored-at tells them apart.
+  let runningAt = deps.running.createdAt;
+  let failedAt = 0;
   let syncing: Promise<void> | undefined;
   let again = false;
 
@@ -78,10 +82,12 @@ export function followStoreConfig(deps: {
     const result = await reloads.reload(() => loadRevision(revision, deps.env, deps.store));
     if (result.ok) {
       running = revision.revision;
+      runningAt = revision.createdAt;
       failed = undefined;
       logger.info({ revision: running }, 'configuration revision applied');
     } else {
       failed = { revision: revision.revision, errors: result.error.issues.map(formatConfigIssue) };
+      failedAt = revision.createdAt;
       logger.error(
         { revision: revision.revision, running, issues: result.error.issues },
         'configuration revision refused; this node keeps its revision',
@@ -93,7 +99,9 @@ export function followStoreConfig(deps: {
 
   async function syncLatest(): Promise<void> {
     const latest = await fleet.revision();
-    if (latest === undefined || latest.revision === running || latest.revision === failed?.revision) return;
+    if (latest === undefined) return;
+    if (latest.revision === running && latest.createdAt === runningAt) return;
+    if (latest.revision === failed?.revision && latest.createdAt === failedAt) return;
     await apply(latest);
   }
 
@@ -118,9 +126,8 @@ export function followStoreConfig(deps: {
     })();
   }
 
-  const unsubscribe = fleet.onRevision((revision) => {
-    if (revision !== running && revision !== failed?.revision) sync();
-  });
+  // Every notice is checked against the latest revision's stored-at, also one naming the running number (above).
+  const unsubscribe = fleet.onRevision(() => sync());
   // A revision stored between the start-up read and the subscription is caught here.
   sync();
   return {

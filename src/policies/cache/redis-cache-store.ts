@@ -36,8 +36,10 @@ interface StoredVariant {
 /**
  * Answers shared by every node using the same Redis: one hash per cache key, one field per variant (its
  * Vary values), expiring with its longest-lived variant. Reads are one HGETALL; a node that cannot reach
- * Redis treats every read as a miss and drops writes, so the cache never fails a request. The byte bound is
- * Redis's own (`maxmemory` with an LRU policy); keys expire when no variant can be served any more.
+ * Redis treats every read as a miss and drops writes, so the cache never fails a request. After a failed read
+ * it skips Redis for `retryDelayMs`, so a hung Redis (no error, no answer) delays one lookup per delay, not
+ * every lookup by the command timeout. The byte bound is Redis's own (`maxmemory` with an LRU policy); keys
+ * expire when no variant can be served any more.
  */
 export function createRedisCacheStore(options: RedisCacheStoreOptions): RedisCacheStore {
   const retryDelayMs = options.retryDelayMs ?? 1000;
@@ -46,6 +48,8 @@ export function createRedisCacheStore(options: RedisCacheStoreOptions): RedisCac
   let connecting: Promise<void> | undefined;
   let nextAttempt = 0;
   let closed = false;
+  /** Until when lookups skip Redis after one failed: a hung Redis costs one command timeout per retry delay. */
+  let downUntil = 0;
 
   function connect(): void {
     if (connecting !== undefined || closed || Date.now() < nextAttempt) return;
@@ -74,12 +78,21 @@ export function createRedisCacheStore(options: RedisCacheStoreOptions): RedisCac
       connect();
       throw new Error('Redis is not connected');
     }
+    if (downUntil !== 0 && Date.now() < downUntil) throw new Error('Redis failed a command lately');
     return redis;
+  }
+
+  function markDown(err: unknown): never {
+    downUntil = Date.now() + retryDelayMs;
+    throw err;
   }
 
   return {
     async get(key) {
-      const fields = await connected().hgetall(prefix + key);
+      const fields = await connected()
+        .hgetall(prefix + key)
+        .catch(markDown);
+      downUntil = 0;
       const variants: CachedResponse[] = [];
       for (const text of Object.values(fields)) variants.push(revive(JSON.parse(text) as StoredVariant));
       return variants.length === 0 ? undefined : variants;
