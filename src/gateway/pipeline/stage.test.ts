@@ -8,7 +8,7 @@ import { composeStages, phases, sortByPhase, type Handler, type Stage, type Stag
 
 function newContext(): RequestContext {
   return new RequestContext(
-    { socket: { bytesRead: 0, bytesWritten: 0 } } as unknown as IncomingMessage,
+    { headers: {}, socket: { bytesRead: 0, bytesWritten: 0 } } as unknown as IncomingMessage,
     {} as ServerResponse,
     {} as RequestRoute,
     {},
