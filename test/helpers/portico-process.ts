@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { eventually } from './eventually.ts';
@@ -91,7 +91,12 @@ async function spawnPortico(
     configFile,
     child,
     output: () => output,
-    writeConfig: (yaml) => writeFile(configFile, yaml),
+    // Written beside it and renamed over it, as deploy tools do: a file written in place can be read while it
+    // is still empty by the node's watcher, and an empty file is a valid config with no routes.
+    writeConfig: async (yaml) => {
+      await writeFile(`${configFile}.next`, yaml);
+      await rename(`${configFile}.next`, configFile);
+    },
     async stop(signal = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       const code = await exited;
