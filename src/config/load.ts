@@ -38,10 +38,16 @@ function isCalendarDate(text: string): boolean {
 /**
  * Reads, interpolates, parses and validates a configuration file, with defaults applied.
  *
+ * With `refuseEmpty` (reloads of a running node), an empty file is refused instead of read as every default.
+ *
  * @example const config = await loadConfig('portico.yaml');
  * @throws ConfigError listing every issue, each with file, line, column and document path.
  */
-export async function loadConfig(file: string, env: Env = process.env): Promise<Config> {
+export async function loadConfig(
+  file: string,
+  env: Env = process.env,
+  options: { readonly refuseEmpty?: boolean } = {},
+): Promise<Config> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -49,6 +55,17 @@ export async function loadConfig(file: string, env: Env = process.env): Promise<
     const reason =
       (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (err as Error).message;
     throw new ConfigError([{ file, path: '', message: `cannot read the configuration: ${reason}` }]);
+  }
+  // An empty file is a valid config with no routes; read while a writer is still at it, it would drop them all.
+  if (options.refuseEmpty === true && text.trim() === '') {
+    throw new ConfigError([
+      {
+        file,
+        path: '',
+        message:
+          'the file is empty (still being written?); write config files by rename to replace them in one step',
+      },
+    ]);
   }
   const config = parseConfig(text, file, env);
   // Contract files are part of the config: a missing or broken one fails the load like a bad setting.

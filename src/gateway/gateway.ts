@@ -120,7 +120,7 @@ async function assembleNode(
       for (const service of table.services.values()) service.instances.onChange(upstream.onInstanceChange);
       return table;
     },
-    load: () => loadConfig(options.configFile, env),
+    load: () => loadConfig(options.configFile, env, { refuseEmpty: true }),
     source: options.configFile,
     onRetire: (instance) => upstream.outliers.forget(instance),
     commit: (table) => state.commit(table.state, table.services),
