@@ -179,7 +179,9 @@ routes:
         for await (const part of res.body) received += (part as Buffer).length;
       });
       assert.equal(received, bigSize);
-      assert.ok(growth < 50 * MB, `RSS grew by ${(growth / MB).toFixed(1)} MB during a 150 MB download`);
+      // Buffering would hold the whole 150 MB; V8's young generation alone may grow by 32 MB on a busy node
+      // (docs/benchmarks.md, memory), so the bound is half the download, not a third (53 MB seen once in CI).
+      assert.ok(growth < 75 * MB, `RSS grew by ${(growth / MB).toFixed(1)} MB during a 150 MB download`);
     } finally {
       bulk.handler = undefined;
     }
