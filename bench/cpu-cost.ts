@@ -165,7 +165,7 @@ async function measureInstances(ctx: ContenderContext): Promise<void> {
       32,
     );
     await client.close();
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await new Promise((resolve) => setTimeout(resolve, 5000)); // the node trims its young generation after an idle check (every 2 s)
     console.log(`${r.label}: idle RSS ${(await rssMb(r.process!.pid)).toFixed(1)} MB`);
     running.push({ r, count });
   }

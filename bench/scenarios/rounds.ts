@@ -1,5 +1,6 @@
 import type { RunningContender } from '../contenders/contender.ts';
 import type { LoadResult } from '../lib/load-generator.ts';
+import { markDisturbance, otherCpuShareSince } from '../lib/disturbance.ts';
 import { treeCpuUs } from '../lib/rss.ts';
 import { summarize } from '../lib/stats.ts';
 import type { Summary } from '../lib/stats.ts';
@@ -10,6 +11,10 @@ export interface RoundSamples {
   results: LoadResult[];
   /** CPU time of the contender's process tree per request, per round (NaN without a process, e.g. `direct`). */
   cpuUsPerRequest: number[];
+  /** Share of the machine's CPU that processes outside the bench used during each kept round (0.1 = 10%). */
+  otherCpuShare: number[];
+  /** Rounds measured again because other processes used more than `maxDisturbance` of the machine. */
+  repeated: number;
   notes: string[];
 }
 
@@ -74,7 +79,9 @@ export async function measureRounds(
   plan: RoundPlan,
 ): Promise<Map<string, RoundSamples>> {
   const samples = new Map<string, RoundSamples>();
-  for (const c of contenders) samples.set(c.label, { results: [], cpuUsPerRequest: [], notes: [] });
+  for (const c of contenders) {
+    samples.set(c.label, { results: [], cpuUsPerRequest: [], otherCpuShare: [], repeated: 0, notes: [] });
+  }
   if (plan.warmupS > 0) {
     for (const c of contenders) {
       ctx.log(`  warm-up ${c.label} (${plan.warmupS}s)`);
@@ -86,19 +93,35 @@ export async function measureRounds(
       const c = contenders[(i + round) % contenders.length]!;
       const entry = samples.get(c.label)!;
       const pid = c.process?.pid;
-      const cpuBefore = pid === undefined ? Number.NaN : await treeCpuUs(pid);
-      const result = await measureOnce(ctx, c, plan, plan.durationS, entry.notes);
-      const cpu =
-        pid === undefined || result.requests === 0
-          ? Number.NaN
-          : ((await treeCpuUs(pid)) - cpuBefore) / result.requests;
-      entry.results.push(result);
-      entry.cpuUsPerRequest.push(Number.isFinite(result.rps) ? cpu : Number.NaN);
-      ctx.log(
-        `  round ${round + 1}/${plan.rounds} ${c.label.padEnd(20)} ${fmt(result.rps, 0)} req/s` +
-          `  p50 ${fmt(result.p50Ms, 3)} ms  p99 ${fmt(result.p99Ms, 3)} ms  CPU ${fmt(cpu, 1)} µs/req`,
-      );
+      for (let attempt = 0; ; attempt++) {
+        const mark = await markDisturbance();
+        const cpuBefore = pid === undefined ? Number.NaN : await treeCpuUs(pid);
+        const result = await measureOnce(ctx, c, plan, plan.durationS, entry.notes);
+        const cpu =
+          pid === undefined || result.requests === 0
+            ? Number.NaN
+            : ((await treeCpuUs(pid)) - cpuBefore) / result.requests;
+        const other = await otherCpuShareSince(mark);
+        const line =
+          `  round ${round + 1}/${plan.rounds} ${c.label.padEnd(20)} ${fmt(result.rps, 0)} req/s` +
+          `  p50 ${fmt(result.p50Ms, 3)} ms  p99 ${fmt(result.p99Ms, 3)} ms  CPU ${fmt(cpu, 1)} µs/req` +
+          `  other CPU ${fmt(other * 100, 0)}%`;
+        if (other > ctx.options.maxDisturbance && attempt < ctx.options.disturbedRetries) {
+          entry.repeated++;
+          ctx.log(`${line}  disturbed: measuring again`);
+          continue;
+        }
+        entry.results.push(result);
+        entry.cpuUsPerRequest.push(Number.isFinite(result.rps) ? cpu : Number.NaN);
+        entry.otherCpuShare.push(other);
+        ctx.log(line);
+        break;
+      }
     }
+  }
+  for (const entry of samples.values()) {
+    const note = disturbanceNote(entry, ctx.options.maxDisturbance);
+    if (note !== undefined) entry.notes.push(note);
   }
   return samples;
 }
@@ -120,6 +143,14 @@ export function loadColumns(ratioTo: string[]): MetricColumn[] {
     { key: 'p50', label: 'p50', unit: 'ms', decimals: 2, ratioTo },
     { key: 'p99', label: 'p99', unit: 'ms', decimals: 2, ratioTo },
   ];
+}
+
+/** A note for rounds that other processes disturbed: how many were repeated, and how many kept anyway. */
+function disturbanceNote(entry: RoundSamples, max: number): string | undefined {
+  const kept = entry.otherCpuShare.filter((share) => share > max).length;
+  if (entry.repeated === 0 && kept === 0) return undefined;
+  const worst = Math.max(...entry.otherCpuShare.filter(Number.isFinite));
+  return `${entry.repeated} round(s) repeated, ${kept} kept disturbed (other processes up to ${fmt(worst * 100, 0)}% CPU)`;
 }
 
 function fmt(value: number, decimals: number): string {

@@ -9,6 +9,10 @@ export interface BenchOptions {
   rounds: number;
   durationS: number;
   warmupS: number;
+  /** Share of the machine's CPU other processes may use during a round before it is measured again. */
+  maxDisturbance: number;
+  /** How many times a disturbed round is measured again before it is kept (and noted). */
+  disturbedRetries: number;
   idleConnections: number;
   only: string[] | undefined;
   contenders: string[] | undefined;

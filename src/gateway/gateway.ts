@@ -16,6 +16,7 @@ import { reportPinnedDeprecations } from '../versions/admin-routes.ts';
 import { VersionTracking } from '../versions/version-tracking.ts';
 import { createNodeAdminRoutes } from './admin-routes.ts';
 import { CloserStack } from './lifecycle/closers.ts';
+import { startHeapTrim } from './lifecycle/heap-trim.ts';
 import { startNodeFleet, type FromStore } from './lifecycle/node-fleet.ts';
 import { addressOf, createNodeListeners } from './lifecycle/node-listeners.ts';
 import { startNodeRegistry } from './lifecycle/node-registry.ts';
@@ -214,6 +215,7 @@ async function assembleNode(
     const watcher = watchConfigFile(options.configFile, () => void reload(), logger);
     closers.add('config file watcher', () => watcher.close());
   }
+  closers.add('heap trim', startHeapTrim());
   ready = true;
   closers.add('readiness', () => {
     ready = false;

@@ -58,24 +58,29 @@ export async function callWithPolicies<R>(
       },
       breaker === undefined
         ? tryOnce
-        : (tryIndex, timeoutMs) => withBreaker(breaker, tryOnce, tryIndex, timeoutMs),
+        : (tryIndex, timeoutMs) => {
+            if (!breaker.tryAcquire()) throw new BrokenCircuitError();
+            return throughBreaker(breaker, () => tryOnce(tryIndex, timeoutMs));
+          },
     );
   } finally {
     bulkhead?.release();
   }
 }
 
-/** One try through the breaker: refused when open, its outcome recorded (5xx and upstream failures count). */
-async function withBreaker<R>(
-  breaker: CircuitBreaker,
-  tryOnce: (tryIndex: number, timeoutMs: number) => Promise<TryOutcome<R>>,
-  tryIndex: number,
-  timeoutMs: number,
+/**
+ * Runs one try whose breaker slot is already taken (`tryAcquire` returned true) and records its outcome: 5xx
+ * answers and upstream failures count against the breaker; a try that threw, or a failure the breaker ignores,
+ * gives the slot back. `breaker` undefined runs the try alone.
+ */
+export async function throughBreaker<R>(
+  breaker: CircuitBreaker | undefined,
+  tryOnce: () => Promise<TryOutcome<R>>,
 ): Promise<TryOutcome<R>> {
-  if (!breaker.tryAcquire()) throw new BrokenCircuitError();
+  if (breaker === undefined) return tryOnce();
   let outcome: TryOutcome<R>;
   try {
-    outcome = await tryOnce(tryIndex, timeoutMs);
+    outcome = await tryOnce();
   } catch (err) {
     breaker.release();
     throw err;

@@ -3,11 +3,11 @@ import { Agent, request } from 'undici';
 import { createBalancer, type Balancer, type RandomSource } from '../balancing/index.ts';
 import type { LoadBalancerName } from '../config/schema.ts';
 import { Bulkhead } from '../resilience/bulkhead.ts';
-import { CircuitBreaker } from '../resilience/circuit-breaker.ts';
+import { BrokenCircuitError, CircuitBreaker } from '../resilience/circuit-breaker.ts';
 import { RetryPolicy } from '../resilience/retry-policy.ts';
 import { classifyError, timedOutFailure } from '../resilience/upstream-failure.ts';
 import { CallTimeoutError } from './call-timeout-error.ts';
-import { callWithPolicies, type CallPolicies, type TryOutcome } from './call-policies.ts';
+import { callWithPolicies, throughBreaker, type CallPolicies, type TryOutcome } from './call-policies.ts';
 import { NoInstanceError } from './no-instance-error.ts';
 import { RegistryConnection, type RegistryInstance, type RegistryOptions } from './registry-connection.ts';
 import { ServiceCallError } from './service-call-error.ts';
@@ -26,7 +26,11 @@ export interface ClientRetryOptions {
   readonly methods?: readonly string[] | undefined;
 }
 
-/** Circuit breaker settings (one breaker per called service and range); `false` turns it off. */
+/**
+ * Circuit breaker settings: one breaker per instance, as in the gateway, so one failing instance is passed over
+ * while the others keep serving; a call fails fast with `BrokenCircuitError` only when every instance's breaker
+ * is open. `false` turns them off.
+ */
 export interface ClientBreakerOptions {
   /** Default 0.5. */
   readonly failureRate?: number | undefined;
@@ -112,6 +116,8 @@ interface Target {
   inflight: number;
   origin: string;
   instance: RegistryInstance;
+  /** This instance's breaker; undefined when breakers are off. */
+  readonly breaker: CircuitBreaker | undefined;
 }
 
 interface Answer {
@@ -179,6 +185,15 @@ function createServiceClient(
   });
   const targets = new Map<string, Target>();
   let current: readonly Target[] = [];
+  const breakerOptions =
+    options.breaker === false
+      ? undefined
+      : {
+          failureRate: options.breaker?.failureRate ?? 0.5,
+          minRequests: options.breaker?.minRequests ?? 20,
+          windowMs: options.breaker?.windowMs ?? 10_000,
+          openForMs: options.breaker?.openForMs ?? 5_000,
+        };
 
   // Target objects outlive instance updates so that in-flight counts stay right for least-request.
   const rebuild = (): void => {
@@ -190,7 +205,8 @@ function createServiceClient(
       seen.add(instance.id);
       let target = targets.get(instance.id);
       if (target === undefined) {
-        target = { id: instance.id, weight: 1, inflight: 0, origin: '', instance };
+        const breaker = breakerOptions === undefined ? undefined : new CircuitBreaker(breakerOptions);
+        target = { id: instance.id, weight: 1, inflight: 0, origin: '', instance, breaker };
         targets.set(instance.id, target);
       }
       target.instance = instance;
@@ -217,15 +233,6 @@ function createServiceClient(
             methods: options.retry?.methods,
             random: options.random,
           }),
-    breaker:
-      options.breaker === false
-        ? undefined
-        : new CircuitBreaker({
-            failureRate: options.breaker?.failureRate ?? 0.5,
-            minRequests: options.breaker?.minRequests ?? 20,
-            windowMs: options.breaker?.windowMs ?? 10_000,
-            openForMs: options.breaker?.openForMs ?? 5_000,
-          }),
     bulkhead:
       options.maxConcurrent === undefined
         ? undefined
@@ -248,6 +255,24 @@ function createServiceClient(
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * The balancer's choice among instances whose breaker lets a try through (taking a half-open probe slot);
+   * a retry passes over the instance of the try before when another exists.
+   */
+  function pickTarget(avoid: Target | undefined): Target {
+    let skip = avoid;
+    let refused = false;
+    for (let i = 0; i <= current.length; i++) {
+      const target = balancer.pick(undefined, skip);
+      if (target === undefined) break;
+      skip = target;
+      if (target.breaker === undefined || target.breaker.tryAcquire()) return target;
+      refused = true;
+    }
+    if (refused) throw new BrokenCircuitError();
+    throw new NoInstanceError(service, range);
   }
 
   async function call<T>(callOptions: CallOptions): Promise<T> {
@@ -274,21 +299,14 @@ function createServiceClient(
     let previous: Target | undefined;
 
     const answer = await callWithPolicies<Answer>(scoped, method, async (_tryIndex, timeoutMs) => {
-      const target = balancer.pick(undefined, previous);
-      if (target === undefined) throw new NoInstanceError(service, range);
+      const target = pickTarget(previous);
       previous = target;
       // Each try is its own span of the same trace.
       headers.traceparent = outgoingTraceparent(context);
       target.inflight++;
       try {
-        return await sendOnce(
-          agent,
-          target.origin + path,
-          method,
-          headers,
-          body,
-          timeoutMs,
-          callOptions.signal,
+        return await throughBreaker(target.breaker, () =>
+          sendOnce(agent, target.origin + path, method, headers, body, timeoutMs, callOptions.signal),
         );
       } finally {
         target.inflight--;

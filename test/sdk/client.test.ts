@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { after, before, test } from 'node:test';
-import { createClient, createService, ServiceCallError, type PorticoService } from '../../src/sdk/index.ts';
+import {
+  BrokenCircuitError,
+  createClient,
+  createService,
+  ServiceCallError,
+  type PorticoService,
+} from '../../src/sdk/index.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { startPortico, type PorticoProcess } from '../helpers/portico-process.ts';
 import { adminToken, porticoConfig, startTestService } from './helpers.ts';
@@ -118,24 +124,19 @@ test('a call made inside a handler carries the incoming trace id with a new span
   assert.match(seen[1] ?? '', /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
 });
 
+const answerWith = (status: number) => (req: IncomingMessage, res: ServerResponse) => {
+  const code = req.url === '/missing' ? 404 : status;
+  res.writeHead(code, { 'content-type': 'application/json' }).end(JSON.stringify({ code, status }));
+};
+
 test('a failing instance answer is retried on another instance; a 4xx is thrown with its body', async (t) => {
-  // The client's breaker is per service and counts every try: when the balancer's ties send most first tries to
-  // the failing instance, half of 40 tries fail and it opens, though every call succeeds after its retry. This
-  // test is about retries, so its breaker needs more calls to judge (the per-instance breaker is an open item).
-  const client = createClient({
-    registry: { url: portico.adminUrl, token: adminToken },
-    breaker: { minRequests: 100 },
-  });
-  t.after(() => client.close());
-  const handler = (status: number) => (req: IncomingMessage, res: ServerResponse) => {
-    const code = req.url === '/missing' ? 404 : status;
-    res.writeHead(code, { 'content-type': 'application/json' }).end(JSON.stringify({ code, status }));
-  };
-  await startTestService(t, portico.adminUrl, { name: 'flaky', version: '1.0.0', handler: handler(503) });
-  await startTestService(t, portico.adminUrl, { name: 'flaky', version: '1.0.0', handler: handler(200) });
+  const client = newClient(t);
+  await startTestService(t, portico.adminUrl, { name: 'flaky', version: '1.0.0', handler: answerWith(503) });
+  await startTestService(t, portico.adminUrl, { name: 'flaky', version: '1.0.0', handler: answerWith(200) });
   const flaky = client.service('flaky');
   await eventually(() => assert.equal(flaky.instances().length, 2));
-  for (let i = 0; i < 20; i++) assert.deepEqual(await flaky.get('/x'), { code: 200, status: 200 });
+  // Half of these tries reach the failing instance: with one breaker per service they opened it after 20 tries.
+  for (let i = 0; i < 40; i++) assert.deepEqual(await flaky.get('/x'), { code: 200, status: 200 });
 
   const error = await flaky.get('/missing').then(
     () => assert.fail('expected a ServiceCallError'),
@@ -144,6 +145,55 @@ test('a failing instance answer is retried on another instance; a 4xx is thrown 
   assert.ok(error instanceof ServiceCallError);
   assert.equal(error.status, 404);
   assert.equal((error.body as { code: number }).code, 404);
+});
+
+test('breakers are per instance: a failing instance is passed over, and only all open fail fast', async (t) => {
+  let failingCalls = 0;
+  const failing = (req: IncomingMessage, res: ServerResponse): void => {
+    failingCalls++;
+    answerWith(500)(req, res);
+  };
+  const client = createClient({
+    registry: { url: portico.adminUrl, token: adminToken },
+    retry: false,
+    breaker: { minRequests: 4, failureRate: 0.5, openForMs: 60_000 },
+  });
+  t.after(() => client.close());
+  await startTestService(t, portico.adminUrl, { name: 'halfway', version: '1.0.0', handler: failing });
+  await startTestService(t, portico.adminUrl, {
+    name: 'halfway',
+    version: '1.0.0',
+    handler: answerWith(200),
+  });
+  const halfway = client.service('halfway');
+  await eventually(() => assert.equal(halfway.instances().length, 2));
+  const outcomes = { ok: 0, failed: 0 };
+  for (let i = 0; i < 30; i++) {
+    await halfway.get('/x').then(
+      () => outcomes.ok++,
+      (err: unknown) => {
+        assert.ok(err instanceof ServiceCallError, `only the failing instance's 500s, not ${String(err)}`);
+        outcomes.failed++;
+      },
+    );
+  }
+  // The failing instance's breaker opened after its first few answers; the healthy one served the rest.
+  assert.ok(failingCalls >= 2 && failingCalls <= 6, `failing instance called ${failingCalls} times`);
+  assert.equal(outcomes.failed, failingCalls);
+  assert.equal(outcomes.ok, 30 - failingCalls);
+
+  const allFailing = createClient({
+    registry: { url: portico.adminUrl, token: adminToken },
+    retry: false,
+    breaker: { minRequests: 2, failureRate: 0.5, openForMs: 60_000 },
+  });
+  t.after(() => allFailing.close());
+  await startTestService(t, portico.adminUrl, { name: 'down', version: '1.0.0', handler: answerWith(500) });
+  await startTestService(t, portico.adminUrl, { name: 'down', version: '1.0.0', handler: answerWith(500) });
+  const down = allFailing.service('down');
+  await eventually(() => assert.equal(down.instances().length, 2));
+  for (let i = 0; i < 4; i++) await assert.rejects(down.get('/x'), ServiceCallError);
+  await assert.rejects(down.get('/x'), BrokenCircuitError);
 });
 
 test('a client created before any instance exists waits for the snapshot and then finds a new one', async (t) => {
