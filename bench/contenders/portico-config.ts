@@ -1,3 +1,10 @@
+/**
+ * Every bench client connects from 127.0.0.1, so the per-client connection share (1,024 by default, a
+ * slow-client guard) would cap the 10,000 idle connections of `idle-connections`; the other contenders have no
+ * such limit.
+ */
+const BENCH_LIMITS = 'limits: { maxConnectionsPerClient: 100000 }';
+
 /** What the generated Portico config needs. */
 export interface PorticoConfigOptions {
   port: number;
@@ -18,6 +25,7 @@ export function porticoConfigYaml(options: PorticoConfigOptions): string {
     `admin: { listen: 127.0.0.1:${options.adminPort} }`,
     `store: { path: ${JSON.stringify(options.storeDir)} }`,
     'logging: { level: warn, accessLog: false }',
+    BENCH_LIMITS,
     'services:',
     `  bench: { instances: [ { url: ${JSON.stringify(options.upstreamOrigin)} } ] }`,
     'routes:',
@@ -43,6 +51,7 @@ export function porticoHeadYaml(port: number, adminPort: number, store: BenchSto
     `admin: { listen: 127.0.0.1:${adminPort} }`,
     storeLine,
     'logging: { level: warn, accessLog: false }',
+    BENCH_LIMITS,
     '',
   ].join('\n');
 }

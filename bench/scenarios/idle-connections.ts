@@ -18,7 +18,7 @@ export function createIdleConnectionsScenario(): Scenario {
   return {
     name: 'idle-connections',
     title: 'Idle keep-alive client connections: memory',
-    description: `After a 1 s warm-up load, RSS (VmRSS) is read; then each connection sends one GET ${PATHS.small} and stays open, and RSS is read again ${SETTLE_MS} ms after the last one.`,
+    description: `After a 3 s warm-up load, RSS (VmRSS) is read; then each connection sends one GET ${PATHS.small} and stays open, and RSS is read again ${SETTLE_MS} ms after the last one.`,
     contenders,
     estimateS: (o) => contenders.length * (3 + o.idleConnections / 1000) + 2,
     async run(ctx, started) {
@@ -27,9 +27,10 @@ export function createIdleConnectionsScenario(): Scenario {
       for (const c of started) {
         const pid = c.process?.pid ?? -1;
         const url = new URL(c.origin);
-        // A short load first, so "before" already includes the code and pools that serving requests warms up.
+        // A load first, so "before" already includes the code, pools and young generation that serving requests
+        // warms up (3 s: a node that trimmed its young generation while idle needs that long to grow it back).
         await ctx.load
-          .run({ url: c.origin + PATHS.small, connections: 50, durationS: 1 })
+          .run({ url: c.origin + PATHS.small, connections: 50, durationS: 3 })
           .catch(() => undefined);
         await sleep(SETTLE_MS);
         const before = (await treeMemoryBytes(pid, 'VmRSS')) / MB;

@@ -9,7 +9,6 @@ export interface ConnectionGuardOptions {
   readonly isExempt: (peer: string) => boolean;
 }
 
-const kGuard = Symbol('portico.guard');
 interface GuardState {
   readonly peer: string;
   /** Requests whose head arrived and whose answer has not closed yet. */
@@ -26,7 +25,14 @@ const RUNNING = 0;
 const IDLE = -1;
 /** An HTTP/2 connection: streams come and go; its idleness is the session's timeout, not a head deadline. */
 const MULTIPLEXED = -2;
-type GuardedSocket = Socket & { [kGuard]?: GuardState };
+
+/**
+ * Whole milliseconds of the performance clock: small integers stay unboxed in the deadline field (a fraction
+ * would box a heap number per connection) until the process has run for about 12 days.
+ */
+function nowMs(): number {
+  return Math.trunc(performance.now());
+}
 
 const requestTimeoutAnswer = 'HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n';
 
@@ -41,11 +47,17 @@ const requestTimeoutAnswer = 'HTTP/1.1 408 Request Timeout\r\nconnection: close\
  */
 export class ConnectionGuard {
   readonly #options: ConnectionGuardOptions;
-  readonly #sockets = new Set<GuardedSocket>();
+  /**
+   * Every guarded connection and its state. A map rather than a property on the socket, and one 'close'
+   * listener shared by all of them: 10,000 idle connections cost about 700 bytes of heap each less than a
+   * symbol property (which gives each socket a new property array) and a closure per socket did.
+   */
+  readonly #sockets = new Map<Socket, GuardState>();
+  readonly #onClose: (this: Socket) => void;
   #servers = 0;
   readonly #perClient = new Map<string, number>();
   /** Coarse clock, advanced by the sweep: requests never read the time for this. */
-  #now = performance.now();
+  #now = nowMs();
   readonly #sweep: NodeJS.Timeout;
 
   constructor(options: ConnectionGuardOptions) {
@@ -53,6 +65,16 @@ export class ConnectionGuard {
     const sweepMs = Math.max(100, Math.min(1000, options.headersTimeoutMs / 4));
     this.#sweep = setInterval(() => this.#expire(), sweepMs);
     this.#sweep.unref();
+    const sockets = this.#sockets;
+    const perClient = this.#perClient;
+    this.#onClose = function release(this: Socket): void {
+      const state = sockets.get(this);
+      if (state === undefined) return;
+      sockets.delete(this);
+      const held = (perClient.get(state.peer) ?? 1) - 1;
+      if (held <= 0) perClient.delete(state.peer);
+      else perClient.set(state.peer, held);
+    };
   }
 
   /** Admits a new connection or destroys it when its client address already holds its share. */
@@ -64,21 +86,20 @@ export class ConnectionGuard {
       return;
     }
     this.#perClient.set(peer, held + 1);
-    this.#now = performance.now();
+    this.#now = nowMs();
     const state: GuardState = {
       peer,
       inflight: 0,
       headDeadline: this.#now + this.#options.headersTimeoutMs,
       idleBytes: -1,
     };
-    (socket as GuardedSocket)[kGuard] = state;
-    this.#sockets.add(socket);
-    socket.once('close', () => this.#release(socket));
+    this.#sockets.set(socket, state);
+    socket.on('close', this.#onClose);
   }
 
   /** A request head arrived complete on this connection. */
   headReceived(socket: Socket): void {
-    const state = (socket as GuardedSocket)[kGuard];
+    const state = this.#sockets.get(socket);
     if (state === undefined) return;
     state.inflight++;
     if (state.headDeadline !== MULTIPLEXED) state.headDeadline = RUNNING;
@@ -86,13 +107,13 @@ export class ConnectionGuard {
 
   /** The connection speaks HTTP/2: no head deadline applies to it any more. */
   multiplexed(socket: Socket): void {
-    const state = (socket as GuardedSocket)[kGuard];
+    const state = this.#sockets.get(socket);
     if (state !== undefined) state.headDeadline = MULTIPLEXED;
   }
 
   /** An answer on this connection closed; the clock of the next head starts with its first byte. */
   answered(socket: Socket | null): void {
-    const state = (socket as GuardedSocket | null)?.[kGuard];
+    const state = socket === null ? undefined : this.#sockets.get(socket);
     if (state === undefined || --state.inflight > 0 || state.headDeadline === MULTIPLEXED) return;
     state.headDeadline = IDLE;
     state.idleBytes = -1;
@@ -115,9 +136,8 @@ export class ConnectionGuard {
   }
 
   #expire(): void {
-    const now = (this.#now = performance.now());
-    for (const socket of this.#sockets) {
-      const state = socket[kGuard] as GuardState;
+    const now = (this.#now = nowMs());
+    for (const [socket, state] of this.#sockets) {
       if (state.headDeadline === IDLE) {
         // Keep-alive idleness is Node's keepAliveTimeout; a new head starts when bytes arrive again.
         const read = socket.bytesRead;
@@ -131,14 +151,5 @@ export class ConnectionGuard {
       if (socket.writable && state.inflight === 0) socket.write(requestTimeoutAnswer);
       socket.destroy();
     }
-  }
-
-  #release(socket: GuardedSocket): void {
-    this.#sockets.delete(socket);
-    const state = socket[kGuard];
-    if (state === undefined) return;
-    const held = (this.#perClient.get(state.peer) ?? 1) - 1;
-    if (held <= 0) this.#perClient.delete(state.peer);
-    else this.#perClient.set(state.peer, held);
   }
 }
