@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { eventually } from '../helpers/eventually.ts';
 import { startPortico, type PorticoProcess } from '../helpers/portico-process.ts';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
 
@@ -7,7 +8,7 @@ let portico: PorticoProcess;
 let older: TestUpstream;
 let newer: TestUpstream;
 
-/** 1.4 refuses unknown fields; 1.5 adds an optional `tags` list. */
+/** 1.4 refuses unknown fields; 1.5 adds an optional `tags` list, and its answers always carry `tags`. */
 const contract = (version: string, withTags: boolean) => ({
   openapi: '3.1.0',
   info: { title: 'notes', version },
@@ -30,7 +31,16 @@ const contract = (version: string, withTags: boolean) => ({
             },
           },
         },
-        responses: { '201': { description: 'created' } },
+        responses: {
+          '200': {
+            description: 'the note',
+            content: {
+              'application/json': {
+                schema: { type: 'object', required: withTags ? ['upstream', 'tags'] : ['upstream'] },
+              },
+            },
+          },
+        },
       },
     },
   },
@@ -45,8 +55,11 @@ async function register(id: string, url: string, version: string, withTags: bool
   assert.equal(res.status, 201, await res.text());
 }
 
-async function post(body: object): Promise<{ status: number; version: string | null; code?: string }> {
-  const res = await fetch(`${portico.url}/notes`, {
+async function post(
+  body: object,
+  path = '/notes',
+): Promise<{ status: number; version: string | null; code?: string }> {
+  const res = await fetch(`${portico.url}${path}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(body),
@@ -70,6 +83,12 @@ routes:
     service: notes
     version: { from: [header], default: "^1" }
     validate: request
+  - name: checked
+    match: { path: /checked/notes/** }
+    service: notes
+    stripPrefix: /checked
+    version: { from: [header], default: "^1" }
+    validate: request-and-response
 `,
   );
   await register('n14', older.url, '1.4.0', false);
@@ -119,4 +138,24 @@ test('an explicit 1.4 range still validates against 1.4 alone', async () => {
     answer.errors.map((error) => error.path),
     ['/tags'],
   );
+});
+
+test('answers are checked against the contract of the version that gave them', async () => {
+  const violations = async (): Promise<number> => {
+    const text = await (await fetch(`${portico.adminUrl}/metrics`)).text();
+    const line = text
+      .split('\n')
+      .find((l) => l.startsWith('portico_contract_response_violations_total{route="checked"'));
+    return line === undefined ? 0 : Number(line.split(' ').at(-1));
+  };
+  const versions: string[] = [];
+  for (let i = 0; i < 4; i++) {
+    const res = await post({ text: 'hello' }, '/checked/notes');
+    assert.equal(res.status, 200);
+    versions.push(String(res.version));
+  }
+  // The echo never carries `tags`: only the answers of 1.5, whose contract promises it, break their contract.
+  const fromNewer = versions.filter((version) => version === '1.5.0').length;
+  assert.ok(fromNewer > 0 && fromNewer < 4, versions.join(','));
+  await eventually(async () => assert.equal(await violations(), fromNewer));
 });
