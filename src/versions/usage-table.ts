@@ -1,4 +1,4 @@
-import type { UsageDelta } from '../store/version-store.ts';
+import { dayOf, type UsageDelta } from '../store/version-store.ts';
 
 /** One line of a version's usage: who called it and how often. */
 export interface ConsumerUsage {
@@ -14,11 +14,24 @@ export const ANONYMOUS = 'anonymous';
 const MAX_CONSUMERS = 10_000;
 const OTHERS = 'others';
 
+const DAY_MS = 86_400_000;
+
 interface Counter {
+  /** Since this node started (metrics, the node's own usage). */
   requests: number;
   lastSeenAt: number;
-  /** Of `requests`, how many a flush has taken (see takeDeltas). */
-  taken: number;
+  /** The UTC day (days since the epoch) of the last request, and its requests no flush has taken yet. */
+  day: number;
+  pending: number;
+  pendingLastSeenAt: number;
+  /** Untaken requests of earlier days: the day before, around midnight, or a flush that failed. */
+  older: DayCount[] | undefined;
+}
+
+interface DayCount {
+  readonly day: number;
+  requests: number;
+  lastSeenAt: number;
 }
 
 /**
@@ -49,9 +62,30 @@ export class UsageTable {
       name = OTHERS;
       counter = consumers.get(name);
     }
-    if (counter === undefined) consumers.set(name, (counter = { requests: 0, lastSeenAt: 0, taken: 0 }));
+    if (counter === undefined)
+      consumers.set(
+        name,
+        (counter = {
+          requests: 0,
+          lastSeenAt: 0,
+          day: 0,
+          pending: 0,
+          pendingLastSeenAt: 0,
+          older: undefined,
+        }),
+      );
+    const now = this.#clock();
+    // Dated by the request's own UTC day, so a flush just after midnight does not move yesterday's last requests.
+    const day = Math.floor(now / DAY_MS);
+    if (day !== counter.day) {
+      if (counter.pending > 0) addDay(counter, counter.day, counter.pending, counter.pendingLastSeenAt);
+      counter.day = day;
+      counter.pending = 0;
+    }
     counter.requests++;
-    counter.lastSeenAt = this.#clock();
+    counter.lastSeenAt = now;
+    counter.pending++;
+    counter.pendingLastSeenAt = now;
   }
 
   /**
@@ -77,24 +111,22 @@ export class UsageTable {
   }
 
   /**
-   * The requests counted since the last call, as deltas dated `day`, for the store's daily buckets. A flush
-   * that fails hands them back with {@link giveBack}.
+   * The requests counted since the last call, as deltas for the store's daily buckets, each dated by the UTC day
+   * its requests arrived. A flush that fails hands them back with {@link giveBack}.
    */
-  takeDeltas(day: string): UsageDelta[] {
+  takeDeltas(): UsageDelta[] {
     const out: UsageDelta[] = [];
     for (const [service, versions] of this.#counts)
       for (const [version, consumers] of versions)
         for (const [consumer, counter] of consumers) {
-          if (counter.requests === counter.taken) continue;
-          out.push({
-            service,
-            version,
-            consumer,
-            day,
-            requests: counter.requests - counter.taken,
-            lastSeenAt: counter.lastSeenAt,
-          });
-          counter.taken = counter.requests;
+          for (const earlier of counter.older ?? [])
+            out.push(deltaOf(service, version, consumer, earlier.day, earlier.requests, earlier.lastSeenAt));
+          counter.older = undefined;
+          if (counter.pending === 0) continue;
+          out.push(
+            deltaOf(service, version, consumer, counter.day, counter.pending, counter.pendingLastSeenAt),
+          );
+          counter.pending = 0;
         }
     return out;
   }
@@ -103,7 +135,12 @@ export class UsageTable {
   giveBack(deltas: readonly UsageDelta[]): void {
     for (const delta of deltas) {
       const counter = this.#counts.get(delta.service)?.get(delta.version)?.get(delta.consumer);
-      if (counter !== undefined) counter.taken -= delta.requests;
+      if (counter === undefined) continue;
+      const day = Math.floor(Date.parse(delta.day) / DAY_MS);
+      if (day === counter.day) {
+        counter.pending += delta.requests;
+        counter.pendingLastSeenAt = Math.max(counter.pendingLastSeenAt, delta.lastSeenAt);
+      } else addDay(counter, day, delta.requests, delta.lastSeenAt);
     }
   }
 
@@ -114,4 +151,25 @@ export class UsageTable {
         for (const [consumer, counter] of consumers)
           yield { service, version, consumer, requests: counter.requests };
   }
+}
+
+function addDay(counter: Counter, day: number, requests: number, lastSeenAt: number): void {
+  const older = (counter.older ??= []);
+  const known = older.find((entry) => entry.day === day);
+  if (known === undefined) older.push({ day, requests, lastSeenAt });
+  else {
+    known.requests += requests;
+    known.lastSeenAt = Math.max(known.lastSeenAt, lastSeenAt);
+  }
+}
+
+function deltaOf(
+  service: string,
+  version: string,
+  consumer: string,
+  day: number,
+  requests: number,
+  lastSeenAt: number,
+): UsageDelta {
+  return { service, version, consumer, day: dayOf(day * DAY_MS), requests, lastSeenAt };
 }

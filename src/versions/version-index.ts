@@ -80,6 +80,20 @@ export class VersionIndex {
   }
 }
 
+/**
+ * The version index of a service's instance set, made on first use and kept in `indexes` (the node's, shared by
+ * every stage), so the version stage and the validate stage read the same views.
+ */
+export function versionIndexOf(
+  indexes: WeakMap<InstanceSet, VersionIndex>,
+  source: InstanceSet,
+  balancer: LoadBalancerName,
+): VersionIndex {
+  let index = indexes.get(source);
+  if (index === undefined) indexes.set(source, (index = new VersionIndex(source, balancer)));
+  return index;
+}
+
 function satisfies(instance: Instance, range: string): boolean {
   return instance.version !== undefined && semver.satisfies(instance.version, range);
 }

@@ -127,3 +127,39 @@ test('a consumer first seen while the store is down is served unpinned, and pinn
   assert.equal(pins.get('users|new-app')?.version, '2');
   assert.equal(tracking.pinOf('users', 'new-app'), '2');
 });
+
+test('usage is dated by the UTC day of each request, not by the flush: requests just before midnight stay on their day', async () => {
+  const { store, state, rows } = createFlakyStore();
+  let now = Date.parse('2026-01-05T23:59:59.000Z');
+  const tracking = new VersionTracking({ store, clock: () => now });
+  tracking.record('users', '1.2.0', 'app');
+  tracking.record('users', '1.2.0', 'app');
+  now = Date.parse('2026-01-06T00:00:01.000Z');
+  tracking.record('users', '1.2.0', 'app');
+  await tracking.flush();
+  const byDay = () =>
+    Object.fromEntries([...rows.values()].map((row) => [row.day, [row.requests, row.lastSeenAt]]));
+  assert.deepEqual(byDay(), {
+    '2026-01-05': [2, Date.parse('2026-01-05T23:59:59.000Z')],
+    '2026-01-06': [1, Date.parse('2026-01-06T00:00:01.000Z')],
+  });
+
+  // A flush that fails across the next midnight hands its counts back with their days.
+  now = Date.parse('2026-01-06T23:59:58.000Z');
+  tracking.record('users', '1.2.0', 'app');
+  state.down = true;
+  await tracking.flush();
+  now = Date.parse('2026-01-07T00:00:03.000Z');
+  tracking.record('users', '1.2.0', 'app');
+  tracking.record('users', '1.2.0', 'app');
+  state.down = false;
+  await tracking.flush();
+  assert.deepEqual(Object.fromEntries(Object.entries(byDay()).map(([day, [requests]]) => [day, requests])), {
+    '2026-01-05': 2,
+    '2026-01-06': 2,
+    '2026-01-07': 2,
+  });
+  assert.deepEqual(tracking.table.forVersion('users', '1').consumers, [
+    { consumer: 'app', requests: 6, lastSeenAt: now },
+  ]);
+});

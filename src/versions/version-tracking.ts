@@ -95,7 +95,7 @@ export class VersionTracking {
     const store = this.#store;
     if (store === undefined) return Promise.resolve();
     this.#flushing = this.#flushing.then(async () => {
-      const deltas = this.table.takeDeltas(dayOf(this.#clock()));
+      const deltas = this.table.takeDeltas();
       if (deltas.length === 0) return;
       try {
         await store.addUsage(deltas);

@@ -80,6 +80,59 @@ const discriminated = (mapping: Record<string, string>, branches: Json[], proper
 const cardMap = { card: '#/components/schemas/Card' };
 const walletMap = { wallet: '#/components/schemas/Wallet' };
 
+const named: Json = body({ name: str }, ['name']);
+const tagged: Json = body({ tags: { type: 'array', items: str } }, ['tags']);
+const kinded = (kind: string, field: string): Json =>
+  body({ kind: { const: kind }, [field]: str }, ['kind', field]);
+
+const event: Json = body({ id: str, type: str }, ['id', 'type']);
+function subscribe(callbacks: Json): Json {
+  return v31(
+    doc({
+      '/subscriptions': {
+        post: {
+          requestBody: {
+            required: true,
+            content: { 'application/json': { schema: body({ url: str }, ['url']) } },
+          },
+          responses: ok(body({ id: str }, ['id']), '201'),
+          callbacks,
+        },
+      },
+    }),
+  );
+}
+const onEvent = (schema: Json, method = 'post'): Json => ({
+  onEvent: {
+    '{$request.body#/url}': {
+      [method]: {
+        requestBody: { content: { 'application/json': { schema } } },
+        responses: { '200': { description: 'received' } },
+      },
+    },
+  },
+});
+
+function linked(links: Json | undefined): Json {
+  const created: Json = { description: 'created', content: { 'application/json': { schema: user } } };
+  return v31(
+    doc({
+      '/users': {
+        post: {
+          requestBody: { required: true, content: { 'application/json': { schema: named } } },
+          responses: { '201': links === undefined ? created : { ...created, links } },
+        },
+      },
+    }),
+  );
+}
+const getUserLink = (from = '$response.body#/id', extra: Json = {}): Json => ({
+  GetUser: { operationId: 'getUser', parameters: { id: from }, ...extra },
+});
+
+const filterParam = (param: Json): Json => listUsers({ name: 'filter', in: 'query', ...param });
+const asJson = (schema: Json, media = 'application/json'): Json => ({ content: { [media]: { schema } } });
+
 export const parityCorpus: readonly CorpusCase[] = [
   // Request bodies.
   ...both(
@@ -945,5 +998,152 @@ export const parityCorpus: readonly CorpusCase[] = [
     {
       negativeFor: ['request-enum-value-removed'],
     },
+  ),
+  // Exclusivity of compositions: anyOf accepts a value matching several branches, oneOf refuses it.
+  pair('request anyOf made exclusive', req({ anyOf: [named, tagged] }), req({ oneOf: [named, tagged] }), [
+    'request-composition-made-exclusive',
+  ]),
+  pair(
+    'request anyOf made exclusive over branches of distinct types',
+    reqField({ anyOf: [str, int] }),
+    reqField({ oneOf: [str, int] }),
+    [],
+    { negativeFor: ['request-composition-made-exclusive'] },
+  ),
+  pair(
+    'request anyOf made exclusive over branches told apart by a const kind',
+    req({ anyOf: [kinded('card', 'number'), kinded('wallet', 'wallet')] }),
+    req({ oneOf: [kinded('card', 'number'), kinded('wallet', 'wallet')] }),
+    [],
+    { negativeFor: ['request-composition-made-exclusive'] },
+  ),
+  pair(
+    'request oneOf loosened to anyOf',
+    req({ oneOf: [named, tagged] }),
+    req({ anyOf: [named, tagged] }),
+    [],
+    {
+      negativeFor: ['request-composition-made-exclusive'],
+    },
+  ),
+  pair(
+    'response oneOf loosened to anyOf',
+    res({ oneOf: [named, tagged] }),
+    res({ anyOf: [named, tagged] }),
+    [],
+    {
+      info: ['response-composition-made-inclusive'],
+    },
+  ),
+  pair(
+    'response anyOf made exclusive',
+    res({ anyOf: [named, tagged] }),
+    res({ oneOf: [named, tagged] }),
+    [],
+    {
+      info: [],
+      negativeFor: ['response-composition-made-inclusive', 'request-composition-made-exclusive'],
+    },
+  ),
+
+  // A discriminator added or removed whole.
+  pair(
+    'request discriminator added',
+    req({ oneOf: [card, wallet] }),
+    req(discriminated({ ...cardMap, ...walletMap }, [card, wallet])),
+    ['request-discriminator-added'],
+  ),
+  pair(
+    'response discriminator added',
+    res({ oneOf: [card, wallet] }),
+    res(discriminated({ ...cardMap, ...walletMap }, [card, wallet])),
+    [],
+    { negativeFor: ['request-discriminator-added'] },
+  ),
+  pair(
+    'response discriminator removed',
+    res(discriminated({ ...cardMap, ...walletMap }, [card, wallet])),
+    res({ oneOf: [card, wallet] }),
+    ['response-discriminator-removed'],
+  ),
+  pair(
+    'request discriminator removed',
+    req(discriminated({ ...cardMap, ...walletMap }, [card, wallet])),
+    req({ oneOf: [card, wallet] }),
+    [],
+    { negativeFor: ['response-discriminator-removed'] },
+  ),
+
+  // Callbacks: requests the server makes, compared like webhooks.
+  pair('callback removed', subscribe(onEvent(event)), subscribe({}), ['callback-removed']),
+  pair('callback added', subscribe({}), subscribe(onEvent(event)), [], {
+    info: ['callback-added'],
+    negativeFor: ['callback-removed'],
+  }),
+  pair(
+    'callback made with another method',
+    subscribe(onEvent(event)),
+    subscribe(onEvent(event, 'put')),
+    ['callback-removed'],
+    {
+      info: ['callback-added'],
+    },
+  ),
+  pair(
+    'callback payload field made optional',
+    subscribe(onEvent(event)),
+    subscribe(onEvent(body({ id: str, type: str }, ['id']))),
+    ['response-property-made-optional'],
+  ),
+  pair(
+    'callback payload gains an optional field',
+    subscribe(onEvent(event)),
+    subscribe(onEvent(body({ id: str, type: str, at: str }, ['id', 'type']))),
+    [],
+    { negativeFor: ['callback-removed', 'callback-added', 'response-property-made-optional'] },
+  ),
+
+  // Links.
+  pair('response link removed', linked(getUserLink()), linked(undefined), ['response-link-removed']),
+  pair('response link added', linked(undefined), linked(getUserLink()), [], {
+    negativeFor: ['response-link-removed', 'response-link-changed'],
+  }),
+  pair('response link fed another value', linked(getUserLink()), linked(getUserLink('$response.body#/uid')), [
+    'response-link-changed',
+  ]),
+  pair(
+    'response link described otherwise',
+    linked(getUserLink('$response.body#/id', { description: 'the user' })),
+    linked(getUserLink('$response.body#/id', { description: 'the new user' })),
+    [],
+    { negativeFor: ['response-link-changed', 'response-link-removed'] },
+  ),
+
+  // Parameters given by content instead of schema.
+  pair(
+    'query parameter moved from schema to content',
+    filterParam({ schema: body({ role: str }), style: 'deepObject' }),
+    filterParam(asJson(body({ role: str }))),
+    ['request-parameter-content-changed'],
+  ),
+  pair(
+    'query parameter content media type changed',
+    filterParam(asJson(body({ role: str }))),
+    filterParam(asJson(body({ role: str }), 'application/x-www-form-urlencoded')),
+    ['request-parameter-content-changed'],
+  ),
+  pair(
+    'query parameter content schema widened',
+    filterParam(asJson(body({ role: { type: 'string', enum: ['admin'] } }))),
+    filterParam(asJson(body({ role: str }))),
+    [],
+    { negativeFor: ['request-parameter-content-changed', 'request-parameter-style-changed'] },
+  ),
+  pair(
+    'query parameter content schema tightened',
+    filterParam(asJson(body({ role: str }))),
+    filterParam(asJson(body({ role: { type: 'string', maxLength: 8 } }))),
+    ['request-constraint-tightened'],
+    { negativeFor: ['request-parameter-content-changed'] },
   ),
 ];

@@ -196,3 +196,47 @@ routes:
   const pins = (await (await fetch(`${node.adminUrl}/v1/services/users/pins`)).json()) as { pins: unknown[] };
   assert.deepEqual(pins.pins, []);
 });
+
+test('a consumer pinned to a major no instance serves any more gets 404 version_not_found naming its pin, not another major', async (t) => {
+  const [v1, v2] = await Promise.all([startUpstream('v1'), startUpstream('v2')]);
+  t.after(() => Promise.all([v1.close(), v2.close()]));
+  const configFor = (ports: { port: number; adminPort: number }, withV1: boolean) => `
+listen: 127.0.0.1:${ports.port}
+admin: { listen: 127.0.0.1:${ports.adminPort} }
+logging: { level: warn, accessLog: false }
+auth: { apiKeys: { header: x-api-key } }
+consumers:
+  - { id: first-app, apiKeys: ["${keyHash(keys.first)}"] }
+services:
+  users:
+    instances:
+${withV1 ? `      - { url: "${v1.url}", version: 1.4.0 }\n` : ''}      - { url: "${v2.url}", version: 2.1.0 }
+routes:
+  - { name: users, match: { path: /users/** }, service: users, auth: [apiKey], version: { from: [header], default: "${withV1 ? '1' : '2'}", pin: true } }
+`;
+  const node = await startPortico((ports) => configFor(ports, true));
+  t.after(() => node.stop('SIGKILL'));
+  const call = (headers: Record<string, string> = {}) =>
+    fetch(`${node.url}/users/1`, { headers: { 'x-api-key': keys.first, ...headers } });
+  assert.equal((await call()).headers.get('portico-version'), '1.4.0');
+  await eventually(async () =>
+    assert.equal((await call()).headers.get('portico-version'), '1.4.0; pinned=1'),
+  );
+
+  // v1 is gone and the default is now v2: the pinned consumer is refused, never moved to v2 silently.
+  await node.writeConfig(configFor({ port: node.port, adminPort: node.adminPort }, false));
+  assert.equal((await fetch(`${node.adminUrl}/v1/config/reload`, { method: 'POST' })).status, 200);
+  const refused = await call();
+  assert.equal(refused.status, 404);
+  assert.match(refused.headers.get('content-type') ?? '', /application\/problem\+json/);
+  const problem = (await refused.json()) as { code: string; pinned: string; versions: string[] };
+  assert.equal(problem.code, 'version_not_found');
+  assert.equal(problem.pinned, '1');
+  assert.deepEqual(problem.versions, ['2.1.0']);
+  assert.equal(v2.requests.length, 0, 'nothing reached v2');
+
+  // An explicit version still wins for that request.
+  const explicit = await call({ 'accept-version': '2' });
+  await explicit.arrayBuffer();
+  assert.equal(explicit.headers.get('portico-version'), '2.1.0');
+});

@@ -90,6 +90,7 @@ export function diffContracts(before: Contract, after: Contract, options: DiffOp
     compareParameters(old, next, report, ctx);
     compareRequestBody(old.op.requestBody, next.op.requestBody, report, ctx);
     compareResponses(old.op.responses, next.op.responses, report, ctx);
+    compareCallbacks(old.op.callbacks, next.op.callbacks, report, ctx);
     compareSecurity(
       effectiveSecurity(old.op, before.resolved),
       effectiveSecurity(next.op, after.resolved),
@@ -165,14 +166,25 @@ function compareParameters(before: Operation, after: Operation, report: Report, 
     }
     const wasRequired = old.required === true || old.in === 'path';
     if (required && !wasRequired) report('request-parameter-made-required', at, 'is now required');
-    if (styleOf(old) !== styleOf(next) || explodeOf(old) !== explodeOf(next))
+    const oldMedia = contentTypeOf(old);
+    const newMedia = contentTypeOf(next);
+    if (oldMedia !== newMedia)
+      report(
+        'request-parameter-content-changed',
+        at,
+        `now sent as ${newMedia ?? `${styleOf(next)} text`} instead of ${oldMedia ?? `${styleOf(old)} text`}`,
+      );
+    // `style` and `explode` do not apply to a parameter given by `content` (OpenAPI 3 §4.8.12.1).
+    else if (oldMedia === undefined && (styleOf(old) !== styleOf(next) || explodeOf(old) !== explodeOf(next)))
       report(
         'request-parameter-style-changed',
         at,
         `serialisation changed from ${styleOf(old)}/${explodeOf(old)} to ${styleOf(next)}/${explodeOf(next)}`,
       );
-    const oldDefault = isObject(old.schema) ? old.schema.default : undefined;
-    const newDefault = isObject(next.schema) ? next.schema.default : undefined;
+    const oldSchema = paramSchemaOf(old);
+    const newSchema = paramSchemaOf(next);
+    const oldDefault = isObject(oldSchema) ? oldSchema.default : undefined;
+    const newDefault = isObject(newSchema) ? newSchema.default : undefined;
     if (!required && JSON.stringify(oldDefault) !== JSON.stringify(newDefault))
       report(
         'request-parameter-default-changed',
@@ -181,7 +193,7 @@ function compareParameters(before: Operation, after: Operation, report: Report, 
       );
     if (old.deprecated !== true && next.deprecated === true)
       report('deprecated-added', at, 'is now deprecated');
-    compareSchemas(old.schema, next.schema, 'request', at, report, ctx);
+    compareSchemas(oldSchema, newSchema, 'request', at, report, ctx);
   }
   for (const [key, old] of before.parameters) {
     if (after.parameters.has(key)) continue;
@@ -193,6 +205,18 @@ function compareParameters(before: Operation, after: Operation, report: Report, 
 
 function paramLabel(param: JsonObject): string {
   return `${String(param.in)}.${String(param.name)}`;
+}
+
+/** The media type of a parameter given by `content` (it holds exactly one), undefined for one given by `schema`. */
+function contentTypeOf(param: JsonObject): string | undefined {
+  return isObject(param.content) ? Object.keys(param.content)[0]?.toLowerCase() : undefined;
+}
+
+/** A parameter's schema, from `schema` or from its one `content` entry. */
+function paramSchemaOf(param: JsonObject): unknown {
+  if (!isObject(param.content)) return param.schema;
+  const media = Object.values(param.content)[0];
+  return isObject(media) ? media.schema : undefined;
 }
 
 function styleOf(param: JsonObject): string {
@@ -250,6 +274,7 @@ function compareResponses(before: unknown, after: unknown, report: Report, ctx: 
     }
     if (!isObject(response)) continue;
     compareResponseHeaders(response.headers, replacement.headers, success, at, report, ctx);
+    compareLinks(response.links, replacement.links, at, report);
     compareResponseContent(response.content, replacement.content, success, at, report, ctx);
   }
 }
@@ -276,6 +301,28 @@ function compareResponseContent(
         report('response-media-type-schema-removed', `${at}.${type}`, `${type} may now carry anything`);
     } else if (isObject(media))
       compareSchemas(media.schema, other.schema, 'response', `${at}.${type}`, report, ctx);
+  }
+}
+
+/**
+ * Links tell clients which call comes next and with what: a link gone, or pointing at another operation or fed
+ * other values, leaves clients that follow it behind. Descriptions and servers are not compared.
+ */
+function compareLinks(before: unknown, after: unknown, at: string, report: Report): void {
+  if (!isObject(before)) return;
+  const next = isObject(after) ? after : {};
+  for (const [name, link] of Object.entries(before)) {
+    if (!isObject(link)) continue;
+    const replacement = next[name];
+    const where = `${at}.links.${name}`;
+    if (!isObject(replacement)) {
+      report('response-link-removed', where, `link ${name} is gone`);
+      continue;
+    }
+    const changed = (['operationId', 'operationRef', 'parameters', 'requestBody'] as const).filter(
+      (key) => JSON.stringify(link[key]) !== JSON.stringify(replacement[key]),
+    );
+    if (changed.length > 0) report('response-link-changed', where, `${changed.join(', ')} changed`);
   }
 }
 
@@ -349,6 +396,43 @@ function compareWebhooks(
         add('webhook-added', `${method.toUpperCase()} webhook:${name}`, '', 'new webhook');
     }
   }
+}
+
+/**
+ * Callbacks are requests the server makes to the client, like webhooks: a callback operation gone breaks the
+ * clients waiting for it, and its payload is compared like a response. Matched by name, expression and method.
+ */
+function compareCallbacks(before: unknown, after: unknown, report: Report, ctx: CompareContext): void {
+  const old = callbackOperations(before);
+  const next = callbackOperations(after);
+  for (const [key, op] of old) {
+    const other = next.get(key);
+    if (other === undefined) {
+      report('callback-removed', key, 'the callback is no longer made');
+      continue;
+    }
+    const body = isObject(op.requestBody) ? op.requestBody.content : undefined;
+    const nextBody = isObject(other.requestBody) ? other.requestBody.content : undefined;
+    compareResponseContent(body, nextBody, true, `${key}.payload`, report, ctx);
+  }
+  for (const key of next.keys()) if (!old.has(key)) report('callback-added', key, 'new callback');
+}
+
+/** `callbacks.<name>.<expression> <METHOD>` → the callback operation. */
+function callbackOperations(callbacks: unknown): Map<string, JsonObject> {
+  const out = new Map<string, JsonObject>();
+  if (!isObject(callbacks)) return out;
+  for (const [name, callback] of Object.entries(callbacks)) {
+    if (!isObject(callback)) continue;
+    for (const [expression, item] of Object.entries(callback)) {
+      if (!isObject(item)) continue;
+      for (const method of operationMethods) {
+        const op = item[method];
+        if (isObject(op)) out.set(`callbacks.${name}.${expression} ${method.toUpperCase()}`, op);
+      }
+    }
+  }
+  return out;
 }
 
 type Requirement = Map<string, Set<string>>;

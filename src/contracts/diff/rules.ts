@@ -22,6 +22,7 @@ export type RuleFamily =
   | 'JSON Schema 2020-12'
   | 'deprecation'
   | 'webhooks'
+  | 'callbacks'
   | 'security';
 
 /**
@@ -83,6 +84,14 @@ export const diffRules = {
     severity: 'breaking',
     description: 'The default of an optional parameter changed, so clients that omit it get other behaviour.',
     example: '`?limit` default `20` → `50`',
+  },
+  'request-parameter-content-changed': {
+    family: 'parameters',
+    severity: 'breaking',
+    description:
+      'A parameter moved between `schema` and `content`, or its `content` media type changed, so clients ' +
+      'encode it differently (its schema is compared either way).',
+    example: '`?filter` `schema: object` → `content: { application/json: … }`',
   },
   'request-body-added-required': {
     family: 'request bodies',
@@ -198,6 +207,19 @@ export const diffRules = {
     severity: 'breaking',
     description: 'A required response header became optional.',
     example: '`ETag: { required: true }` → `required: false`',
+  },
+  'response-link-removed': {
+    family: 'responses',
+    severity: 'warning',
+    description: 'A response link (OpenAPI `links`) clients may follow to the next call is gone.',
+    example: '`201` loses `links.GetUser`',
+  },
+  'response-link-changed': {
+    family: 'responses',
+    severity: 'warning',
+    description:
+      'A response link now names another operation or passes other parameters or another request body.',
+    example: '`GetUser.parameters.id: $response.body#/id` → `$response.body#/uid`',
   },
   'type-changed': {
     family: 'values',
@@ -331,6 +353,36 @@ export const diffRules = {
     description: 'A discriminator value now points at another schema.',
     example: '`card: "#/components/schemas/Card"` → `".../CardV2"`',
   },
+  'request-discriminator-added': {
+    family: 'composition',
+    severity: 'breaking',
+    description:
+      'A request composition gained a `discriminator`: the named property now selects the branch, so values ' +
+      'without it, or with a value no branch maps, may be refused.',
+    example: '`oneOf: [Card, Wallet]` → the same with `discriminator: { propertyName: kind }`',
+  },
+  'response-discriminator-removed': {
+    family: 'composition',
+    severity: 'warning',
+    description: 'A response composition lost its `discriminator`, so clients can no longer dispatch on it.',
+    example: '`discriminator: { propertyName: kind }` removed from a response `oneOf`',
+  },
+  'request-composition-made-exclusive': {
+    family: 'composition',
+    severity: 'breaking',
+    description:
+      'A request `anyOf` became a `oneOf` whose branches may overlap, so a value matching several is now ' +
+      'refused (branches told apart by type, a `const` property or a discriminator are not).',
+    example: '`anyOf: [Named, Tagged]` → `oneOf: [Named, Tagged]`',
+  },
+  'response-composition-made-inclusive': {
+    family: 'composition',
+    severity: 'info',
+    description:
+      'A response `oneOf` whose branches may overlap became an `anyOf`: an answer may now match several ' +
+      'branches, which clients that take "the one that matches" should know.',
+    example: '`oneOf: [Named, Tagged]` → `anyOf: [Named, Tagged]`',
+  },
   'request-conditional-added': {
     family: 'JSON Schema 2020-12',
     severity: 'breaking',
@@ -452,6 +504,20 @@ export const diffRules = {
     severity: 'info',
     description: 'A webhook was added.',
     example: '`webhooks.userDeleted` is new',
+  },
+  'callback-removed': {
+    family: 'callbacks',
+    severity: 'breaking',
+    description:
+      'An operation no longer makes a callback (OpenAPI `callbacks`) clients receive. Its payload is compared ' +
+      'like a response.',
+    example: '`POST /subscriptions` loses `callbacks.onEvent.{$request.body#/url}.post`',
+  },
+  'callback-added': {
+    family: 'callbacks',
+    severity: 'info',
+    description: 'An operation makes a new callback.',
+    example: '`callbacks.onCancel` is new',
   },
   'security-requirement-added': {
     family: 'security',

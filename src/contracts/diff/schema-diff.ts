@@ -72,7 +72,10 @@ export function compareSchemas(
   compareArrayKeywords(a, b, direction, at, report, ctx);
   compareConditionals(a, b, direction, at, report, ctx);
   compareDiscriminators(a, b, direction, at, report);
-  if (altA !== undefined && altB !== undefined) compareAlternatives(altA, altB, direction, at, report, ctx);
+  if (altA !== undefined && altB !== undefined) {
+    if (altA.key !== altB.key) compareExclusivity(a, b, altA, altB, direction, at, report);
+    compareAlternatives(altA, altB, direction, at, report, ctx);
+  }
 }
 
 function compareTypes(a: JsonObject, b: JsonObject, direction: Direction, at: string, report: Report): void {
@@ -454,6 +457,12 @@ function compareDiscriminators(
   at: string,
   report: Report,
 ): void {
+  const had = isObject(a.discriminator);
+  const has = isObject(b.discriminator);
+  if (!had && has && direction === 'request')
+    report('request-discriminator-added', at, `the branch is now chosen by ${describeDiscriminator(b)}`);
+  if (had && !has && direction === 'response')
+    report('response-discriminator-removed', at, `${describeDiscriminator(a)} no longer names the branch`);
   if (!isObject(a.discriminator) || !isObject(b.discriminator)) return;
   if (a.discriminator.propertyName !== b.discriminator.propertyName)
     report(
@@ -475,6 +484,69 @@ function compareDiscriminators(
     for (const value of Object.keys(after))
       if (!Object.hasOwn(before, value))
         report('response-discriminator-mapping-added', at, `may now send ${value}`);
+}
+
+function describeDiscriminator(schema: JsonObject): string {
+  const discriminator = schema.discriminator;
+  return isObject(discriminator) && typeof discriminator.propertyName === 'string'
+    ? `property ${discriminator.propertyName}`
+    : 'a discriminator';
+}
+
+/**
+ * `anyOf` accepts a value matching several branches, `oneOf` refuses it. That only matters when the branches
+ * can overlap: branches of distinct types, told apart by a `const` property or by a discriminator cannot.
+ */
+function compareExclusivity(
+  a: JsonObject,
+  b: JsonObject,
+  altA: Alternatives,
+  altB: Alternatives,
+  direction: Direction,
+  at: string,
+  report: Report,
+): void {
+  if (direction === 'request' && altB.key === 'oneOf' && !disjoint(b, altB.branches))
+    report('request-composition-made-exclusive', at, 'a value matching several alternatives is now refused');
+  if (direction === 'response' && altA.key === 'oneOf' && !disjoint(a, altA.branches))
+    report('response-composition-made-inclusive', at, 'an answer may now match several alternatives');
+}
+
+/** Whether no value can match two of the branches, as far as their types, `const` properties or discriminator tell. */
+function disjoint(schema: JsonObject, branches: readonly JsonObject[]): boolean {
+  if (branches.length < 2 || isObject(schema.discriminator)) return true;
+  if (branches.filter(isNullable).length > 1) return false;
+  const types = branches.map(typesOf);
+  if (types.every((set) => set !== undefined)) {
+    const seen = new Set<string>();
+    let overlap = false;
+    for (const set of types as Set<string>[]) {
+      for (const type of set) {
+        const widened = type === 'integer' ? 'number' : type;
+        if (seen.has(widened) || (widened === 'number' && seen.has('integer'))) overlap = true;
+      }
+      for (const type of set) seen.add(type);
+    }
+    if (!overlap) return true;
+  }
+  // A property every branch requires, with one fixed value per branch, all different.
+  const first = branches[0] as JsonObject;
+  for (const name of Array.isArray(first.required) ? (first.required as unknown[]) : []) {
+    if (typeof name !== 'string') continue;
+    const values = branches.map((branch) => fixedValueOf(branch, name));
+    if (values.every((value) => value !== undefined) && new Set(values).size === branches.length) return true;
+  }
+  return false;
+}
+
+/** The one value a required property may take in a branch, as JSON text; undefined when it is not fixed. */
+function fixedValueOf(branch: JsonObject, name: string): string | undefined {
+  if (!Array.isArray(branch.required) || !branch.required.includes(name)) return undefined;
+  const property = isObject(branch.properties) ? branch.properties[name] : undefined;
+  if (!isObject(property)) return undefined;
+  if (Object.hasOwn(property, 'const')) return JSON.stringify(property.const);
+  if (Array.isArray(property.enum) && property.enum.length === 1) return JSON.stringify(property.enum[0]);
+  return undefined;
 }
 
 interface Alternatives {

@@ -7,7 +7,7 @@ import type { ContractBook } from '../../versions/contract-book.ts';
 import { compileLifecycles, type ContractDates, type VersionLifecycle } from '../../versions/lifecycle.ts';
 import { requestedRange, type VersionSource } from '../../versions/requested-version.ts';
 import { PIN_UNKNOWN } from '../../versions/version-tracking.ts';
-import { VersionIndex, type VersionView } from '../../versions/version-index.ts';
+import { versionIndexOf, type VersionIndex, type VersionView } from '../../versions/version-index.ts';
 import type { RequestContext } from '../pipeline/request-context.ts';
 import type { Stage, StageCompileContext, StageFactory } from '../pipeline/stage.ts';
 import type { ServiceRuntime } from '../runtime/service-runtime.ts';
@@ -79,12 +79,7 @@ function createVersionStage(route: RouteConfig, context: StageCompileContext, cl
   const views = node.versionIndexes;
 
   function indexOf(service: ServiceRuntime): VersionIndex {
-    let index = views.get(service.instances);
-    if (index === undefined) {
-      index = new VersionIndex(service.instances, service.config.loadBalancer);
-      views.set(service.instances, index);
-    }
-    return index;
+    return versionIndexOf(views, service.instances, service.config.loadBalancer);
   }
 
   function splitView(arms: CanarySplit, index: VersionIndex, key: string): VersionView | undefined {
