@@ -205,3 +205,50 @@ test('an answer is checked against the status it carries, its media type and its
     { in: 'response', path: '', message: 'status 500 is not described by the contract' },
   ]);
 });
+
+test('a parameter given by JSON content is decoded and checked against its schema', async () => {
+  const validator = contractValidator(
+    await parseContract({
+      openapi: '3.1.0',
+      info: { title: 'search', version: '1.0.0' },
+      paths: {
+        '/search': {
+          get: {
+            parameters: [
+              {
+                name: 'filter',
+                in: 'query',
+                required: true,
+                content: {
+                  'application/json': {
+                    schema: {
+                      type: 'object',
+                      required: ['color'],
+                      properties: { color: { enum: ['red', 'blue'] }, size: { type: 'integer' } },
+                    },
+                  },
+                },
+              },
+            ],
+            responses: { '200': { description: 'ok' } },
+          },
+        },
+      },
+    }),
+  );
+  const query = (filter: string) => `filter=${encodeURIComponent(filter)}`;
+  assert.deepEqual(
+    validator.validate(request({ path: '/search', query: query('{"color":"red","size":3}') })),
+    [],
+  );
+  const wrong = validator.validate(request({ path: '/search', query: query('{"color":"green"}') }));
+  assert.deepEqual(
+    wrong.map((v) => [v.in, v.path]),
+    [['query', '/filter/color']],
+  );
+  const notJson = validator.validate(request({ path: '/search', query: query('{color') }));
+  assert.deepEqual(notJson, [{ in: 'query', path: '/filter', message: 'must be a JSON text' }]);
+  const missing = validator.validate(request({ path: '/search' }));
+  assert.equal(missing.length, 1);
+  assert.equal(missing[0]?.in, 'query');
+});

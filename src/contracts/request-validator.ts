@@ -85,6 +85,8 @@ interface CompiledParam {
   readonly isArray: boolean;
   /** `style: form, explode: false` (or simple style) arrays come as one comma-separated value. */
   readonly commaSeparated: boolean;
+  /** Described by `content` with a JSON media type instead of `schema`: the value is a JSON text. */
+  readonly json: boolean;
 }
 
 interface ParamGroup {
@@ -239,17 +241,38 @@ function paramGroup(
     if (node.in !== where || typeof node.name !== 'string') continue;
     const key = where === 'header' ? node.name.toLowerCase() : node.name;
     if (where === 'header' && IGNORED_HEADERS.has(key)) continue;
+    const content = node.schema === undefined ? jsonContentSchemaAt(node, at) : undefined;
+    if (content !== undefined) {
+      compiled.push({ name: node.name, key, isArray: false, commaSeparated: false, json: true });
+      properties[key] = { $ref: pointerRef(content) };
+      if (node.required === true || where === 'path') required.push(key);
+      continue;
+    }
     const schema = node.schema === undefined ? undefined : deref(doc, node.schema, [...at, 'schema']);
     const type = schema?.node.type;
     const isArray = type === 'array' || (Array.isArray(type) && type.includes('array'));
     const style = typeof node.style === 'string' ? node.style : where === 'query' ? 'form' : 'simple';
     const explode = typeof node.explode === 'boolean' ? node.explode : style === 'form';
-    compiled.push({ name: node.name, key, isArray, commaSeparated: isArray && !explode });
+    compiled.push({ name: node.name, key, isArray, commaSeparated: isArray && !explode, json: false });
     properties[key] = schema === undefined ? {} : { $ref: pointerRef(schema.at) };
     if (node.required === true || where === 'path') required.push(key);
   }
   if (compiled.length === 0) return undefined;
   return { params: compiled, validate: ajv.compile({ type: 'object', properties, required }) };
+}
+
+/**
+ * Where the schema of a parameter given by `content` is, when its media type is JSON (OpenAPI allows exactly
+ * one entry); other media types are not decoded, so their values are only checked for presence.
+ */
+function jsonContentSchemaAt(node: JsonObject, at: readonly string[]): string[] | undefined {
+  const content = node.content as JsonObject | undefined;
+  for (const [type, entry] of Object.entries(content ?? {})) {
+    if (isJsonMedia(type) && (entry as JsonObject | null)?.schema !== undefined) {
+      return [...at, 'content', type, 'schema'];
+    }
+  }
+  return undefined;
 }
 
 function compileBody(doc: JsonObject, operation: Location, ajv: Ajv): CompiledBody | undefined {
@@ -290,13 +313,30 @@ function checkGroup(
   out: Violation[],
 ): void {
   const values: Record<string, unknown> = {};
+  /** Pointers of JSON parameters that did not parse: already reported, so not reported as missing too. */
+  let unparsed: string[] | undefined;
   for (const param of group.params) {
     const raw = source[param.key];
     if (raw === undefined) continue;
+    if (param.json) {
+      try {
+        values[param.key] = JSON.parse(first(raw));
+      } catch {
+        const path = `/${escapePointer(param.key)}`;
+        (unparsed ??= []).push(path);
+        out.push({ in: where, path, message: 'must be a JSON text' });
+      }
+      continue;
+    }
     values[param.key] =
       param.commaSeparated && typeof raw === 'string' ? raw.split(',') : param.isArray ? raw : first(raw);
   }
-  if (!group.validate(values)) collect(where, group.validate.errors, out);
+  if (group.validate(values)) return;
+  const from = out.length;
+  collect(where, group.validate.errors, out);
+  if (unparsed === undefined) return;
+  const kept = out.splice(from).filter((v) => !unparsed.includes(v.path));
+  out.push(...kept);
 }
 
 function checkBody(body: CompiledBody, request: RequestParts, out: Violation[]): void {
