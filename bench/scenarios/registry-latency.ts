@@ -1,3 +1,4 @@
+import { markDisturbance, otherCpuShareSince } from '../lib/disturbance.ts';
 import { Client } from 'undici';
 import { porticoWith } from '../contenders/catalog.ts';
 import type { ContenderSpec, RunningContender } from '../contenders/contender.ts';
@@ -131,17 +132,23 @@ export function createRegistryLatencyScenario(): Scenario {
         ];
         for (const [label, writer, reader] of pairs) {
           if (writer === undefined || reader === undefined) continue;
+          const mark = await markDisturbance();
           const s = await measure(writer, reader, count, ctx.upstream.origin);
+          const other = await otherCpuShareSince(mark);
           const p50 = percentile(s.routableMs, 50);
           const p99 = percentile(s.routableMs, 99);
           ctx.log(
             `  ${label}: routable p50 ${p50.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms; ` +
-              `write acknowledged p50 ${percentile(s.ackMs, 50).toFixed(2)} ms (${s.routableMs.length}/${count})`,
+              `write acknowledged p50 ${percentile(s.ackMs, 50).toFixed(2)} ms (${s.routableMs.length}/${count}); ` +
+              `other processes used ${(other * 100).toFixed(0)}% of the machine`,
           );
           const notes = [...new Set(s.errors)];
           if (s.timeouts > 0)
             notes.push(`${s.timeouts} of ${count} not routable within ${SAMPLE_TIMEOUT_MS} ms`);
           if (label === REDIS_A) notes.push('registered at A, routed at B');
+          // Tail latency is what other processes disturb most; the share tells a quiet run from a loaded one.
+          if (other > ctx.options.maxDisturbance)
+            notes.push(`other processes used ${(other * 100).toFixed(0)}% CPU`);
           rows.push({
             label,
             status: 'ok',
