@@ -1,17 +1,24 @@
 /**
  * Standalone HTTP/2 run (not part of `npm run bench`): h2load (Debian's nghttp2-client) against Portico's h2c
- * listener and against a minimal Node HTTP/2 proxy (node:http2 server, undici pool), both in front of the
- * same node:http upstream. Prints req/s and mean latency of each and the ratio Portico / floor.
+ * listener, a minimal Node HTTP/2 proxy (the floor, `h2-floor.ts`) and nginx with HTTP/2 on its listener, all three
+ * in front of the same node:http upstream and each in its own process. Prints req/s, mean and p99 latency (from
+ * h2load's per-request log) and the CPU time each proxy process spent per request (user + system from
+ * /proc/<pid>/stat over the run), then Portico's ratios to the floor and to nginx from the same run. On a shared
+ * machine CPU per request is the steadier figure: time spent waiting for a core another process holds is not in it.
  *
- *   node bench/h2/h2load.ts [--requests 20000] [--clients 10] [--streams 10]
+ *   node bench/h2/h2load.ts [--requests 20000] [--clients 10] [--streams 10] [--rounds 2]
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
-import { createServer as createHttp2Server } from 'node:http2';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { Pool } from 'undici';
 import { freePort, startPortico } from '../../test/helpers/portico-process.ts';
+import { nginxArgs, nginxAvailable, nginxVersion, writeH2ProxyConfig } from '../lib/nginx.ts';
+import { treeCpuUs } from '../lib/rss.ts';
 
 const run = promisify(execFile);
 const arg = (name: string, dflt: number): number => {
@@ -21,6 +28,7 @@ const arg = (name: string, dflt: number): number => {
 const requests = arg('requests', 20_000);
 const clients = arg('clients', 10);
 const streams = arg('streams', 10);
+const rounds = arg('rounds', 2);
 
 const upstream = createServer((_req, res) => {
   res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '2' });
@@ -28,23 +36,42 @@ const upstream = createServer((_req, res) => {
 });
 await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
 const upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+const work = await mkdtemp(join(tmpdir(), 'portico-h2load-'));
+const children: ChildProcess[] = [];
 
-// The floor: the least an HTTP/2 proxy in Node does, streaming the answer through one undici pool.
-const pool = new Pool(upstreamUrl, { connections: 64 });
-const floor = createHttp2Server((req, res) => {
-  pool.request({ path: req.url, method: 'GET' }).then(
-    (answer) => {
-      res.writeHead(answer.statusCode, { 'content-type': 'text/plain' });
-      answer.body.pipe(res);
-    },
-    () => {
-      res.writeHead(502);
-      res.end();
-    },
-  );
-});
-await new Promise<void>((resolve) => floor.listen(0, '127.0.0.1', resolve));
-const floorPort = (floor.address() as AddressInfo).port;
+interface Contender {
+  readonly name: string;
+  readonly port: number;
+  readonly pid: number;
+}
+
+async function startFloor(): Promise<Contender> {
+  const child = spawn(process.execPath, [join(import.meta.dirname, 'h2-floor.ts'), upstreamUrl], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  children.push(child);
+  const [line] = (await once(child.stdout, 'data')) as [Buffer];
+  return { name: 'node http2 floor', port: Number(line.toString().trim()), pid: child.pid as number };
+}
+
+async function startNginx(): Promise<Contender | undefined> {
+  if (!nginxAvailable()) return undefined;
+  const port = await freePort();
+  const dir = join(work, 'nginx');
+  const conf = await writeH2ProxyConfig(dir, port, upstreamUrl);
+  const child = spawn('nginx', nginxArgs(dir, conf), { stdio: 'ignore' });
+  children.push(child);
+  for (let i = 0; i < 100; i++) {
+    const up = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1', () => resolve(true));
+      socket.on('error', () => resolve(false));
+      socket.on('connect', () => socket.destroy());
+    });
+    if (up) return { name: `${nginxVersion()} (h2c)`, port, pid: child.pid as number };
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error('nginx did not start');
+}
 
 const h2cPort = await freePort();
 const portico = await startPortico(
@@ -64,50 +91,79 @@ routes:
 interface Outcome {
   reqPerS: number;
   meanMs: number;
+  p99Ms: number;
   failed: number;
+  cpuUsPerRequest: number;
 }
 
-async function h2load(port: number): Promise<Outcome> {
-  const { stdout } = await run('h2load', [
-    '-n',
-    String(requests),
-    '-c',
-    String(clients),
-    '-m',
-    String(streams),
-    `http://127.0.0.1:${port}/bench`,
-  ]);
+async function h2load(target: Contender): Promise<Outcome> {
+  const log = join(work, `h2load-${target.port}.log`);
+  const cpuBefore = await treeCpuUs(target.pid);
+  const { stdout } = await run(
+    'h2load',
+    [
+      '-n',
+      String(requests),
+      '-c',
+      String(clients),
+      '-m',
+      String(streams),
+      '--log-file',
+      log,
+      `http://127.0.0.1:${target.port}/bench`,
+    ],
+    { maxBuffer: 16 * 1024 * 1024 },
+  );
+  const cpuUs = (await treeCpuUs(target.pid)) - cpuBefore;
   const reqPerS = Number(/finished in [\d.]+m?s, ([\d.]+) req\/s/.exec(stdout)?.[1] ?? 0);
   const mean = /time for request:\s+\S+\s+\S+\s+(\S+)/.exec(stdout)?.[1] ?? '0us';
   const meanMs = mean.endsWith('ms') ? Number(mean.slice(0, -2)) : Number(mean.slice(0, -2)) / 1000;
   const failed = Number(/(\d+) failed/.exec(stdout)?.[1] ?? 0);
-  return { reqPerS, meanMs, failed };
+  // Each line of h2load's log: start time (µs since the epoch), status, latency (µs).
+  const latencies = (await readFile(log, 'utf8'))
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => Number(line.split('\t')[2]))
+    .sort((a, b) => a - b);
+  const p99Us = latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * 0.99))] ?? 0;
+  return { reqPerS, meanMs, p99Ms: p99Us / 1000, failed, cpuUsPerRequest: cpuUs / requests };
 }
 
 try {
-  // Warm both up, then alternate two measured rounds each.
-  await h2load(floorPort);
-  await h2load(h2cPort);
-  const floorRuns: Outcome[] = [];
-  const porticoRuns: Outcome[] = [];
-  for (let round = 0; round < 2; round++) {
-    floorRuns.push(await h2load(floorPort));
-    porticoRuns.push(await h2load(h2cPort));
+  const contenders: Contender[] = [await startFloor()];
+  const nginx = await startNginx();
+  if (nginx !== undefined) contenders.push(nginx);
+  const porticoTarget: Contender = { name: 'portico (h2c)', port: h2cPort, pid: portico.child.pid as number };
+  contenders.push(porticoTarget);
+  // Warm every contender up, then alternate the measured rounds so that noise falls on all of them alike.
+  for (const target of contenders) await h2load(target);
+  const results = new Map<Contender, Outcome[]>(contenders.map((target) => [target, []]));
+  for (let round = 0; round < rounds; round++)
+    for (const target of contenders) results.get(target)?.push(await h2load(target));
+  const best = (target: Contender): Outcome =>
+    (results.get(target) ?? []).reduce((a, b) => (b.reqPerS > a.reqPerS ? b : a));
+  // The least CPU per request of the rounds: preemption by other processes only ever adds to it.
+  const leastCpu = (target: Contender): number =>
+    Math.min(...(results.get(target) ?? []).map((outcome) => outcome.cpuUsPerRequest));
+  console.log(`h2load -n ${requests} -c ${clients} -m ${streams} (h2c), best of ${rounds} rounds`);
+  for (const target of contenders) {
+    const o = best(target);
+    console.log(
+      `${target.name.padEnd(22)}: ${o.reqPerS.toFixed(0).padStart(6)} req/s, mean ${o.meanMs.toFixed(2)} ms, ` +
+        `p99 ${o.p99Ms.toFixed(2)} ms, ${leastCpu(target).toFixed(0)} µs CPU/request, ${o.failed} failed`,
+    );
   }
-  const best = (runs: Outcome[]): Outcome => runs.reduce((a, b) => (b.reqPerS > a.reqPerS ? b : a));
-  const f = best(floorRuns);
-  const p = best(porticoRuns);
-  console.log(`h2load -n ${requests} -c ${clients} -m ${streams} (h2c), best of 2 rounds`);
-  console.log(
-    `node http2 floor : ${f.reqPerS.toFixed(0)} req/s, mean ${f.meanMs.toFixed(2)} ms, ${f.failed} failed`,
-  );
-  console.log(
-    `portico (h2c)    : ${p.reqPerS.toFixed(0)} req/s, mean ${p.meanMs.toFixed(2)} ms, ${p.failed} failed`,
-  );
-  console.log(`ratio portico / floor: ${(p.reqPerS / f.reqPerS).toFixed(2)}`);
+  const p = best(porticoTarget);
+  for (const reference of contenders.filter((target) => target !== porticoTarget)) {
+    const r = best(reference);
+    console.log(
+      `portico / ${reference.name}: ${(p.reqPerS / r.reqPerS).toFixed(2)}× req/s, ` +
+        `${(leastCpu(porticoTarget) / leastCpu(reference)).toFixed(2)}× CPU per request`,
+    );
+  }
 } finally {
   await portico.stop();
-  floor.close();
+  for (const child of children) child.kill('SIGTERM');
   upstream.close();
-  await pool.close();
+  await rm(work, { recursive: true, force: true });
 }

@@ -106,3 +106,32 @@ ${httpCommon(dir)}  upstream bench_upstream {
 export function nginxArgs(dir: string, confFile: string): string[] {
   return ['-p', dir, '-c', confFile, '-e', join(dir, 'error.log')];
 }
+
+/**
+ * Writes a reverse-proxy config whose listener speaks HTTP/2 with prior knowledge (h2c) in front of a keep-alive
+ * HTTP/1.1 upstream pool, and returns the path of nginx.conf. nginx 1.25.1 spells it `http2 on;`; older builds
+ * (Debian 12 ships 1.22) take the `http2` parameter of `listen`, used here so that both run it.
+ */
+export async function writeH2ProxyConfig(dir: string, port: number, upstreamOrigin: string): Promise<string> {
+  await preparePrefix(dir);
+  const upstream = new URL(upstreamOrigin);
+  const conf = `${common(dir)}http {
+${httpCommon(dir)}  http2_max_concurrent_streams 128;
+  upstream bench_upstream {
+    server ${upstream.host};
+    keepalive 128;
+  }
+  server {
+    listen 127.0.0.1:${port} http2 backlog=16384;
+    location / {
+      proxy_pass http://bench_upstream;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+`;
+  const file = join(dir, 'nginx.conf');
+  await writeFile(file, conf);
+  return file;
+}

@@ -9,6 +9,7 @@ import { createServer as createHttpsServer, type ServerOptions as HttpsServerOpt
 import {
   createSecureServer as createHttp2SecureServer,
   createServer as createHttp2Server,
+  type Http2Server,
   type Http2Session,
   type Settings as Http2Settings,
 } from 'node:http2';
@@ -392,6 +393,7 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
         onRequest as unknown as Parameters<typeof createHttp2SecureServer>[1],
       ) as unknown as Server;
       trackHttp2Sessions(server, h2);
+      acceptExtendedConnect(server as unknown as Http2Server, 'secureConnection', onRequest);
       if ((spec.tls.ALPNProtocols as readonly string[] | undefined)?.includes('acme-tls/1'))
         // node:http2 replaces the ALPN list with h2 and http/1.1; the TLS server reads the wire-format list from
         // this property at every connection, so acme-tls/1 (TLS-ALPN-01, docs/tls.md) is put back here. A CA
@@ -439,6 +441,37 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
       maxSessionRejectedStreams: 100,
       maxSessionInvalidFrames: 100,
     };
+  }
+
+  /**
+   * WebSocket over HTTP/2 (RFC 8441): the listener announces SETTINGS_ENABLE_CONNECT_PROTOCOL while some route
+   * takes WebSockets (read per connection, so a reload that adds or removes the last one counts for the next
+   * connections), and an extended CONNECT with `:protocol: websocket` enters the intake as the GET with
+   * `Upgrade: websocket` it stands for, running the route's upgrade chain. Any other CONNECT is routed as such
+   * (Portico is no forward proxy: 404 or 405). Returns the announcing step, for a caller that hands connections
+   * to the server itself; with `event` it runs before Node builds each session.
+   */
+  function acceptExtendedConnect(
+    server: Http2Server,
+    event: 'secureConnection' | undefined,
+    onRequest: (req: IncomingMessage, res: ServerResponse, upgradeHead?: Buffer) => void,
+  ): () => void {
+    let announced = false;
+    const announce = (): void => {
+      const wanted = takesWebSockets(options.runtime());
+      if (wanted === announced) return;
+      announced = wanted;
+      server.updateSettings({ enableConnectProtocol: wanted });
+    };
+    if (event !== undefined) server.prependListener(event, announce);
+    server.on('connect', function onConnect(req: IncomingMessage, res: ServerResponse) {
+      if (req.headers[':protocol'] === 'websocket') {
+        req.method = 'GET';
+        req.headers.upgrade = 'websocket';
+        onRequest(req, res, EXTENDED_CONNECT_HEAD);
+      } else onRequest(req, res);
+    });
+    return announce;
   }
 
   function onFlood(kind: Http2FloodKind, session: Http2Session): void {
@@ -493,6 +526,7 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
       onRequest as unknown as Parameters<typeof createHttp2Server>[1],
     );
     trackHttp2Sessions(h2c, h2);
+    const announce = acceptExtendedConnect(h2c, undefined, onRequest);
     const sessionsOfH2c = h2c as unknown as Server;
     const [http1] = server.listeners('connection') as ((socket: Socket) => void)[];
     if (http1 === undefined) throw new Error('node:http server without its connection listener');
@@ -501,6 +535,10 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
       readPrefaceStart(socket, (isHttp2) => {
         if (isHttp2) {
           guard.multiplexed(socket);
+          // node:http accepts half-open sockets; an HTTP/2 session ends only when its socket closes, so a client's
+          // FIN would leave the session and its streams (a WebSocket, a slow answer) open until cut.
+          socket.allowHalfOpen = false;
+          announce();
           h2c.emit('connection', socket);
         } else {
           http1.call(server, socket);
@@ -547,6 +585,21 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
 
   const servers = (options.listeners ?? [{}]).map(createListener);
   return { server: servers[0] as Server, servers, inflight: () => inflight };
+}
+
+/** The bytes a WebSocket client sent after its handshake: none on HTTP/2, where they come as DATA frames. */
+const EXTENDED_CONNECT_HEAD = Buffer.alloc(0);
+
+const webSocketRoutes = new WeakMap<Runtime, boolean>();
+
+/** Whether a route of this table takes WebSocket upgrades; worked out once per table. */
+function takesWebSockets(runtime: Runtime): boolean {
+  let takes = webSocketRoutes.get(runtime);
+  if (takes === undefined) {
+    takes = runtime.routes.some((route) => route.websocket);
+    webSocketRoutes.set(runtime, takes);
+  }
+  return takes;
 }
 
 /** An HTTP/2 connection without streams for keepAliveTimeout gets GOAWAY (streams still open finish first). */

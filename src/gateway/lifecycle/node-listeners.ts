@@ -140,6 +140,9 @@ async function drain(
     await new Promise((resolve) => setTimeout(resolve, 20));
     for (const s of servers) s.closeIdleConnections();
   }
+  const cut = server.inflight();
+  if (cut > 0)
+    logger.warn({ inflight: cut, drainMs }, 'shutting down: drain deadline passed, cutting connections');
   for (const s of servers) s.closeAllConnections();
   await closed;
 }

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { constants, type Http2ServerResponse, type ServerHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
 
 /**
@@ -24,9 +25,11 @@ type LingeringSocket = Socket & { [kLingering]?: { bytesAtStart: number; timer: 
  */
 export function closeAfterAnswer(req: IncomingMessage, res: ServerResponse): void {
   if (req.complete) return;
-  // HTTP/2: the answer ends its own stream, the connection stays; what the client still sends is read and dropped.
+  // HTTP/2: the answer ends its own stream, the connection stays. Once it is out, RST_STREAM(NO_ERROR) asks the
+  // client to stop sending the rest of the request (RFC 9113 §8.1); until then what it sends is read and dropped.
   if (req.httpVersionMajor === 2) {
     req.resume();
+    (res as unknown as Http2ServerResponse).stream.once('finish', endHttp2Stream);
     return;
   }
   const declared = req.headers['content-length'];
@@ -66,6 +69,10 @@ function lingerThenDestroy(this: LingeringSocket): void {
 function dropLingeringBytes(this: LingeringSocket): void {
   const linger = this[kLingering];
   if (linger !== undefined && this.bytesRead - linger.bytesAtStart > LINGER_MAX_BYTES) this.destroy();
+}
+
+function endHttp2Stream(this: ServerHttp2Stream): void {
+  if (!this.closed) this.close(constants.NGHTTP2_NO_ERROR);
 }
 
 function destroyThis(this: Socket): void {

@@ -1,4 +1,6 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
+import { constants as h2, type Http2ServerResponse } from 'node:http2';
 import { request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
 import { sendProblem } from '../../errors/problem.ts';
@@ -9,11 +11,15 @@ import type { Handler } from '../pipeline/stage.ts';
 import type { ServiceRuntime } from '../runtime/service-runtime.ts';
 import type { Instance } from '../upstream/instance.ts';
 import { isTlsFailure } from '../upstream/upstream-tls.ts';
+import { isHopByHop } from '../../http/hop-by-hop.ts';
 import { hashKeyOf } from './hash-key.ts';
 import type { ProxyObserver } from './proxy.ts';
 
 /** Hop-by-hop headers of a refused upgrade's answer that the gateway's own framing replaces. */
 const framingHeaders = new Set(['connection', 'transfer-encoding', 'keep-alive', 'content-length']);
+
+/** RFC 6455 §1.3: the GUID the accept value of a handshake is derived with. */
+const WEBSOCKET_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
 /**
  * The terminal service of an HTTP/1.1 Upgrade (WebSocket) on a `websocket: true` route. The request came
@@ -23,6 +29,10 @@ const framingHeaders = new Set(['connection', 'transfer-encoding', 'keep-alive',
  * identity headers; on 101 both sockets are piped together, and passive health hears of every outcome.
  * Upgrades are rare next to plain requests, so this path favours clarity over the proxy's allocation
  * discipline.
+ *
+ * An HTTP/2 client opens a WebSocket with an extended CONNECT (RFC 8441): the intake runs it as the GET it stands
+ * for, and the relay opens an HTTP/1.1 upgrade to the instance with a key of its own. The instance's 101 becomes a
+ * 200 on the client's stream, whose DATA frames then carry the WebSocket frames both ways (RFC 8441 §5).
  */
 export function createWebSocketRelay(service: ServiceRuntime, observer: ProxyObserver): Handler {
   return function relayWebSocket(ctx: RequestContext): void {
@@ -45,6 +55,8 @@ class UpgradeRelay {
   readonly #instance: Instance;
   readonly #observer: ProxyObserver;
   #released = false;
+  /** The handshake key the relay chose for an instance behind an HTTP/2 client. */
+  #key: string | undefined;
 
   constructor(ctx: RequestContext, service: ServiceRuntime, instance: Instance, observer: ProxyObserver) {
     this.#ctx = ctx;
@@ -67,6 +79,11 @@ class UpgradeRelay {
       edit: ctx.requestHeaderEdit,
     });
     headers.push('connection', 'Upgrade', 'upgrade', req.headers.upgrade ?? 'websocket');
+    if (req.httpVersionMajor === 2) {
+      // RFC 8441 §5: an extended CONNECT carries no key; the gateway is the HTTP/1.1 client of this handshake.
+      this.#key = randomBytes(16).toString('base64');
+      headers.push('sec-websocket-key', this.#key);
+    }
     const path = instance.pathPrefix + upstreamPathOf(ctx);
     const secure = instance.url.protocol === 'https:';
     const options = {
@@ -103,6 +120,7 @@ class UpgradeRelay {
   ): void {
     upstreamReq.setTimeout(0);
     this.#observer.upstreamResponse?.(this.#service.name, this.#instance, 101);
+    if (this.#key !== undefined) return this.#switchStream(res, upstreamSocket, upstreamHead, this.#key);
     const clientRes = this.#ctx.res;
     const socket = clientRes.socket as Socket;
     clientRes.statusCode = 101;
@@ -123,6 +141,54 @@ class UpgradeRelay {
       this.#release();
     });
     upstreamSocket.pipe(socket).pipe(upstreamSocket);
+  }
+
+  /**
+   * The instance switched protocols for an HTTP/2 client: 200 on its stream (without the HTTP/1.1 handshake's
+   * connection headers and accept value), then the stream and the instance's socket are piped together. END_STREAM
+   * and a FIN stand for each other, a reset for a cut connection (RFC 8441 §4).
+   */
+  #switchStream(res: IncomingMessage, upstreamSocket: Socket, upstreamHead: Buffer, key: string): void {
+    const accept = createHash('sha1')
+      .update(key + WEBSOCKET_GUID)
+      .digest('base64');
+    if (res.headers['sec-websocket-accept'] !== accept) {
+      upstreamSocket.destroy();
+      this.#release();
+      this.#observer.upstreamError(
+        this.#service.name,
+        this.#instance,
+        'bad_response',
+        new Error('the instance answered the WebSocket handshake with a wrong Sec-WebSocket-Accept'),
+        this.#ctx.requestId,
+      );
+      return sendProblem(this.#ctx.res, 'upstream_bad_response', 'invalid WebSocket handshake', undefined, {
+        'x-request-id': this.#ctx.requestId,
+      });
+    }
+    const clientRes = this.#ctx.res as unknown as Http2ServerResponse;
+    const headers: string[] = [];
+    for (let i = 0; i < res.rawHeaders.length; i += 2) {
+      const name = res.rawHeaders[i] as string;
+      if (!isHopByHop(name) && name.toLowerCase() !== 'sec-websocket-accept')
+        headers.push(name, res.rawHeaders[i + 1] as string);
+    }
+    clientRes.writeHead(200, headers);
+    const stream = clientRes.stream;
+    if (upstreamHead.length > 0) stream.write(upstreamHead);
+    upstreamSocket.on('error', () => {
+      if (!stream.closed) stream.close(h2.NGHTTP2_CANCEL);
+    });
+    stream.on('close', () => {
+      upstreamSocket.destroy();
+      this.#release();
+    });
+    upstreamSocket.on('close', () => {
+      if (!stream.closed) stream.close(h2.NGHTTP2_CANCEL);
+      this.#release();
+    });
+    upstreamSocket.pipe(stream);
+    this.#ctx.req.pipe(upstreamSocket);
   }
 
   /** The instance refused the upgrade: its answer goes to the client as a normal response. */
