@@ -260,11 +260,12 @@ test('stays responsive while 1,000 instances register, and shows them all', asyn
   assert.equal(await page.locator('#instance-count').textContent(), 'showing 500 of 1000 (filter to narrow)');
   await page.fill('#instance-filter', 'b-0999');
   await page.locator('#instance-count', { hasText: '1 instance' }).waitFor({ timeout: 1000 });
-  // The main thread never froze: no task of the page ran for half a second (unloaded, the longest is ~60-150 ms;
-  // the bounds are loose because the browser, Portico and this test share the machine's cores under load).
+  // The main thread never froze: no task of the page ran for a second (unloaded, the longest is ~60-150 ms; 716 ms
+  // was seen once at a load average of 14, since the browser, Portico and this test share two cores; a page that
+  // re-rendered the table per event would run for several seconds).
   const longTasks = (await page.evaluate('window.longTasks')) as number[];
   const longest = Math.max(0, ...longTasks);
-  assert.ok(longest < 500, `the longest task of the page took ${longest} ms`);
+  assert.ok(longest < 1000, `the longest task of the page took ${longest} ms`);
   const worst = Math.max(...roundTrips);
   assert.ok(roundTrips.length >= 3, `probed ${roundTrips.length} times`);
   assert.ok(worst < 1500, `the page answered within ${worst.toFixed(0)} ms at worst`);

@@ -90,10 +90,11 @@ routes:
     const killed = Date.now();
     await eventually(async () => assert.notEqual(await redis.primaryPort(), oldPrimary), 20_000, 100);
     const promoted = Date.now();
-    // Registrations through node a resume on the promoted replica...
+    // Registrations through node a resume on the promoted replica (3.5–5.2 s after promotion on a quiet machine;
+    // more than 15 s was seen once at a load average of 14, so the bound is the start-up bound)...
     await eventually(
       () => assert.ok(registrations.some((r) => r.at > promoted && r.status === 201)),
-      15_000,
+      30_000,
       100,
     );
     const resumed = registrations.find((r) => r.at > promoted && r.status === 201) as { at: number };
@@ -114,7 +115,7 @@ routes:
     await eventually(async () => assert.ok((await listed(a)).has('o2')), 15_000);
     const seen = Date.now();
     const beatsBefore = heartbeats.length;
-    await eventually(() => assert.ok(heartbeats.slice(beatsBefore).includes(200)), 5000);
+    await eventually(() => assert.ok(heartbeats.slice(beatsBefore).includes(200)), 15_000);
     await sleep(500);
     await stopLoad();
 
