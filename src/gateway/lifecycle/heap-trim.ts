@@ -13,7 +13,7 @@ export interface HeapTrimOptions {
 
 export const DEFAULT_HEAP_TRIM: HeapTrimOptions = {
   checkEveryMs: 2000,
-  idleUtilization: 0.02,
+  idleUtilization: 0.05,
   minNewSpaceBytes: 8 * 2 ** 20,
 };
 
