@@ -187,6 +187,12 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
    */
   function handleRequest(req: IncomingMessage, res: ServerResponse, upgradeHead?: Buffer): void {
     const socket = req.socket as ClientSocket;
+    if (req.httpVersionMajor !== 1 && (res as { stream?: unknown }).stream === undefined) {
+      // llhttp parses any one-digit version: `HTTP/2.0` on an HTTP/1.1 connection is no HTTP/2 request (those come
+      // through the HTTP/2 layer, with a stream) and must not take HTTP/2's paths; it is a broken request.
+      markLast(socket);
+      return answerParseFailure(socket, VERSION_REFUSED);
+    }
     guard.headReceived(socket);
     inflight++;
     if (req.httpVersionMajor === 2) {
@@ -586,6 +592,9 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
   const servers = (options.listeners ?? [{}]).map(createListener);
   return { server: servers[0] as Server, servers, inflight: () => inflight };
 }
+
+/** The answer to an HTTP/1.x connection's request that claims another major version. */
+const VERSION_REFUSED = 'HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n';
 
 /** The bytes a WebSocket client sent after its handshake: none on HTTP/2, where they come as DATA frames. */
 const EXTENDED_CONNECT_HEAD = Buffer.alloc(0);

@@ -29,7 +29,7 @@ export function closeAfterAnswer(req: IncomingMessage, res: ServerResponse): voi
   // client to stop sending the rest of the request (RFC 9113 §8.1); until then what it sends is read and dropped.
   if (req.httpVersionMajor === 2) {
     req.resume();
-    (res as unknown as Http2ServerResponse).stream.once('finish', endHttp2Stream);
+    (res as unknown as Partial<Http2ServerResponse>).stream?.once('finish', endHttp2Stream);
     return;
   }
   const declared = req.headers['content-length'];
