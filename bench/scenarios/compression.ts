@@ -64,7 +64,8 @@ export function createCompressionScenario(): Scenario {
         await res.arrayBuffer();
         const encoding = res.headers.get('content-encoding') ?? 'identity';
         ctx.log(`  ${c.label}: GET ${PATHS.large} → ${res.status}, Content-Encoding: ${encoding}`);
-        const expected = c.label === GZIP || c.label === GZIP_CACHED ? 'gzip' : c.label === BROTLI ? 'br' : 'identity';
+        const expected =
+          c.label === GZIP || c.label === GZIP_CACHED ? 'gzip' : c.label === BROTLI ? 'br' : 'identity';
         if (encoding !== expected) notes[c.label] = `answer was ${encoding}, expected ${expected}`;
       }
       const samples = await measureRounds(ctx, started, {

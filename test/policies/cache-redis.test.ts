@@ -44,7 +44,9 @@ describe('response cache shared through Redis', () => {
         vary: 'accept-language',
       });
       const padding = req.url?.startsWith('/sz/') === true ? 'x'.repeat(4000) : '';
-      res.end(JSON.stringify({ served, url: req.url, lang: req.headers['accept-language'] ?? null, padding }));
+      res.end(
+        JSON.stringify({ served, url: req.url, lang: req.headers['accept-language'] ?? null, padding }),
+      );
     };
     const config = ({ port, adminPort }: { port: number; adminPort: number }) => `
 listen: 127.0.0.1:${port}

@@ -142,7 +142,8 @@ routes:
     assert.equal(gunzipSync(first.body).toString(), big);
 
     const gzipHits: RawAnswer[] = [];
-    for (let i = 0; i < 3; i++) gzipHits.push(await get(`${portico.url}/zc/doc`, { 'accept-encoding': 'gzip' }));
+    for (let i = 0; i < 3; i++)
+      gzipHits.push(await get(`${portico.url}/zc/doc`, { 'accept-encoding': 'gzip' }));
     for (const hit of gzipHits) {
       assert.equal(hit.headers['portico-cache'], 'hit');
       assert.equal(hit.headers['content-encoding'], 'gzip');
@@ -204,7 +205,10 @@ routes:
     assert.equal(plainNotModified.status, 304);
 
     // The identity ETag names other bytes than the gzip ones, and the other way round.
-    const other = await get(`${portico.url}/zc/etag`, { 'accept-encoding': 'gzip', 'if-none-match': '"doc-1"' });
+    const other = await get(`${portico.url}/zc/etag`, {
+      'accept-encoding': 'gzip',
+      'if-none-match': '"doc-1"',
+    });
     assert.equal(other.status, 200);
     assert.equal(gunzipSync(other.body).toString(), big);
     const plainOther = await get(`${portico.url}/zc/etag`, { 'if-none-match': 'W/"doc-1-gzip"' });

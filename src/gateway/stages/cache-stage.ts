@@ -11,11 +11,7 @@ import {
   type EncodedBody,
 } from '../../policies/cache/cached-response.ts';
 import { chainHeaderEdits, type HeaderEdit } from '../../policies/header-edit.ts';
-import {
-  compressBody,
-  compressionOf,
-  type CompressingResponse,
-} from '../forwarding/compressing-response.ts';
+import { compressBody, compressionOf, type CompressingResponse } from '../forwarding/compressing-response.ts';
 import { buildUpstreamHeaders } from '../forwarding/upstream-headers.ts';
 import { upstreamPathOf, type RequestContext } from '../pipeline/request-context.ts';
 import type { Handler, StageFactory } from '../pipeline/stage.ts';
@@ -249,7 +245,8 @@ class RouteCache {
       return send(ctx, entry, label, head, encoded);
     }
     // Not compressible (type, size, no-transform): the compression passes it through as it is.
-    if (!compression.wouldCompress(entry.status, entry.headers)) return send(ctx, entry, label, head, undefined);
+    if (!compression.wouldCompress(entry.status, entry.headers))
+      return send(ctx, entry, label, head, undefined);
     return this.#encodeThenSend(ctx, entry, label, head, key, compression);
   }
 

@@ -49,7 +49,8 @@ export interface CachedResponse {
 /** The entry's body in `encoding`, if stored. */
 export function encodedIn(entry: CachedResponse, encoding: string): EncodedBody | undefined {
   const encoded = entry.encoded;
-  for (let i = 0; i < encoded.length; i++) if ((encoded[i] as EncodedBody).encoding === encoding) return encoded[i];
+  for (let i = 0; i < encoded.length; i++)
+    if ((encoded[i] as EncodedBody).encoding === encoding) return encoded[i];
   return undefined;
 }
 
