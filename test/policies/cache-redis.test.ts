@@ -1,12 +1,32 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { request } from 'node:http';
 import { Redis } from 'ioredis';
 import { after, before, describe, test } from 'node:test';
+import { gunzipSync } from 'node:zlib';
 import { send } from '../gateway/client.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { startPortico, type PorticoProcess } from '../helpers/portico-process.ts';
 import { deleteRedisKeys, sharedRedisUrl } from '../helpers/redis-server.ts';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
+
+interface RawAnswer {
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+}
+
+/** node:http never decompresses: the test sees the bytes Portico sent. */
+function getRaw(url: string, headers: Record<string, string>): Promise<RawAnswer> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ headers: res.headers, body: Buffer.concat(chunks) }));
+    });
+    req.once('error', reject);
+    req.end();
+  });
+}
 
 describe('response cache shared through Redis', () => {
   const prefix = `portico-test:${randomUUID()}:`;
@@ -23,7 +43,10 @@ describe('response cache shared through Redis', () => {
         'cache-control': 'max-age=60',
         vary: 'accept-language',
       });
-      res.end(JSON.stringify({ served, url: req.url, lang: req.headers['accept-language'] ?? null }));
+      const padding = req.url?.startsWith('/sz/') === true ? 'x'.repeat(4000) : '';
+      res.end(
+        JSON.stringify({ served, url: req.url, lang: req.headers['accept-language'] ?? null, padding }),
+      );
     };
     const config = ({ port, adminPort }: { port: number; adminPort: number }) => `
 listen: 127.0.0.1:${port}
@@ -36,6 +59,11 @@ routes:
   - name: shared
     match: { path: /s/** }
     service: shared
+    cache: { store: redis }
+  - name: shared-zipped
+    match: { path: /sz/** }
+    service: shared
+    compress: { encodings: [gzip] }
     cache: { store: redis }
 `;
     // One after the other, so a node that started is stopped in `after` even if the next one fails.
@@ -81,5 +109,25 @@ routes:
     assert.equal(purge.status, 200);
     assert.ok(((await purge.json()) as { purged: number }).purged >= 1);
     assert.equal((await send(`${a.url}/s/purged`)).headers['portico-cache'], 'miss');
+  });
+
+  test('a coding compressed by one node is served as stored by the other', async () => {
+    const [a, b] = nodes as [PorticoProcess, PorticoProcess];
+    const gzip = { 'accept-encoding': 'gzip', 'accept-language': 'fr' };
+    const first = await getRaw(`${a.url}/sz/item`, gzip);
+    assert.equal(first.headers['content-encoding'], 'gzip');
+    let onB: RawAnswer | undefined;
+    await eventually(async () => {
+      onB = await getRaw(`${b.url}/sz/item`, gzip);
+      assert.equal(onB.headers['portico-cache'], 'hit');
+    });
+    assert.equal(onB?.headers['content-encoding'], 'gzip');
+    assert.deepEqual(onB?.body, first.body);
+    assert.equal(JSON.parse(gunzipSync(first.body).toString()).lang, 'fr');
+    const status = (await (await fetch(`${b.adminUrl}/v1/cache`)).json()) as {
+      routes: Record<string, { compressed: number }>;
+    };
+    assert.equal(status.routes['shared-zipped']?.compressed ?? 0, 0, 'B compressed nothing');
+    assert.equal(upstream.requests.filter((r) => r.url === '/sz/item').length, 1);
   });
 });

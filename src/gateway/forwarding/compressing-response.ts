@@ -1,9 +1,13 @@
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { promisify } from 'node:util';
 import {
+  brotliCompress,
   constants,
   createBrotliCompress,
   createGzip,
   createZstdCompress,
+  gzip,
+  zstdCompress,
   type BrotliCompress,
   type Gzip,
   type ZstdCompress,
@@ -27,6 +31,15 @@ type Compressor = Gzip | BrotliCompress | ZstdCompress;
 type CompressedResponse = ServerResponse & { [kCompress]?: CompressingResponse };
 type Stream = Compressor & { [kCompress]?: CompressingResponse };
 
+/** Brotli's default quality (11) is meant for static files; 4 keeps per-answer compression cheap. */
+const brotliOptions = { params: { [constants.BROTLI_PARAM_QUALITY]: 4 } };
+const gzipAsync = promisify(gzip);
+const brotliAsync = promisify(brotliCompress);
+const zstdAsync = promisify(zstdCompress);
+
+/** Receives the compressed bytes of one answer as the client got them (undefined: too large, or failed). */
+export type CompressedTap = (body: Buffer | undefined) => void;
+
 /**
  * Compresses one answer on its way to the client, standing in for the response's `writeHead`, `write` and
  * `end` (like the cache), so every terminal is covered unchanged. At `writeHead` it decides: a compressible
@@ -43,6 +56,12 @@ export class CompressingResponse {
   readonly #end: AnyEnd;
   /** Set at writeHead when the answer is compressed; undefined passes it through untouched. */
   #stream: Stream | undefined = undefined;
+  /** Set by {@link release}: the answer is already encoded (a stored variant), headers pass untouched. */
+  #released = false;
+  #tap: CompressedTap | undefined = undefined;
+  #tapLimit = 0;
+  #tapBytes = 0;
+  #tapped: Buffer[] = [];
 
   constructor(res: ServerResponse, settings: CompressionSettings, encoding: Encoding) {
     this.#res = res as CompressedResponse;
@@ -58,8 +77,41 @@ export class CompressingResponse {
     target.end = compressEnd as ServerResponse['end'];
   }
 
+  /** The content-coding negotiated for this request. */
+  get encoding(): Encoding {
+    return this.#encoding;
+  }
+
+  /** Whether writeHead decided to compress this answer. */
+  get compressing(): boolean {
+    return this.#stream !== undefined;
+  }
+
+  /** Whether an answer with this status and these headers would be compressed (the writeHead decision). */
+  wouldCompress(status: number, headers: readonly string[]): boolean {
+    return this.#shouldCompress(status, headers);
+  }
+
+  /**
+   * The answer about to be written is already encoded (the cache's stored variant): pass it through without
+   * copying its headers. The stand-ins stay in place, since stages installed later wrap them.
+   */
+  release(): void {
+    this.#released = true;
+  }
+
+  /** Hands the compressed bytes of this answer to `tap` once complete, if they stay within `maxBytes`. */
+  tap(maxBytes: number, tap: CompressedTap): void {
+    this.#tap = tap;
+    this.#tapLimit = maxBytes;
+  }
+
   writeHead(status: number, reason: string | undefined, given: HeaderArgument): ServerResponse {
     const res = this.#res;
+    if (this.#released)
+      return reason === undefined
+        ? this.#writeHead.call(res, status, given)
+        : this.#writeHead.call(res, status, reason, given);
     const list = toFlatList(given);
     if (this.#shouldCompress(status, list)) {
       rewriteHeaders(list, this.#encoding);
@@ -96,6 +148,11 @@ export class CompressingResponse {
 
   /** Compressed bytes for the client; a full socket pauses the compressor until the response drains. */
   forward(chunk: Buffer): void {
+    if (this.#tap !== undefined) {
+      this.#tapBytes += chunk.length;
+      if (this.#tapBytes > this.#tapLimit) this.#endTap(false);
+      else this.#tapped.push(chunk);
+    }
     if (!this.#write.call(this.#res, chunk)) {
       (this.#stream as Stream).pause();
       this.#res.once('drain', onResponseDrain);
@@ -112,14 +169,26 @@ export class CompressingResponse {
   }
 
   finish(): void {
+    // Before the end: the tap stores the variant before requests waiting on this one look again.
+    this.#endTap(true);
     this.#end.call(this.#res);
   }
 
   fail(): void {
+    this.#endTap(false);
     this.#res.destroy();
   }
 
-  #shouldCompress(status: number, list: string[]): boolean {
+  #endTap(complete: boolean): void {
+    const tap = this.#tap;
+    if (tap === undefined) return;
+    this.#tap = undefined;
+    const chunks = this.#tapped;
+    this.#tapped = [];
+    tap(complete ? (chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)) : undefined);
+  }
+
+  #shouldCompress(status: number, list: readonly string[]): boolean {
     if (status < 200 || status === 204 || status === 304) return false;
     let contentType: string | undefined;
     for (let i = 0; i < list.length; i += 2) {
@@ -135,8 +204,13 @@ export class CompressingResponse {
   }
 }
 
-/** Content-Length goes (the length changes), Content-Encoding and `Vary: Accept-Encoding` come, a strong ETag becomes weak (RFC 9110 §8.8.1: the bytes differ). */
-function rewriteHeaders(list: string[], encoding: Encoding): void {
+/**
+ * Content-Length goes (the length changes), Content-Encoding and `Vary: Accept-Encoding` come, and the ETag
+ * becomes weak and names the coding (`"v1"` → `W/"v1-gzip"`): the bytes differ (RFC 9110 §8.8.1), and a
+ * cache holding several encodings must tell a client's validator of one from another's, which a plain weak
+ * tag would not (weak comparison ignores `W/`).
+ */
+export function rewriteHeaders(list: string[], encoding: Encoding): void {
   let kept = 0;
   let varyAt = -1;
   for (let i = 0; i < list.length; i += 2) {
@@ -144,7 +218,7 @@ function rewriteHeaders(list: string[], encoding: Encoding): void {
     let value = list[i + 1] as string;
     const lower = name.toLowerCase();
     if (lower === 'content-length' || lower === 'content-encoding') continue;
-    if (lower === 'etag' && !value.startsWith('W/')) value = `W/${value}`;
+    if (lower === 'etag') value = encodedEtag(value, encoding);
     if (lower === 'vary') varyAt = kept;
     list[kept++] = name;
     list[kept++] = value;
@@ -156,16 +230,40 @@ function rewriteHeaders(list: string[], encoding: Encoding): void {
     list[varyAt + 1] = `${list[varyAt + 1] as string}, Accept-Encoding`;
 }
 
+function encodedEtag(etag: string, encoding: Encoding): string {
+  const tag = etag.startsWith('W/') ? etag.slice(2) : etag;
+  return tag.endsWith('"') ? `W/${tag.slice(0, -1)}-${encoding}"` : `W/${tag}-${encoding}`;
+}
+
 function createCompressor(encoding: Encoding): Compressor {
   switch (encoding) {
     case 'gzip':
       return createGzip();
     case 'br':
-      // Brotli's default quality (11) is meant for static files; 4 keeps streaming answers cheap.
-      return createBrotliCompress({ params: { [constants.BROTLI_PARAM_QUALITY]: 4 } });
+      return createBrotliCompress(brotliOptions);
     case 'zstd':
       return createZstdCompress();
   }
+}
+
+/**
+ * Compresses a whole body off the event loop (libuv's pool) with the same settings as a streamed answer:
+ * the cache encodes a stored answer once per coding with it.
+ */
+export function compressBody(encoding: Encoding, body: Buffer): Promise<Buffer> {
+  switch (encoding) {
+    case 'gzip':
+      return gzipAsync(body);
+    case 'br':
+      return brotliAsync(body, brotliOptions);
+    case 'zstd':
+      return zstdAsync(body);
+  }
+}
+
+/** The compression a route's compress stage installed on this response, if any (none: identity). */
+export function compressionOf(res: ServerResponse): CompressingResponse | undefined {
+  return (res as CompressedResponse)[kCompress];
 }
 
 function compressWriteHead(

@@ -2,12 +2,19 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'n
 import CachePolicy from 'http-cache-semantics';
 import {
   directiveSeconds,
+  encodedIn,
   freshUntilOf,
   usableOnError,
   type CachedResponse,
+  type EncodedBody,
 } from '../../policies/cache/cached-response.ts';
 import type { CacheStats } from '../../policies/cache/cache-state.ts';
 import type { CacheStore } from '../../policies/cache/cache-store.ts';
+import {
+  rewriteHeaders,
+  type CompressingResponse,
+  type Encoding,
+} from '../forwarding/compressing-response.ts';
 
 const kCapture = Symbol('portico.cacheCapture');
 
@@ -22,6 +29,12 @@ export interface PolicyRequest {
   readonly url: string;
   readonly method: string;
   readonly headers: IncomingHttpHeaders;
+  /**
+   * On a route that compresses: the content-coding negotiated for this request (`identity` when none),
+   * standing for Accept-Encoding wherever an answer's Vary names it, so clients that negotiate the same
+   * coding share a variant however they spell the header.
+   */
+  readonly coding?: string | undefined;
 }
 
 /** What a capture needs from its route, compiled once. */
@@ -68,6 +81,12 @@ export class CacheCapture {
   readonly #write: AnyWrite;
   readonly #end: AnyEnd;
   readonly #settle: () => void;
+  /** The route's compression of this answer, when the client negotiated a coding. */
+  readonly #compression: CompressingResponse | undefined;
+  /** The compressed bytes are awaited before storing: the stored variant is the one the client got. */
+  #awaitingTap = false;
+  #tapped: Buffer | undefined = undefined;
+  #ended = false;
   #status = 0;
   #headers: string[] | undefined = undefined;
   #chunks: Buffer[] = [];
@@ -88,6 +107,7 @@ export class CacheCapture {
     head: boolean,
     requestId: string,
     settle: () => void,
+    compression: CompressingResponse | undefined,
   ) {
     this.#res = res as CapturedResponse;
     this.#settings = settings;
@@ -98,6 +118,7 @@ export class CacheCapture {
     this.#head = head;
     this.#requestId = requestId;
     this.#settle = settle;
+    this.#compression = compression;
     this.#writeHead = res.writeHead as AnyWriteHead;
     this.#write = res.write as AnyWrite;
     this.#end = res.end as AnyEnd;
@@ -128,9 +149,18 @@ export class CacheCapture {
     this.#headers = list;
     this.#settings.stats.miss++;
     res.setHeader('portico-cache', 'miss');
-    return reason === undefined
-      ? this.#writeHead.call(res, status, list)
-      : this.#writeHead.call(res, status, reason, list);
+    const written =
+      reason === undefined
+        ? this.#writeHead.call(res, status, list)
+        : this.#writeHead.call(res, status, reason, list);
+    // The compression (installed before the cache) decided at that writeHead: its output is kept as the
+    // coding's variant, so a miss is compressed once, for the client and the store alike.
+    const compression = this.#compression;
+    if (compression !== undefined && compression.compressing && !this.#head) {
+      this.#awaitingTap = true;
+      compression.tap(this.#settings.maxBodyBytes, (body) => this.#onCompressed(body));
+    }
+    return written;
   }
 
   write(chunk: unknown, rest: unknown[]): boolean {
@@ -147,10 +177,21 @@ export class CacheCapture {
     }
     const chunk = args[0];
     if (chunk !== undefined && chunk !== null && typeof chunk !== 'function') this.#capture(chunk, args[1]);
+    this.#ended = true;
     this.#end.apply(res, args);
+    if (!this.#awaitingTap) {
+      this.#storeIfAllowed();
+      this.settle();
+    }
+    return res;
+  }
+
+  #onCompressed(body: Buffer | undefined): void {
+    this.#awaitingTap = false;
+    this.#tapped = body;
+    if (!this.#ended) return;
     this.#storeIfAllowed();
     this.settle();
-    return res;
   }
 
   /** The exchange is over (answered, or the connection closed first): waiting requests may look again. */
@@ -189,6 +230,12 @@ export class CacheCapture {
       this.#settings.defaultTtlSec,
     );
     if (entry === undefined) return;
+    const compressed = this.#tapped;
+    const compression = this.#compression;
+    if (compressed !== undefined && compression !== undefined) {
+      addEncoded(entry, compression.encoding, compressed);
+      this.#settings.stats.compressed++;
+    }
     this.#settings.store.put(this.#key, entry);
     this.#settings.stats.stored++;
   }
@@ -217,15 +264,15 @@ export class CacheCapture {
     this.settle();
     // A problem answer may have set headers of its own (content-type): they belong to the dropped answer.
     for (const name of res.getHeaderNames()) if (name !== 'portico-cache') res.removeHeader(name);
+    // A coding already stored goes out as stored; otherwise the compression encodes this answer on its way.
+    const compression = this.#compression;
+    const encoded = compression === undefined ? undefined : encodedIn(stale, compression.encoding);
+    if (encoded !== undefined) compression?.release();
+    const etag = encoded === undefined ? stale.etag : encoded.etag;
     const ifNoneMatch = this.#request.headers['if-none-match'];
-    if (
-      label === 'hit' &&
-      ifNoneMatch !== undefined &&
-      stale.etag !== undefined &&
-      matchesEtag(ifNoneMatch, stale.etag)
-    )
-      return sendNotModified(res, stale, this.#requestId);
-    sendStored(res, stale, label, this.#requestId, this.#head);
+    if (label === 'hit' && ifNoneMatch !== undefined && etag !== undefined && matchesEtag(ifNoneMatch, etag))
+      return sendNotModified(res, stale, this.#requestId, encoded);
+    sendStored(res, stale, label, this.#requestId, this.#head, encoded);
   }
 }
 
@@ -284,8 +331,9 @@ export function sendStored(
   label: string,
   requestId: string,
   head: boolean,
+  encoded?: EncodedBody,
 ): void {
-  const headers = entry.headers.concat(
+  const headers = (encoded === undefined ? entry.headers : encoded.headers).concat(
     'age',
     String(Math.floor(entry.policy.age())),
     'portico-cache',
@@ -295,13 +343,18 @@ export function sendStored(
   );
   res.writeHead(entry.status, headers);
   if (head) res.end();
-  else res.end(entry.body);
+  else res.end(encoded === undefined ? entry.body : encoded.body);
 }
 
 /** A 304 to a client whose If-None-Match names the stored answer's ETag (weak comparison, RFC 9110 §13.1.2). */
-export function sendNotModified(res: ServerResponse, entry: CachedResponse, requestId: string): void {
+export function sendNotModified(
+  res: ServerResponse,
+  entry: CachedResponse,
+  requestId: string,
+  encoded?: EncodedBody,
+): void {
   const headers: string[] = [];
-  const kept = entry.headers;
+  const kept = encoded === undefined ? entry.headers : encoded.headers;
   for (let i = 0; i < kept.length; i += 2) {
     const lower = (kept[i] as string).toLowerCase();
     if (refreshedBy304.has(lower) || lower === 'vary' || lower === 'content-location')
@@ -381,10 +434,7 @@ export function storableEntry(
   kept.push('content-length', String(body.length));
   let variant = '';
   if (vary !== undefined) {
-    for (const name of vary.split(',')) {
-      const value = request.headers[name.trim().toLowerCase()];
-      variant += `${Array.isArray(value) ? value.join(',') : (value ?? '')}\n`;
-    }
+    for (const name of vary.split(',')) variant += `${requestHeader(request, name.trim().toLowerCase())}\n`;
   }
   return {
     policy,
@@ -395,6 +445,7 @@ export function storableEntry(
     etag: object.etag as string | undefined,
     freshUntil: freshUntilOf(policy, cacheControl, Date.now()),
     staleIfErrorSec: directiveSeconds(cacheControl, 'stale-if-error'),
+    encoded: [],
     size: body.length + headerBytes + variant.length + 256,
   };
 }
@@ -417,6 +468,10 @@ export function refreshHeaders(entry: CachedResponse, notModified: readonly stri
   entry.headers = headers;
   const etag = fresh.get('etag');
   if (etag !== undefined) entry.etag = etag[1];
+  for (const encoded of entry.encoded) {
+    encoded.headers = encodedHeaders(headers, encoded.encoding as Encoding, encoded.body.length);
+    encoded.etag = headerValue(encoded.headers, 'etag');
+  }
 }
 
 function toFlatList(headers: HeaderArgument): string[] {
@@ -437,7 +492,39 @@ function toFlatList(headers: HeaderArgument): string[] {
  * http-cache-semantics compares Host strictly, so every policy is built and asked with this view.
  */
 export function hostless(request: PolicyRequest): PolicyRequest {
-  return { url: request.url, method: request.method, headers: { ...request.headers, host: '' } };
+  const headers: IncomingHttpHeaders = { ...request.headers, host: '' };
+  if (request.coding !== undefined) headers['accept-encoding'] = request.coding;
+  return { url: request.url, method: request.method, headers };
+}
+
+/** A request header's value as the cache's Vary matching sees it (see {@link PolicyRequest.coding}). */
+export function requestHeader(request: PolicyRequest, name: string): string {
+  if (name === 'accept-encoding' && request.coding !== undefined) return request.coding;
+  const value = request.headers[name];
+  return Array.isArray(value) ? value.join(',') : (value ?? '');
+}
+
+/**
+ * Adds the answer compressed in `encoding` to a stored entry, with the headers a compressed answer gets
+ * (the same rewrite as the streaming compression, so a hit and a miss look alike), and charges its bytes.
+ */
+export function addEncoded(entry: CachedResponse, encoding: Encoding, body: Buffer): EncodedBody {
+  const existing = encodedIn(entry, encoding);
+  if (existing !== undefined) return existing;
+  const headers = encodedHeaders(entry.headers, encoding, body.length);
+  const encoded: EncodedBody = { encoding, headers, body, etag: headerValue(headers, 'etag') };
+  entry.encoded = [...entry.encoded, encoded];
+  let headerBytes = 0;
+  for (const item of headers) headerBytes += item.length;
+  entry.size += body.length + headerBytes;
+  return encoded;
+}
+
+function encodedHeaders(identity: readonly string[], encoding: Encoding, length: number): string[] {
+  const headers = identity.slice();
+  rewriteHeaders(headers, encoding);
+  headers.push('content-length', String(length));
+  return headers;
 }
 
 /** The first value of header `name` (lower case) in a flat list. */

@@ -1,22 +1,29 @@
-import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { ResponseCacheConfig } from '../../config/schema.ts';
 import { parseDurationMs, parseSizeBytes } from '../../config/units.ts';
 import { compileCacheKey } from '../../policies/cache/cache-key.ts';
 import type { CacheStats } from '../../policies/cache/cache-state.ts';
 import type { CacheStore } from '../../policies/cache/cache-store.ts';
-import { freshUntilOf, type CachedResponse } from '../../policies/cache/cached-response.ts';
+import {
+  encodedIn,
+  freshUntilOf,
+  type CachedResponse,
+  type EncodedBody,
+} from '../../policies/cache/cached-response.ts';
 import { chainHeaderEdits, type HeaderEdit } from '../../policies/header-edit.ts';
+import { compressBody, compressionOf, type CompressingResponse } from '../forwarding/compressing-response.ts';
 import { buildUpstreamHeaders } from '../forwarding/upstream-headers.ts';
 import { upstreamPathOf, type RequestContext } from '../pipeline/request-context.ts';
 import type { Handler, StageFactory } from '../pipeline/stage.ts';
 import { hashKeyOf } from '../services/hash-key.ts';
 import {
+  addEncoded,
   CacheCapture,
   headerValue,
   hostless,
   matchesEtag,
   refreshHeaders,
+  requestHeader,
   sendNotModified,
   sendStored,
   storableEntry,
@@ -45,6 +52,11 @@ const emptyEdit: HeaderEdit = { drop: new Set(), renames: noRenames, append: [] 
  * ETag / Last-Modified, stale-while-revalidate (served stale, refreshed in the background) and
  * stale-if-error. Concurrent misses of one key wait for the first one's answer instead of all going to
  * the service. Answers carry `Portico-Cache: hit|miss|stale|bypass` and, from the store, `Age`.
+ *
+ * With `compress` on the route, each stored answer also keeps its body in every coding clients negotiated:
+ * the compression stage runs first (it negotiates and wraps the response), and the cache, seeing which coding
+ * this request gets, sends a stored coding as it is, or compresses the stored body once and keeps it. A miss
+ * keeps what the compression produced for the client, so every coding is compressed once per answer.
  */
 export const cacheStage: StageFactory = {
   name: 'cache',
@@ -65,6 +77,7 @@ export const cacheStage: StageFactory = {
       maxBodyBytes: parseSizeBytes(config.maxBodySize),
       defaultTtlSec: Math.max(1, Math.round(parseDurationMs(config.ttl) / 1000)),
     };
+    const compresses = route.compress !== undefined;
     const keyOf = compileCacheKey(route.name, config.key);
     const keyHasConsumer = config.key.includes('consumer');
     const cache = new RouteCache(settings);
@@ -84,6 +97,7 @@ export const cacheStage: StageFactory = {
       const authenticated =
         req.headers.authorization !== undefined || (ctx.consumer !== undefined && !keyHasConsumer);
       const key = authenticated ? `${keyOf(ctx)} [authenticated]` : keyOf(ctx);
+      const compression = compresses ? compressionOf(ctx.res) : undefined;
       const request: PolicyRequest = {
         url: '',
         method: 'GET',
@@ -91,6 +105,7 @@ export const cacheStage: StageFactory = {
           authenticated && req.headers.authorization === undefined
             ? { ...req.headers, authorization: 'consumer' }
             : req.headers,
+        coding: compresses ? (compression?.encoding ?? 'identity') : undefined,
       };
       return cache.handle(ctx, next, key, request, method === 'HEAD', true);
     };
@@ -106,6 +121,8 @@ class RouteCache {
   readonly #inflight = new Map<string, Promise<void>>();
   /** Keys being refreshed in the background (stale-while-revalidate): one refresh at a time. */
   readonly #refreshing = new Set<string>();
+  /** Stored answers being compressed into a coding, by key, variant and coding: one compression each. */
+  readonly #encoding = new Map<string, Promise<EncodedBody | undefined>>();
 
   constructor(settings: CaptureSettings) {
     this.#settings = settings;
@@ -155,17 +172,17 @@ class RouteCache {
         headers['cache-control'] === undefined &&
         headers.pragma === undefined
       )
-        return this.#hit(ctx, only, 'hit', head);
+        return this.#hit(ctx, only, 'hit', head, key);
       const view = hostless(request);
       for (let i = variants.length - 1; i >= 0; i--) {
         const entry = variants[i] as CachedResponse;
         const verdict = entry.policy.evaluateRequest(view);
         if (verdict.response !== undefined) {
-          if (verdict.revalidation === undefined) return this.#hit(ctx, entry, 'hit', head);
+          if (verdict.revalidation === undefined) return this.#hit(ctx, entry, 'hit', head, key);
           this.#refresh(ctx, key, request, entry);
-          return this.#hit(ctx, entry, 'stale', head);
+          return this.#hit(ctx, entry, 'stale', head, key);
         }
-        if (stale === undefined && entry.variant === variantOf(entry, request.headers)) stale = entry;
+        if (stale === undefined && entry.variant === variantOf(entry, request)) stale = entry;
       }
     }
     const pending = this.#inflight.get(key);
@@ -194,6 +211,7 @@ class RouteCache {
       head,
       ctx.requestId,
       settle,
+      compressionOf(ctx.res),
     );
     return next(ctx);
   }
@@ -211,12 +229,59 @@ class RouteCache {
     await this.handle(ctx, next, key, request, head, false);
   }
 
-  #hit(ctx: RequestContext, entry: CachedResponse, label: 'hit' | 'stale', head: boolean): void {
+  #hit(
+    ctx: RequestContext,
+    entry: CachedResponse,
+    label: 'hit' | 'stale',
+    head: boolean,
+    key: string,
+  ): void | Promise<void> {
     this.#stats[label]++;
-    const ifNoneMatch = ctx.req.headers['if-none-match'];
-    if (ifNoneMatch !== undefined && entry.etag !== undefined && matchesEtag(ifNoneMatch, entry.etag))
-      return sendNotModified(ctx.res, entry, ctx.requestId);
-    sendStored(ctx.res, entry, label, ctx.requestId, head);
+    const compression = compressionOf(ctx.res);
+    if (compression === undefined) return send(ctx, entry, label, head, undefined);
+    const encoded = encodedIn(entry, compression.encoding);
+    if (encoded !== undefined) {
+      compression.release();
+      return send(ctx, entry, label, head, encoded);
+    }
+    // Not compressible (type, size, no-transform): the compression passes it through as it is.
+    if (!compression.wouldCompress(entry.status, entry.headers))
+      return send(ctx, entry, label, head, undefined);
+    return this.#encodeThenSend(ctx, entry, label, head, key, compression);
+  }
+
+  /** A coding not stored yet: compress the stored body once (concurrent requests share it), keep it, send it. */
+  async #encodeThenSend(
+    ctx: RequestContext,
+    entry: CachedResponse,
+    label: 'hit' | 'stale',
+    head: boolean,
+    key: string,
+    compression: CompressingResponse,
+  ): Promise<void> {
+    const encoding = compression.encoding;
+    const id = `${key}\n${entry.variant}\n${encoding}`;
+    let pending = this.#encoding.get(id);
+    if (pending === undefined) {
+      const store = this.#store;
+      const stats = this.#stats;
+      const encodings = this.#encoding;
+      pending = compressBody(encoding, entry.body)
+        .then((body) => {
+          const encoded = addEncoded(entry, encoding, body);
+          // Put again: the memory store sizes an entry when it is set, and Redis holds a copy.
+          store.put(key, entry);
+          stats.compressed++;
+          return encoded;
+        })
+        .catch(() => undefined)
+        .finally(() => encodings.delete(id));
+      this.#encoding.set(id, pending);
+    }
+    const encoded = await pending;
+    // A failed compression leaves the answer to the streaming compression, as without the stored coding.
+    if (encoded !== undefined) compression.release();
+    send(ctx, entry, label, head, encoded);
   }
 
   /**
@@ -285,16 +350,28 @@ class RouteCache {
 
 function noop(): void {}
 
-/** The Vary values of `headers` as the entry records them. */
-function variantOf(entry: CachedResponse, headers: IncomingHttpHeaders): string {
+function send(
+  ctx: RequestContext,
+  entry: CachedResponse,
+  label: 'hit' | 'stale',
+  head: boolean,
+  encoded: EncodedBody | undefined,
+): void {
+  const etag = encoded === undefined ? entry.etag : encoded.etag;
+  const ifNoneMatch = ctx.req.headers['if-none-match'];
+  if (ifNoneMatch !== undefined && etag !== undefined && matchesEtag(ifNoneMatch, etag))
+    return sendNotModified(ctx.res, entry, ctx.requestId, encoded);
+  sendStored(ctx.res, entry, label, ctx.requestId, head, encoded);
+}
+
+/** The Vary values of the request as the entry records them. */
+function variantOf(entry: CachedResponse, request: PolicyRequest): string {
   if (entry.variant === '') return '';
   const vary = entry.headers.findIndex((name, i) => i % 2 === 0 && name.toLowerCase() === 'vary');
   if (vary < 0) return '';
   let variant = '';
-  for (const name of (entry.headers[vary + 1] as string).split(',')) {
-    const value = headers[name.trim().toLowerCase()];
-    variant += `${Array.isArray(value) ? value.join(',') : (value ?? '')}\n`;
-  }
+  for (const name of (entry.headers[vary + 1] as string).split(','))
+    variant += `${requestHeader(request, name.trim().toLowerCase())}\n`;
   return variant;
 }
 

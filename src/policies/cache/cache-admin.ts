@@ -56,7 +56,10 @@ export function createCacheAdminRoutes(cache: () => CacheView): AdminRoute[] {
   ];
 }
 
-/** `portico_cache_requests_total{route,result}`, `portico_cache_size_bytes` and `portico_cache_keys`, read at scrape time. */
+/**
+ * `portico_cache_requests_total{route,result}`, `portico_cache_compressions_total{route}`,
+ * `portico_cache_size_bytes` and `portico_cache_keys`, read at scrape time.
+ */
 export function registerCacheMetrics(registry: MetricsRegistry, cache: () => CacheView): void {
   new Counter({
     name: 'portico_cache_requests_total',
@@ -71,6 +74,16 @@ export function registerCacheMetrics(registry: MetricsRegistry, cache: () => Cac
         this.inc({ route, result: 'miss' }, line.miss);
         this.inc({ route, result: 'bypass' }, line.bypass);
       }
+    },
+  });
+  new Counter({
+    name: 'portico_cache_compressions_total',
+    help: 'Stored answers compressed into another content-coding and kept, since the node started.',
+    labelNames: ['route'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [route, line] of cache().stats) this.inc({ route }, line.compressed);
     },
   });
   new Gauge({

@@ -9,11 +9,13 @@ export interface CacheStats {
   bypass: number;
   /** Answers written to the store. */
   stored: number;
+  /** Stored answers compressed into another content-coding and kept (once per coding and answer). */
+  compressed: number;
 }
 
 /** A route's counts before its first answer. */
 export function createCacheStats(): CacheStats {
-  return { hit: 0, miss: 0, stale: 0, bypass: 0, stored: 0 };
+  return { hit: 0, miss: 0, stale: 0, bypass: 0, stored: 0, compressed: 0 };
 }
 
 /**

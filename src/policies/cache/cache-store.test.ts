@@ -18,6 +18,7 @@ function entry(bytes: number, variant = ''): CachedResponse {
     etag: undefined,
     freshUntil: 0,
     staleIfErrorSec: 0,
+    encoded: [],
     size: bytes,
   };
 }

@@ -1,5 +1,19 @@
 import type CachePolicy from 'http-cache-semantics';
 
+/**
+ * The answer compressed in one content-coding, as sent to clients that negotiate it on a route that also
+ * compresses: stored once, sent as stored.
+ */
+export interface EncodedBody {
+  /** The content-coding (`gzip`, `br`, `zstd`). */
+  readonly encoding: string;
+  /** Flat header list sent with it (Content-Encoding, Vary, the coding's ETag, its Content-Length). */
+  headers: string[];
+  readonly body: Buffer;
+  /** The coding's own ETag (`W/"v1-gzip"`), for If-None-Match. */
+  etag: string | undefined;
+}
+
 /** One stored answer: a variant of a cache key (answers with `Vary` have one per varying request). */
 export interface CachedResponse {
   /** RFC 9111 freshness, Vary matching and revalidation, from http-cache-semantics. */
@@ -23,8 +37,21 @@ export interface CachedResponse {
   freshUntil: number;
   /** `stale-if-error` of the answer in seconds (0 when absent). */
   staleIfErrorSec: number;
-  /** Bytes charged to the store's bound: body, headers and bookkeeping. */
-  readonly size: number;
+  /**
+   * The same answer in other content-codings, added as clients ask for them (at most one per coding the
+   * route offers); they share this entry's freshness, validation and lifetime.
+   */
+  encoded: EncodedBody[];
+  /** Bytes charged to the store's bound: body, headers, encoded bodies and bookkeeping. */
+  size: number;
+}
+
+/** The entry's body in `encoding`, if stored. */
+export function encodedIn(entry: CachedResponse, encoding: string): EncodedBody | undefined {
+  const encoded = entry.encoded;
+  for (let i = 0; i < encoded.length; i++)
+    if ((encoded[i] as EncodedBody).encoding === encoding) return encoded[i];
+  return undefined;
 }
 
 /** The fast-path freshness bound of an answer (see {@link CachedResponse.freshUntil}). */

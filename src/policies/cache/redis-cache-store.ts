@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import CachePolicy from 'http-cache-semantics';
 import { createRedisConnection, type RedisClient } from '../../store/redis-connection.ts';
-import type { CachedResponse } from './cached-response.ts';
+import type { CachedResponse, EncodedBody } from './cached-response.ts';
 import type { CacheStore } from './cache-store.ts';
 
 /** The Redis store with its connection, closed on shutdown. */
@@ -31,6 +31,8 @@ interface StoredVariant {
   e: string | null;
   f: number;
   x: number;
+  /** Encoded bodies: coding, headers, base64 body, ETag. Absent in entries written before codings were kept. */
+  z?: [string, string[], string, string | null][];
 }
 
 /**
@@ -155,11 +157,19 @@ function serialise(entry: CachedResponse): StoredVariant {
     e: entry.etag ?? null,
     f: entry.freshUntil,
     x: entry.staleIfErrorSec,
+    z: entry.encoded.map((e) => [e.encoding, e.headers, e.body.toString('base64'), e.etag ?? null]),
   };
 }
 
 function revive(stored: StoredVariant): CachedResponse {
   const body = Buffer.from(stored.b, 'base64');
+  let size = body.length;
+  const encoded: EncodedBody[] = [];
+  for (const [encoding, headers, base64, etag] of stored.z ?? []) {
+    const bytes = Buffer.from(base64, 'base64');
+    size += bytes.length;
+    encoded.push({ encoding, headers, body: bytes, etag: etag ?? undefined });
+  }
   return {
     policy: CachePolicy.fromObject(stored.p),
     status: stored.s,
@@ -169,7 +179,8 @@ function revive(stored: StoredVariant): CachedResponse {
     etag: stored.e ?? undefined,
     freshUntil: stored.f,
     staleIfErrorSec: stored.x,
-    size: body.length,
+    encoded,
+    size,
   };
 }
 
