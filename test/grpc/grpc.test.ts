@@ -7,8 +7,10 @@ import {
   type Http2Server,
 } from 'node:http2';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
 import { createCertificateFolder, type CertificateFolder, type TestCa } from '../helpers/certificates.ts';
 import {
   EchoService,
@@ -21,6 +23,24 @@ import { eventually } from '../helpers/eventually.ts';
 import { freePort, startPortico, type PorticoProcess } from '../helpers/portico-process.ts';
 
 const apiKey = 'grpc-secret-key';
+
+interface DecodedStatus {
+  code: number;
+  message: string;
+  details: { typeUrl: string; value: Buffer }[];
+}
+const decoder = (
+  grpc.loadPackageDefinition(
+    protoLoader.loadSync(join(import.meta.dirname, 'rpc-status.proto'), { longs: Number, defaults: true }),
+  ) as unknown as { portico: { test: { rpc: { Decoder: grpc.ServiceClientConstructor } } } }
+).portico.test.rpc.Decoder.service;
+/** Decodes a `google.rpc.Status` with protobufjs (through proto-loader's method deserializers). */
+function decodeStatus(bytes: Buffer): DecodedStatus {
+  return decoder.DecodeStatus!.responseDeserialize(bytes) as DecodedStatus;
+}
+function decodeRetryInfo(bytes: Buffer): { retryDelay: { seconds: number; nanos: number } } {
+  return decoder.DecodeRetryInfo!.responseDeserialize(bytes) as { retryDelay: { seconds: number; nanos: number } };
+}
 
 interface UnaryOutcome {
   error: grpc.ServiceError | null;
@@ -49,6 +69,8 @@ describe('gRPC through the gateway', () => {
   let ca: TestCa;
   let echo: GrpcEcho;
   let broken: GrpcEcho;
+  /** SERVING as a whole server, NOT_SERVING for portico.test.Echo. */
+  let named: GrpcEcho;
   /** An HTTP/2 upstream that never answers (and, unlike grpc-js, does not enforce grpc-timeout itself). */
   let silent: Http2Server;
   let portico: PorticoProcess;
@@ -70,6 +92,8 @@ describe('gRPC through the gateway', () => {
     const site = ca.issue('site', { names: ['grpc.example.test'] });
     echo = await startGrpcEcho('echo-1');
     broken = await startGrpcEcho('broken', { unavailable: true });
+    named = await startGrpcEcho('named');
+    named.notServing.add('portico.test.Echo');
     silent = createHttp2Server();
     silent.on('stream', (stream) => stream.resume());
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
@@ -97,6 +121,15 @@ services:
     protocol: h2c
     instances: [{ url: "${broken.url}" }, { url: "${echo.url}" }]
     healthCheck: { path: /grpc.health.v1.Health/Check, interval: 100ms, timeout: 1s, unhealthyThreshold: 1 }
+  named:
+    protocol: h2c
+    instances: [{ url: "${named.url}" }, { url: "${echo.url}" }]
+    healthCheck:
+      path: /grpc.health.v1.Health/Check
+      grpcService: portico.test.Echo
+      interval: 100ms
+      timeout: 1s
+      unhealthyThreshold: 1
   retrying:
     protocol: h2c
     instances: [{ url: "${broken.url}" }, { url: "http://127.0.0.1:1" }, { url: "${echo.url}" }]
@@ -124,6 +157,9 @@ routes:
   - name: echo-checked
     match: { path: /portico.test.Echo/**, headers: { x-test-checked: "on" } }
     service: checked
+  - name: echo-named
+    match: { path: /portico.test.Echo/**, headers: { x-test-named: "on" } }
+    service: named
   - name: echo-down
     match: { path: /portico.test.Echo/**, headers: { x-test-down: "on" } }
     service: down
@@ -137,6 +173,7 @@ routes:
     await portico?.stop();
     await echo?.close();
     await broken?.close();
+    await named?.close();
     silent?.close();
     certs?.remove();
   });
@@ -214,7 +251,18 @@ routes:
     assert.equal((await unary(client, { text: 'one' }, metadata)).error, null);
     const limited = await unary(client, { text: 'two' }, metadata);
     assert.equal(limited.error?.code, grpc.status.RESOURCE_EXHAUSTED);
-    assert.ok(Number(limited.error?.metadata.get('retry-after')[0]) > 0);
+    const retryAfter = Number(limited.error?.metadata.get('retry-after')[0]);
+    assert.ok(retryAfter > 0);
+    // google.rpc.RetryInfo in grpc-status-details-bin: the same delay, read as a gRPC client reads it.
+    const [details] = limited.error?.metadata.get('grpc-status-details-bin') ?? [];
+    assert.ok(Buffer.isBuffer(details), 'grpc-status-details-bin is sent');
+    const status = decodeStatus(details);
+    assert.equal(status.code, grpc.status.RESOURCE_EXHAUSTED);
+    assert.equal(status.message, limited.error?.details);
+    assert.equal(status.details.length, 1);
+    assert.equal(status.details[0]?.typeUrl, 'type.googleapis.com/google.rpc.RetryInfo');
+    const retryInfo = decodeRetryInfo(status.details[0]?.value ?? Buffer.alloc(0));
+    assert.deepEqual(retryInfo.retryDelay, { seconds: retryAfter, nanos: 0 });
   });
 
   test("the route's deadline answers DEADLINE_EXCEEDED from the gateway", async () => {
@@ -381,5 +429,24 @@ routes:
     } finally {
       broken.serving = true;
     }
+  });
+
+  test('a health check of one named gRPC service takes out an instance whose server as a whole is SERVING', async () => {
+    const metadata = new grpc.Metadata();
+    metadata.set('x-test-named', 'on');
+    const client = h2cClient();
+    await eventually(async () => {
+      for (let i = 0; i < 4; i++) {
+        const outcome = await unary(client, { text: 'named' }, metadata);
+        assert.equal(outcome.error, null);
+        assert.equal(outcome.answer?.servedBy, 'echo-1');
+      }
+    });
+    named.notServing.clear();
+    await eventually(async () => {
+      const served = new Set<string>();
+      for (let i = 0; i < 4; i++) served.add((await unary(client, { text: 'named' }, metadata)).answer?.servedBy ?? '');
+      assert.ok(served.has('named'), 'the instance is back once its service is SERVING');
+    });
   });
 });

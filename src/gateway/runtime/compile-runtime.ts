@@ -113,6 +113,7 @@ export function compileRuntime(config: Config, deps: CompileDependencies): Runti
           unhealthyThreshold: check.unhealthyThreshold,
           healthyThreshold: check.healthyThreshold,
           expectStatus: check.expectStatus,
+          grpcService: check.grpcService,
         },
         ...(deps.onHealthTransition === undefined ? {} : { onTransition: deps.onHealthTransition }),
       }),
