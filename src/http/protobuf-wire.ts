@@ -40,8 +40,20 @@ export function grpcFrame(message: Buffer): Buffer {
  * any wire type; undefined when the message is malformed.
  */
 export function readVarintField(message: Buffer, field: number): number | undefined {
+  const found = readField(message, field, 0);
+  return found === undefined ? undefined : typeof found === 'number' ? found : undefined;
+}
+
+/** The bytes of length-delimited field `field` (a string, bytes, a message), empty when absent. */
+export function readBytesField(message: Buffer, field: number): Buffer | undefined {
+  const found = readField(message, field, 2);
+  return found === undefined ? undefined : typeof found === 'number' ? undefined : found;
+}
+
+/** The last value of `field` with `wireType` (the last one wins, as protobuf parsers do). */
+function readField(message: Buffer, field: number, wireType: 0 | 2): number | Buffer | undefined {
   let at = 0;
-  let found = 0;
+  let found: number | Buffer = wireType === 0 ? 0 : Buffer.alloc(0);
   const next = (): number | undefined => {
     let value = 0;
     let scale = 1;
@@ -56,13 +68,16 @@ export function readVarintField(message: Buffer, field: number): number | undefi
   while (at < message.length) {
     const key = next();
     if (key === undefined) return undefined;
-    const wireType = key % 8;
-    const value = wireType === 0 || wireType === 2 ? next() : undefined;
-    if (wireType === 0 && value !== undefined) {
-      if (Math.floor(key / 8) === field) found = value;
-    } else if (wireType === 2 && value !== undefined) at += value;
-    else if (wireType === 1) at += 8;
-    else if (wireType === 5) at += 4;
+    const type = key % 8;
+    const value = type === 0 || type === 2 ? next() : undefined;
+    const wanted = Math.floor(key / 8) === field && type === wireType;
+    if (type === 0 && value !== undefined) {
+      if (wanted) found = value;
+    } else if (type === 2 && value !== undefined) {
+      if (wanted) found = message.subarray(at, at + value);
+      at += value;
+    } else if (type === 1) at += 8;
+    else if (type === 5) at += 4;
     else return undefined;
     if (at > message.length) return undefined;
   }
