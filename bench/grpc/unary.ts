@@ -75,7 +75,9 @@ server.on('stream', (stream, headers) => {
 });
 server.listen(0, '127.0.0.1', () => console.log(server.address().port));
 `;
-const floor = spawn(process.execPath, ['-e', floorSource, echo.url], { stdio: ['ignore', 'pipe', 'inherit'] });
+const floor = spawn(process.execPath, ['-e', floorSource, echo.url], {
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
 const floorPort = await new Promise<number>((resolve) =>
   floor.stdout.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim()))),
 );
@@ -121,7 +123,10 @@ async function h2load(port: number): Promise<Outcome> {
 
 /** One call with a grpc-js client, so a broken path fails the run instead of measuring errors fast. */
 async function check(port: number): Promise<void> {
-  const client = new EchoService(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as EchoClient;
+  const client = new EchoService(
+    `127.0.0.1:${port}`,
+    grpc.credentials.createInsecure(),
+  ) as unknown as EchoClient;
   try {
     const answer = await new Promise<Msg | undefined>((resolve, reject) =>
       client.Unary({ text: 'check' }, new grpc.Metadata(), {}, (err, msg) =>

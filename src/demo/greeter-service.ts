@@ -1,4 +1,5 @@
 import { writeFile } from 'node:fs/promises';
+import type * as GrpcJs from '@grpc/grpc-js';
 import { join } from 'node:path';
 import { bytesField, readBytesField, varintField } from '../http/protobuf-wire.ts';
 import { createService, type PorticoService, type ServiceOptions } from '../sdk/index.ts';
@@ -44,7 +45,7 @@ export async function startGreeter(
   id: string,
   options: Pick<ServiceOptions, 'registry' | 'logger'>,
 ): Promise<PorticoService | undefined> {
-  let grpc: typeof import('@grpc/grpc-js');
+  let grpc: typeof GrpcJs;
   try {
     grpc = await import('@grpc/grpc-js');
   } catch {

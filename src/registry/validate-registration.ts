@@ -197,7 +197,10 @@ function checkHealthCheck(value: unknown, protocol: InstanceProtocol | undefined
   const { grpcService } = record;
   if (grpcService !== undefined) {
     if (typeof grpcService !== 'string' || !GRPC_SERVICE_PATTERN.test(grpcService))
-      fail('healthCheck.grpcService', 'healthCheck.grpcService must be a gRPC service name (package.Service)');
+      fail(
+        'healthCheck.grpcService',
+        'healthCheck.grpcService must be a gRPC service name (package.Service)',
+      );
     if (path !== GRPC_HEALTH_PATH)
       fail('healthCheck.grpcService', `healthCheck.grpcService needs path ${GRPC_HEALTH_PATH}`);
   }

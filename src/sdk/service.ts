@@ -242,11 +242,14 @@ async function runningCalls(server: GrpcServerLike): Promise<number> {
   const { getChannelzHandlers } = await import('@grpc/grpc-js');
   return new Promise<number>((resolve) => {
     const call = { request: { server_id: String(ref.id) } };
-    getChannelzHandlers().GetServer(call as never, ((error: Error | null, answer?: ChannelzServer) => {
-      const data = error === null ? answer?.server?.data : undefined;
-      if (data === undefined || data === null) return resolve(0);
-      resolve(Number(data.calls_started) - Number(data.calls_succeeded) - Number(data.calls_failed));
-    }) as never);
+    getChannelzHandlers().GetServer(
+      call as never,
+      ((error: Error | null, answer?: ChannelzServer) => {
+        const data = error === null ? answer?.server?.data : undefined;
+        if (data === undefined || data === null) return resolve(0);
+        resolve(Number(data.calls_started) - Number(data.calls_succeeded) - Number(data.calls_failed));
+      }) as never,
+    );
   });
 }
 

@@ -96,9 +96,10 @@ test('portico demo runs SDK services and every printed command gives the answer 
   // The gRPC greeter: the printed gRPC-Web curl line, and a grpc-js client with the printed .proto (what the
   // grpcurl line does; grpcurl itself is not installed here).
   assert.match(await run('grpc-web-text'), /Hello, you! +greeter-1-1 .*grpc-status: 0/);
-  const grpcurl = /^ {2}grpcurl -plaintext -proto (\S+) -d '\{"name":"you"\}' (\S+) portico\.demo\.v1\.Greeter\/SayHello/m.exec(
-    output,
-  );
+  const grpcurl =
+    /^ {2}grpcurl -plaintext -proto (\S+) -d '\{"name":"you"\}' (\S+) portico\.demo\.v1\.Greeter\/SayHello/m.exec(
+      output,
+    );
   assert.ok(grpcurl, `a grpcurl line in:\n${output}`);
   const loaded = grpc.loadPackageDefinition(protoLoader.loadSync(grpcurl[1] as string)) as unknown as {
     portico: { demo: { v1: { Greeter: grpc.ServiceClientConstructor } } };

@@ -3,7 +3,13 @@ import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { createService } from '../../src/sdk/index.ts';
 import { eventually } from '../helpers/eventually.ts';
-import { EchoService, startGrpcEcho, type EchoClient, type GrpcEcho, type Msg } from '../helpers/grpc-echo.ts';
+import {
+  EchoService,
+  startGrpcEcho,
+  type EchoClient,
+  type GrpcEcho,
+  type Msg,
+} from '../helpers/grpc-echo.ts';
 import { freePort, startPortico, type PorticoProcess } from '../helpers/portico-process.ts';
 
 interface UnaryOutcome {
@@ -43,7 +49,11 @@ describe('gRPC servers in the registry', () => {
     servers.push(server);
     return server;
   };
-  const register = async (service: string, id: string, body: object): Promise<{ status: number; body: Json }> => {
+  const register = async (
+    service: string,
+    id: string,
+    body: object,
+  ): Promise<{ status: number; body: Json }> => {
     const res = await fetch(`${portico.adminUrl}/v1/services/${service}/instances/${id}`, {
       method: 'PUT',
       headers: { 'content-type': 'application/json' },
@@ -119,7 +129,8 @@ routes:
       const b = (await listed('greeter')).find((instance) => instance.id === 'b');
       assert.equal(b?.status, 'critical');
     }, 10_000);
-    for (let i = 0; i < 4; i++) assert.equal((await unary(client(), { text: 'x' })).answer?.servedBy, 'registered-a');
+    for (let i = 0; i < 4; i++)
+      assert.equal((await unary(client(), { text: 'x' })).answer?.servedBy, 'registered-a');
     b.notServing.clear();
     await eventually(async () => {
       const b = (await listed('greeter')).find((instance) => instance.id === 'b');
@@ -137,7 +148,12 @@ routes:
         'healthCheck.grpcService',
       ],
       [
-        { url: 'http://127.0.0.1:9', version: '1.0.0', protocol: 'grpc', healthCheck: { grpcService: 'a b' } },
+        {
+          url: 'http://127.0.0.1:9',
+          version: '1.0.0',
+          protocol: 'grpc',
+          healthCheck: { grpcService: 'a b' },
+        },
         'healthCheck.grpcService',
       ],
     ];

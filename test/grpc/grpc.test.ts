@@ -39,7 +39,9 @@ function decodeStatus(bytes: Buffer): DecodedStatus {
   return decoder.DecodeStatus!.responseDeserialize(bytes) as DecodedStatus;
 }
 function decodeRetryInfo(bytes: Buffer): { retryDelay: { seconds: number; nanos: number } } {
-  return decoder.DecodeRetryInfo!.responseDeserialize(bytes) as { retryDelay: { seconds: number; nanos: number } };
+  return decoder.DecodeRetryInfo!.responseDeserialize(bytes) as {
+    retryDelay: { seconds: number; nanos: number };
+  };
 }
 
 interface UnaryOutcome {
@@ -445,7 +447,8 @@ routes:
     named.notServing.clear();
     await eventually(async () => {
       const served = new Set<string>();
-      for (let i = 0; i < 4; i++) served.add((await unary(client, { text: 'named' }, metadata)).answer?.servedBy ?? '');
+      for (let i = 0; i < 4; i++)
+        served.add((await unary(client, { text: 'named' }, metadata)).answer?.servedBy ?? '');
       assert.ok(served.has('named'), 'the instance is back once its service is SERVING');
     });
   });
