@@ -1,14 +1,15 @@
 /**
  * Standalone gRPC run (not part of `npm run bench`): unary calls/s to one @grpc/grpc-js server, straight,
- * through Portico's h2c listener, and through a minimal node:http2 proxy (the floor: one multiplexed
- * ClientHttp2Session to the server, streams piped, trailers copied, no routing or policies), with the same
- * client (h2load from Debian's nghttp2-client, sending gRPC frames) in the same run. Portico and the floor
- * are pinned to CPU 0; the grpc-js server and h2load share CPU 1, in every case. Prints calls/s, mean latency
+ * through Portico's h2c listener, through a minimal node:http2 proxy (the floor: one multiplexed
+ * ClientHttp2Session to the server, streams piped, trailers copied, no routing or policies), and through a
+ * minimal proxy on Portico's own stack (node:http2 compatibility API, an undici h2c Pool, `dispatch`), with the
+ * same client (h2load from Debian's nghttp2-client, sending gRPC frames) in the same run. The proxies are
+ * pinned to CPU 0; the grpc-js server and h2load share CPU 1, in every case. Prints calls/s, mean latency
  * and the ratios; every counted call is checked against the calls the server answered.
  *
  *   node bench/grpc/unary.ts [--calls 20000] [--clients 10] [--streams 10] [--rounds 3]
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { writeFile, mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -75,13 +76,39 @@ server.on('stream', (stream, headers) => {
 });
 server.listen(0, '127.0.0.1', () => console.log(server.address().port));
 `;
-const floor = spawn(process.execPath, ['-e', floorSource, echo.url], {
-  stdio: ['ignore', 'pipe', 'inherit'],
-});
-const floorPort = await new Promise<number>((resolve) =>
-  floor.stdout.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim()))),
-);
-await pin(floor.pid as number, 0);
+
+/** The same minimal proxy on Portico's stack: what undici and the compatibility API cost before Portico's code. */
+const undiciSource = `
+const { createServer } = require('node:http2');
+const { Pool } = require('undici');
+const pool = new Pool(process.argv[1], { allowH2: true, connect: { useH2c: true } });
+const text = (raw) => { const out = {}; for (let i = 0; i < raw.length; i += 2) out[raw[i].toString()] = raw[i + 1].toString(); return out; };
+createServer((req, res) => {
+  const headers = {};
+  for (const name in req.headers) if (name[0] !== ':') headers[name] = req.headers[name];
+  pool.dispatch({ path: req.url, method: 'POST', headers, body: req }, {
+    onConnect() {},
+    onHeaders(status, raw) { res.writeHead(status, text(raw)); return true; },
+    onData(chunk) { return res.write(chunk); },
+    onComplete(trailers) { if (trailers) res.addTrailers(Array.isArray(trailers) ? text(trailers) : trailers); res.end(); },
+    onError() { res.destroy(); },
+  });
+}).listen(0, '127.0.0.1', function () { console.log(this.address().port); });
+`;
+
+/** Starts a proxy script in a child process pinned to CPU 0; resolves with it and its port. */
+async function startProxy(source: string): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, ['-e', source, echo.url], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve) =>
+    child.stdout?.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim()))),
+  );
+  await pin(child.pid as number, 0);
+  return { child, port };
+}
+const floor = await startProxy(floorSource);
+const undiciProxy = await startProxy(undiciSource);
+const floorPort = floor.port;
+const undiciPort = undiciProxy.port;
 
 const dir = await mkdtemp(join(tmpdir(), 'portico-grpc-bench-'));
 // One gRPC frame: uncompressed, 7 bytes, Msg { text: "hello" }.
@@ -143,17 +170,18 @@ try {
   await check(echo.port);
   await check(h2cPort);
   await check(floorPort);
+  await check(undiciPort);
   // Warm each up, then alternate measured rounds.
-  await h2load(echo.port);
-  await h2load(h2cPort);
-  await h2load(floorPort);
+  for (const port of [echo.port, h2cPort, floorPort, undiciPort]) await h2load(port);
   const direct: Outcome[] = [];
   const viaPortico: Outcome[] = [];
   const viaFloor: Outcome[] = [];
+  const viaUndici: Outcome[] = [];
   for (let round = 0; round < rounds; round++) {
     direct.push(await h2load(echo.port));
     viaPortico.push(await h2load(h2cPort));
     viaFloor.push(await h2load(floorPort));
+    viaUndici.push(await h2load(undiciPort));
   }
   const line = (label: string, runs: Outcome[]): string =>
     `${label}: ${runs.map((r) => r.callsPerS.toFixed(0)).join(' / ')} calls/s, mean ${runs
@@ -170,12 +198,16 @@ try {
   console.log(line('direct           ', direct));
   console.log(line('portico          ', viaPortico));
   console.log(line('node:http2 floor ', viaFloor));
+  console.log(line('undici proxy     ', viaUndici));
   console.log(`ratio portico / direct (medians): ${(median(viaPortico) / median(direct)).toFixed(2)}`);
   console.log(`ratio floor / direct (medians):   ${(median(viaFloor) / median(direct)).toFixed(2)}`);
   console.log(`ratio portico / floor (medians):  ${(median(viaPortico) / median(viaFloor)).toFixed(2)}`);
+  console.log(`ratio undici proxy / direct:      ${(median(viaUndici) / median(direct)).toFixed(2)}`);
+  console.log(`ratio portico / undici proxy:     ${(median(viaPortico) / median(viaUndici)).toFixed(2)}`);
 } finally {
   await portico.stop();
-  floor.kill();
+  floor.child.kill();
+  undiciProxy.child.kill();
   await echo.close();
   await rm(dir, { recursive: true, force: true });
 }
