@@ -214,4 +214,32 @@ routes:
     const refused = await unary(direct, { text: 'after' });
     assert.equal(refused.error?.code, grpc.status.UNAVAILABLE);
   });
+
+  test('createService registers a server the caller bound, on its port', async () => {
+    const d = await echo('sdk-d');
+    const service = await createService({
+      name: 'sdk-echo',
+      version: '2.1.0',
+      id: 'sdk-d',
+      registry: portico.adminUrl,
+      grpc: { server: d.server, boundPort: d.port },
+      drainGraceMs: 0,
+      handleSignals: false,
+      logger: { info: () => {}, warn: () => {} },
+    });
+    try {
+      assert.equal(service.port, d.port);
+      const [instance] = await listed('sdk-echo');
+      assert.equal(instance?.url, `http://127.0.0.1:${d.port}/`);
+      assert.equal(instance?.protocol, 'grpc');
+      const metadata = new grpc.Metadata();
+      metadata.set('x-test-sdk', 'on');
+      await eventually(async () => {
+        assert.equal((await unary(client(), { text: 'bound' }, metadata)).answer?.servedBy, 'sdk-d');
+      });
+    } finally {
+      await service.close();
+    }
+    assert.deepEqual(await listed('sdk-echo'), []);
+  });
 });
