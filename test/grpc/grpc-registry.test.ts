@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { createService } from '../../src/sdk/index.ts';
+import { createCertificateFolder, type CertificateFolder, type TestCa } from '../helpers/certificates.ts';
 import { eventually } from '../helpers/eventually.ts';
 import {
   EchoService,
@@ -34,6 +35,8 @@ type Json = Record<string, unknown> & { instances?: Record<string, unknown>[] };
 describe('gRPC servers in the registry', () => {
   let portico: PorticoProcess;
   let h2cPort: number;
+  let certs: CertificateFolder;
+  let ca: TestCa;
   const servers: GrpcEcho[] = [];
   const clients: grpc.Client[] = [];
   const client = (): EchoClient => {
@@ -67,6 +70,8 @@ describe('gRPC servers in the registry', () => {
   };
 
   before(async () => {
+    certs = createCertificateFolder();
+    ca = certs.createCa('registry-grpc-ca');
     h2cPort = await freePort();
     // No `protocol` on either service: what the instances declare decides.
     portico = await startPortico(
@@ -79,7 +84,11 @@ logging: { level: warn, accessLog: false }
 services:
   greeter: {}
   sdk-echo: {}
+  secure: { tls: { ca: ${ca.certFile}, serverName: grpc.example.test } }
 routes:
+  - name: secure
+    match: { path: /portico.test.Echo/**, headers: { x-test-tls: "on" } }
+    service: secure
   - name: sdk
     match: { path: /portico.test.Echo/**, headers: { x-test-sdk: "on" } }
     service: sdk-echo
@@ -92,6 +101,7 @@ routes:
     for (const made of clients) made.close();
     await portico?.stop();
     await Promise.all(servers.map((server) => server.close()));
+    certs?.remove();
   });
 
   test('an instance registered with protocol grpc is called over h2c though its service names no protocol', async () => {
@@ -241,5 +251,33 @@ routes:
       await service.close();
     }
     assert.deepEqual(await listed('sdk-echo'), []);
+  });
+
+  test('a gRPC instance registered with an https url is called over TLS (h2 by ALPN)', async () => {
+    const site = ca.issue('grpc-site', { names: ['grpc.example.test'] });
+    const e = await echo('registered-tls', { bind: false });
+    const credentials = grpc.ServerCredentials.createSsl(
+      null,
+      [{ private_key: Buffer.from(site.key), cert_chain: Buffer.from(site.cert) }],
+      false,
+    );
+    const port = await new Promise<number>((resolve, reject) =>
+      e.server.bindAsync('127.0.0.1:0', credentials, (err, bound) =>
+        err === null ? resolve(bound) : reject(err),
+      ),
+    );
+    const { status } = await register('secure', 'tls-1', {
+      url: `https://127.0.0.1:${port}`,
+      protocol: 'grpc',
+      version: '1.0.0',
+    });
+    assert.equal(status, 201);
+    const metadata = new grpc.Metadata();
+    metadata.set('x-test-tls', 'on');
+    await eventually(async () => {
+      const { error, answer } = await unary(client(), { text: 'tls' }, metadata);
+      assert.equal(error, null);
+      assert.equal(answer?.servedBy, 'registered-tls');
+    });
   });
 });
