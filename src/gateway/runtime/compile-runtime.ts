@@ -105,7 +105,6 @@ export function compileRuntime(config: Config, deps: CompileDependencies): Runti
       createHealthChecker({
         instances: service.instances,
         tls: service.tls,
-        protocol: service.config.protocol,
         check: {
           path: check.path,
           intervalMs: parseDurationMs(check.interval),

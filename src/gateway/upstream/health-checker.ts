@@ -1,7 +1,7 @@
 import { request } from 'undici';
 import { GRPC_HEALTH_PATH } from '../../http/grpc-health.ts';
 import type { UpstreamTls } from './upstream-tls.ts';
-import type { Instance, UpstreamProtocol } from './instance.ts';
+import type { Instance } from './instance.ts';
 import type { InstanceChange, InstanceSet } from './instance-set.ts';
 import { checkGrpcHealth, ProbeAgents } from './probe-agents.ts';
 
@@ -79,14 +79,7 @@ export interface HealthCheckerOptions {
   onTransition?: HealthTransitionListener;
   /** TLS settings of the service, so probes of https instances verify as the proxy does. */
   tls?: UpstreamTls | undefined;
-  /**
-   * The HTTP version the service speaks (h2, h2c). Probes use each instance's own (`Instance.protocol`, which
-   * is the service's unless a registered instance declared another); kept for callers that state it.
-   */
-  protocol?: UpstreamProtocol | undefined;
 }
-
-export { GRPC_HEALTH_PATH };
 
 export interface HealthChecker {
   /** Probes every instance now and then every interval, including instances added later. */
@@ -119,8 +112,9 @@ const realTimers: HealthCheckTimers = {
  * never pile up probes); `unhealthyThreshold` failures in a row eject it through
  * `InstanceSet.setHealth`, `healthyThreshold` successes in a row restore it.
  *
- * The default probe sends GET `path` to `instance.origin` through a small undici Agent owned by
- * the checker, so probes never queue behind proxied traffic in the instance's pool.
+ * The default probe sends GET `path` to `instance.origin` (or, for the gRPC health path, calls the gRPC health
+ * service) over the instance's own HTTP version, through small undici agents owned by the checker, so probes
+ * never queue behind proxied traffic in the instance's pool.
  *
  * @example
  * const checker = createHealthChecker({
