@@ -21,8 +21,6 @@ export interface GrpcServerLike {
   bindAsync(address: string, credentials: never, callback: (error: Error | null, port: number) => void): void;
   tryShutdown(callback: (error?: Error) => void): void;
   forceShutdown(): void;
-  /** grpc-js's channelz id of the server, through which the drain counts the calls still running. */
-  getChannelzRef?(): { readonly id: number };
 }
 
 /** The gRPC server a {@link createService} call registers instead of an HTTP handler. */
@@ -216,13 +214,9 @@ async function createGrpcService(options: ServiceOptions, grpc: GrpcServiceOptio
     async stop(registration) {
       await registration.drain();
       await delay(options.drainGraceMs ?? 1_000);
-      const timeoutMs = options.drainTimeoutMs ?? 30_000;
-      const deadline = Date.now() + timeoutMs;
-      // tryShutdown sends GOAWAY at once, and undici (the gateway's HTTP/2 client) fails the streams still
-      // running on a connection that receives one, graceful or not: wait for the calls first.
-      while (Date.now() < deadline && (await runningCalls(grpcServer)) > 0) await delay(25);
       const shutdown = new Promise<void>((resolve) => grpcServer.tryShutdown(() => resolve()));
-      const forced = delay(Math.max(0, deadline - Date.now())).then(() => {
+      // tryShutdown refuses new calls (GOAWAY) and waits for the running ones.
+      const forced = delay(options.drainTimeoutMs ?? 30_000).then(() => {
         if (running) grpcServer.forceShutdown();
       });
       await Promise.race([shutdown, forced]);
@@ -230,32 +224,6 @@ async function createGrpcService(options: ServiceOptions, grpc: GrpcServiceOptio
       await registration.deregister();
     },
   });
-}
-
-/**
- * Calls a grpc-js server is running now, from its channelz counters (started − succeeded − failed); 0 when
- * channelz is off, or the server belongs to another copy of grpc-js than the one the SDK loads.
- */
-async function runningCalls(server: GrpcServerLike): Promise<number> {
-  const ref = server.getChannelzRef?.();
-  if (ref === undefined) return 0;
-  const { getChannelzHandlers } = await import('@grpc/grpc-js');
-  return new Promise<number>((resolve) => {
-    const call = { request: { server_id: String(ref.id) } };
-    getChannelzHandlers().GetServer(
-      call as never,
-      ((error: Error | null, answer?: ChannelzServer) => {
-        const data = error === null ? answer?.server?.data : undefined;
-        if (data === undefined || data === null) return resolve(0);
-        resolve(Number(data.calls_started) - Number(data.calls_succeeded) - Number(data.calls_failed));
-      }) as never,
-    );
-  });
-}
-
-/** The fields of channelz's `GetServerResponse` the drain reads. */
-interface ChannelzServer {
-  server?: { data?: { calls_started: unknown; calls_succeeded: unknown; calls_failed: unknown } | null };
 }
 
 /** What differs between an HTTP and a gRPC service once it listens. */

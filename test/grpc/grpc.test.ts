@@ -75,6 +75,9 @@ describe('gRPC through the gateway', () => {
   let named: GrpcEcho;
   /** An HTTP/2 upstream that never answers (and, unlike grpc-js, does not enforce grpc-timeout itself). */
   let silent: Http2Server;
+  /** A raw HTTP/2 gRPC upstream answering every call after 50 ms; counts the connections it gets. */
+  let counted: Http2Server;
+  let countedSessions = 0;
   let portico: PorticoProcess;
   let h2cPort: number;
   let tlsPort: number;
@@ -100,6 +103,21 @@ describe('gRPC through the gateway', () => {
     silent.on('stream', (stream) => stream.resume());
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     const silentPort = (silent.address() as AddressInfo).port;
+    counted = createHttp2Server();
+    counted.on('session', () => countedSessions++);
+    counted.on('stream', (stream) => {
+      stream.resume();
+      stream.on('end', () =>
+        setTimeout(() => {
+          stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+          stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+          // Msg { text: "counted" }
+          stream.end(Buffer.from([0, 0, 0, 0, 9, 0x0a, 7, ...Buffer.from('counted')]));
+        }, 50),
+      );
+    });
+    await new Promise<void>((resolve) => counted.listen(0, '127.0.0.1', resolve));
+    const countedPort = (counted.address() as AddressInfo).port;
     h2cPort = await freePort();
     tlsPort = await freePort();
     const hash = createHash('sha256').update(apiKey).digest('hex');
@@ -119,6 +137,7 @@ services:
   echo: { protocol: h2c, instances: [{ url: "${echo.url}" }] }
   down: { protocol: h2c, instances: [{ url: "http://127.0.0.1:1" }] }
   silent: { protocol: h2c, instances: [{ url: "http://127.0.0.1:${silentPort}" }] }
+  counted: { protocol: h2c, instances: [{ url: "http://127.0.0.1:${countedPort}" }] }
   checked:
     protocol: h2c
     instances: [{ url: "${broken.url}" }, { url: "${echo.url}" }]
@@ -162,6 +181,9 @@ routes:
   - name: echo-named
     match: { path: /portico.test.Echo/**, headers: { x-test-named: "on" } }
     service: named
+  - name: echo-counted
+    match: { path: /portico.test.Echo/**, headers: { x-test-counted: "on" } }
+    service: counted
   - name: echo-down
     match: { path: /portico.test.Echo/**, headers: { x-test-down: "on" } }
     service: down
@@ -177,6 +199,7 @@ routes:
     await broken?.close();
     await named?.close();
     silent?.close();
+    counted?.close();
     certs?.remove();
   });
 
@@ -451,5 +474,18 @@ routes:
         served.add((await unary(client, { text: 'named' }, metadata)).answer?.servedBy ?? '');
       assert.ok(served.has('named'), 'the instance is back once its service is SERVING');
     });
+  });
+
+  test('concurrent calls to an instance share one multiplexed HTTP/2 connection', async () => {
+    const metadata = new grpc.Metadata();
+    metadata.set('x-test-counted', 'on');
+    const outcomes = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => unary(h2cClient(), { text: `call-${i}` }, metadata)),
+    );
+    for (const outcome of outcomes) {
+      assert.equal(outcome.error, null);
+      assert.equal(outcome.answer?.text, 'counted');
+    }
+    assert.equal(countedSessions, 1);
   });
 });
