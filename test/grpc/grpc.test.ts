@@ -75,6 +75,9 @@ describe('gRPC through the gateway', () => {
   let named: GrpcEcho;
   /** An HTTP/2 upstream that never answers (and, unlike grpc-js, does not enforce grpc-timeout itself). */
   let silent: Http2Server;
+  let silentStreams = 0;
+  /** RST_STREAM codes of the silent upstream's streams, as they close. */
+  const silentClosed: number[] = [];
   /** A raw HTTP/2 gRPC upstream answering every call after 50 ms; counts the connections it gets. */
   let counted: Http2Server;
   let countedSessions = 0;
@@ -100,7 +103,11 @@ describe('gRPC through the gateway', () => {
     named = await startGrpcEcho('named');
     named.notServing.add('portico.test.Echo');
     silent = createHttp2Server();
-    silent.on('stream', (stream) => stream.resume());
+    silent.on('stream', (stream) => {
+      silentStreams++;
+      stream.resume();
+      stream.on('close', () => silentClosed.push(stream.rstCode ?? 0));
+    });
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     const silentPort = (silent.address() as AddressInfo).port;
     counted = createHttp2Server();
@@ -487,5 +494,17 @@ routes:
       assert.equal(outcome.answer?.text, 'counted');
     }
     assert.equal(countedSessions, 1);
+  });
+
+  test('a call the client cancels is cancelled on the instance too', async () => {
+    const metadata = new grpc.Metadata();
+    metadata.set('x-test-silent', 'on');
+    const before = silentStreams;
+    const closedBefore = silentClosed.length;
+    const call = h2cClient().Unary({ text: 'cancel me' }, metadata, {}, () => {});
+    await eventually(() => silentStreams > before);
+    call.cancel();
+    await eventually(() => assert.equal(silentClosed.length, closedBefore + 1));
+    assert.equal(silentClosed.at(-1), 8); // NGHTTP2_CANCEL
   });
 });
