@@ -66,7 +66,18 @@ export class Http2Dispatcher {
       handler.onError(failure('UND_ERR_CLOSED', 'the HTTP/2 dispatcher is closed'));
       return false;
     }
-    new Http2Exchange(this.#sessionNow(), options, handler);
+    const session = this.#sessionNow();
+    let stream: ClientHttp2Stream;
+    try {
+      stream = session.request(toHttp2Headers(options), { endStream: options.body == null });
+    } catch (err) {
+      // A session out of stream ids (2^31 of them) or going away: the next call opens a new one.
+      if (this.#session === session) this.#session = undefined;
+      session.close();
+      handler.onError(asUndiciError(err as Error));
+      return false;
+    }
+    new Http2Exchange(stream, options, handler);
     return true;
   }
 
@@ -116,13 +127,10 @@ class Http2Exchange {
   #timer: NodeJS.Timeout | undefined;
   #done = false;
 
-  constructor(session: ClientHttp2Session, options: Dispatcher.DispatchOptions, handler: LegacyHandler) {
+  constructor(stream: ClientHttp2Stream, options: Dispatcher.DispatchOptions, handler: LegacyHandler) {
     this.#handler = handler;
     this.#bodyTimeoutMs = options.bodyTimeout ?? 0;
-    const headers = toHttp2Headers(options);
     const body = options.body as Buffer | string | Readable | null | undefined;
-    const endStream = body === null || body === undefined;
-    const stream = session.request(headers, { endStream });
     this.#stream = stream;
     handler.onConnect((err) => this.#fail(err ?? failure('UND_ERR_ABORTED', 'aborted')));
     if (this.#done) return;
@@ -141,7 +149,7 @@ class Http2Exchange {
       // Closed before its end: reset by the instance (RST_STREAM), or its session went away.
       this.#fail(failure('UND_ERR_SOCKET', `stream closed (code ${stream.rstCode ?? 0})`));
     });
-    if (!endStream) writeBody(stream, body, (err) => this.#fail(asUndiciError(err)));
+    if (body != null) writeBody(stream, body, (err) => this.#fail(asUndiciError(err)));
   }
 
   #onResponse(head: IncomingHttpHeaders): void {
@@ -251,7 +259,8 @@ function asUndiciError(err: Error & { code?: string; cause?: unknown }): Error {
   const cause = err.cause as (Error & { code?: string }) | undefined;
   if (err.code === 'ERR_HTTP2_STREAM_CANCEL' && cause instanceof Error && cause.code !== undefined)
     return asUndiciError(cause);
-  // Reset streams and sessions read as a reset socket; errno codes (ECONNRESET…) and TLS codes stay.
+  // Reset streams, failed sessions and a session out of stream ids read as a reset socket; errno codes
+  // (ECONNRESET…) and TLS codes stay.
   if (err.code?.startsWith('ERR_HTTP2_') === true) return Object.assign(err, { code: 'UND_ERR_SOCKET' });
   return err;
 }
