@@ -132,6 +132,8 @@ class Http2Exchange {
     this.#bodyTimeoutMs = options.bodyTimeout ?? 0;
     const body = options.body as Buffer | string | Readable | null | undefined;
     this.#stream = stream;
+    // Listening first: a try aborted at once (its deadline already passed) still owns the stream's events.
+    stream.on('error', (err: Error & { code?: string }) => this.#fail(asUndiciError(err)));
     handler.onConnect((err) => this.#fail(err ?? failure('UND_ERR_ABORTED', 'aborted')));
     if (this.#done) return;
     const headersTimeoutMs = options.headersTimeout ?? 0;
@@ -143,7 +145,6 @@ class Http2Exchange {
     stream.on('data', (chunk: Buffer) => this.#onData(chunk));
     stream.on('trailers', (trailers) => (this.#trailers = withoutPseudo(trailers)));
     stream.on('end', () => this.#complete());
-    stream.on('error', (err: Error & { code?: string }) => this.#fail(asUndiciError(err)));
     stream.on('close', () => {
       if (this.#done) return;
       // Closed before its end: reset by the instance (RST_STREAM), or its session went away.
