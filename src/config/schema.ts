@@ -529,7 +529,11 @@ export const MetricsSchema = Obj(
 
 export const HealthCheckSchema = Obj(
   {
-    path: Type.String({ pattern: '^/', description: 'Path requested with GET on each instance.' }),
+    path: Type.String({
+      pattern: '^/',
+      description:
+        'Path requested with GET on each instance; /grpc.health.v1.Health/Check calls the standard gRPC health service instead.',
+    }),
     interval: Duration('Time between two checks of one instance.', '5s'),
     timeout: Duration('A check without an answer in this time fails.', '1s'),
     unhealthyThreshold: Type.Integer({
@@ -547,6 +551,13 @@ export const HealthCheckSchema = Obj(
       pattern: '^([1-5]xx|[1-5][0-9][0-9])$',
       description: 'Status that counts as healthy: an exact code or a class such as 2xx.',
     }),
+    grpcService: Type.Optional(
+      Type.String({
+        maxLength: 200,
+        description:
+          'With path /grpc.health.v1.Health/Check: the gRPC service whose health is asked (HealthCheckRequest.service, e.g. shop.orders.v1.Orders); the whole server when absent.',
+      }),
+    ),
   },
   'Active HTTP health check of every instance of a service.',
 );

@@ -1,6 +1,7 @@
 import { parsePattern } from '../paths/route-pattern.ts';
 import { compileAggregatePlan } from '../resilience/aggregate-plan.ts';
 import { isIP } from 'node:net';
+import { GRPC_HEALTH_PATH } from '../http/grpc-health.ts';
 import { checkPolicyConfig } from '../policies/check-policy-config.ts';
 import { checkSecurityConfig } from '../security/check-security-config.ts';
 import { checkVersionConfig } from '../versions/check-version-config.ts';
@@ -99,6 +100,12 @@ export function checkSemantics(config: Config): SemanticIssue[] {
     }
   });
   for (const [name, service] of Object.entries(config.services)) {
+    const check = service.healthCheck;
+    if (check?.grpcService !== undefined && check.path !== GRPC_HEALTH_PATH)
+      add(
+        ['services', name, 'healthCheck', 'grpcService'],
+        `names a gRPC service to check: needs path ${GRPC_HEALTH_PATH}`,
+      );
     const protocol = service.protocol;
     if (protocol === 'http1' || protocol === undefined) continue;
     const scheme = protocol === 'h2' ? 'https:' : 'http:';

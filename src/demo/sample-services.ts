@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createClient, createService, type PorticoClient, type PorticoService } from '../sdk/index.ts';
+import { startGreeter } from './greeter-service.ts';
 
 /** The demo's services, registered in the gateway's registry through the SDK. */
 export interface DemoServices {
@@ -38,7 +39,8 @@ export interface DemoTokens {
 /**
  * Starts the demo's services with the SDK, each registering itself (and its version) in the registry at
  * `registryUrl` with its own service token: users 1.4.0 and 2.1.0, two orders 3.0.0 instances that call
- * users through the SDK client, and carts 1.0.0 (two instances) with a 2.0.0 canary.
+ * users through the SDK client, carts 1.0.0 (two instances) with a 2.0.0 canary, and a gRPC greeter (when
+ * `@grpc/grpc-js` is installed).
  */
 export async function startDemoServices(registryUrl: string, tokens?: DemoTokens): Promise<DemoServices> {
   const client = createClient({ registry: { url: registryUrl, token: tokens?.read } });
@@ -105,6 +107,12 @@ export async function startDemoServices(registryUrl: string, tokens?: DemoTokens
     ),
     ...[1, 2].map((i) => start('carts', '1.0.0', i, () => ({ items: 2 }))),
     start('carts', '2.0.0', 1, () => ({ items: 2, canary: true })),
+    startGreeter('greeter-1-1', {
+      registry: { url: registryUrl, token: tokens?.services.greeter },
+      logger: quiet,
+    }).then((greeter) => {
+      if (greeter !== undefined) started.push(greeter);
+    }),
   ]);
 
   return {

@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { grpcFramingOf } from '../http/grpc-framing.ts';
+import { bytesField, varintField } from '../http/protobuf-wire.ts';
 import { errorCatalog, type ErrorCode } from './catalog.ts';
 
 /** gRPC status codes (grpc/doc/statuscodes.md) the gateway answers with. */
@@ -73,7 +74,8 @@ export function isGrpcCall(res: ServerResponse): boolean {
 
 /**
  * Answers a gateway error on a gRPC call the gRPC way: HTTP 200 "Trailers-Only" (RFC-less, see
- * grpc/doc/PROTOCOL-HTTP2.md) with `grpc-status` and the percent-encoded `grpc-message` in the head; when the
+ * grpc/doc/PROTOCOL-HTTP2.md) with `grpc-status` and the percent-encoded `grpc-message` in the head (and, when
+ * the error says when to come back with `retry-after`, a `grpc-status-details-bin` carrying RetryInfo); when the
  * answer already began (a stream cut by the deadline), the status goes in the trailers instead. The catalog
  * code travels in `portico-error`, so a caller can tell the gateway's UNAVAILABLE from its service's.
  */
@@ -84,7 +86,8 @@ export function sendGrpcError(
   headers: Record<string, string> | undefined,
 ): void {
   const status = String(grpcStatusOfCode[code]);
-  const message = encodeGrpcMessage(detail ?? errorCatalog[code].title);
+  const text = detail ?? errorCatalog[code].title;
+  const message = encodeGrpcMessage(text);
   if (res.headersSent) {
     if (res.req.httpVersionMajor !== 2 || res.writableEnded) {
       res.destroy();
@@ -101,7 +104,31 @@ export function sendGrpcError(
   res.setHeader('grpc-status', status);
   res.setHeader('grpc-message', message);
   res.setHeader('portico-error', code);
+  const retryAfter = headers?.['retry-after'];
+  if (retryAfter !== undefined && /^[0-9]{1,9}$/.test(retryAfter)) {
+    const details = grpcStatusDetails(Number(status), text, Number(retryAfter) * 1000);
+    res.setHeader('grpc-status-details-bin', details.toString('base64'));
+  }
   res.end();
+}
+
+const RETRY_INFO_TYPE = 'type.googleapis.com/google.rpc.RetryInfo';
+
+/**
+ * A `google.rpc.Status` (code, message, one `google.protobuf.Any` detail) whose detail is a
+ * `google.rpc.RetryInfo` with `retry_delay`, the richer error model gRPC clients read from
+ * `grpc-status-details-bin` (grpc/doc/PROTOCOL-HTTP2.md; google/rpc/error_details.proto). Encoded by hand in
+ * a few bytes (see protobuf-wire.ts): no dependency of the gateway carries these messages.
+ *
+ * @example grpcStatusDetails(8, 'rate limited', 2000) // Status { code: 8, details: [RetryInfo { 2s }] }
+ */
+export function grpcStatusDetails(code: number, message: string, retryDelayMs: number): Buffer {
+  const seconds = Math.floor(retryDelayMs / 1000);
+  const nanos = Math.round((retryDelayMs - seconds * 1000) * 1e6);
+  const duration = Buffer.concat([varintField(1, seconds), varintField(2, nanos)]);
+  const retryInfo = bytesField(1, duration);
+  const any = Buffer.concat([bytesField(1, RETRY_INFO_TYPE), bytesField(2, retryInfo)]);
+  return Buffer.concat([varintField(1, code), bytesField(2, message), bytesField(3, any)]);
 }
 
 /** Percent-encodes a grpc-message (bytes outside printable ASCII, and `%`), as the gRPC HTTP/2 mapping asks. */

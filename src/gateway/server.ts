@@ -126,10 +126,13 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
     const ctx = this[kContext];
     if (ctx === undefined) return;
     this[kContext] = undefined;
-    if (!this.writableFinished) ctx.exchange?.clientGone();
+    // Node's HTTP/2 compatibility response reports writableFinished on a stream the client reset (RST_STREAM,
+    // e.g. a cancelled gRPC call): whether the answer was ended is what tells there.
+    const answered = this.req.httpVersionMajor === 2 ? this.writableEnded : this.writableFinished;
+    if (!answered) ctx.exchange?.clientGone();
     const seconds = (performance.now() - ctx.startedAt) / 1e3;
     // A relayed upgrade never finishes its response: its 101 went out on the socket.
-    const status = this.writableFinished || this.statusCode === 101 ? this.statusCode : 499;
+    const status = answered || this.statusCode === 101 ? this.statusCode : 499;
     ctx.route.stats.record(ctx.req.method ?? 'GET', status, seconds);
     if (tracer !== undefined) tracer.record(ctx, status);
     if (accessLog) logRequest(logger, ctx, status, seconds);

@@ -231,6 +231,7 @@ class ServiceRegistry implements Registry {
       service,
       id,
       url,
+      ...(input.protocol === undefined ? {} : { protocol: input.protocol }),
       version: input.version,
       metadata: input.metadata,
       status,
@@ -529,6 +530,7 @@ function sameRegistration(
 ): boolean {
   return (
     existing.url === url &&
+    existing.protocol === input.protocol &&
     existing.version === input.version &&
     existing.ttlMs === input.ttlMs &&
     existing.contractHash === contractHash &&

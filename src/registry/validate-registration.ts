@@ -1,7 +1,8 @@
 import semver from 'semver';
 import { parseDurationMs } from '../config/units.ts';
 import { PorticoError } from '../errors/portico-error.ts';
-import type { InstanceHealthCheck } from '../store/registry-store.ts';
+import { GRPC_HEALTH_PATH } from '../http/grpc-health.ts';
+import type { InstanceHealthCheck, InstanceProtocol } from '../store/registry-store.ts';
 
 /** Service names: lower-case DNS-label-like, 1–63 characters. */
 export const SERVICE_NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
@@ -27,6 +28,8 @@ export interface RegistrationInput {
   readonly service: string;
   readonly id: string;
   readonly url: URL;
+  /** Undefined when the body did not say. */
+  readonly protocol?: InstanceProtocol | undefined;
   readonly version: string;
   readonly ttlMs: number;
   readonly metadata: Readonly<Record<string, string>>;
@@ -36,8 +39,27 @@ export interface RegistrationInput {
   readonly force: boolean;
 }
 
-const BODY_FIELDS = new Set(['url', 'version', 'ttl', 'metadata', 'healthCheck', 'contract', 'force']);
-const HEALTH_FIELDS = new Set(['path', 'interval', 'timeout', 'unhealthyThreshold', 'healthyThreshold']);
+const BODY_FIELDS = new Set([
+  'url',
+  'protocol',
+  'version',
+  'ttl',
+  'metadata',
+  'healthCheck',
+  'contract',
+  'force',
+]);
+const HEALTH_FIELDS = new Set([
+  'path',
+  'grpcService',
+  'interval',
+  'timeout',
+  'unhealthyThreshold',
+  'healthyThreshold',
+]);
+const PROTOCOLS: ReadonlySet<unknown> = new Set<InstanceProtocol>(['http1', 'h2', 'h2c', 'grpc']);
+/** gRPC service names: `package.Service` (grpc/doc/PROTOCOL-HTTP2.md path segment), bounded. */
+const GRPC_SERVICE_PATTERN = /^[A-Za-z_][A-Za-z0-9_.]{0,199}$/;
 
 /** Throws `invalid_registration` naming `field` unless the service name matches {@link SERVICE_NAME_PATTERN}. */
 export function assertServiceName(service: string): void {
@@ -68,17 +90,21 @@ export function validateRegistration(service: string, id: string, body: unknown)
   for (const key of Object.keys(record)) {
     if (!BODY_FIELDS.has(key)) fail(key, `unknown field "${key}"`);
   }
+  const url = checkUrl(record.url);
+  const protocol = checkProtocol(record.protocol, url);
   return {
     service,
     id,
-    url: checkUrl(record.url),
+    url,
+    protocol,
     version: checkVersion(record.version),
     ttlMs:
       record.ttl === undefined
         ? registrationLimits.defaultTtlMs
         : checkDuration('ttl', record.ttl, registrationLimits.minTtlMs, registrationLimits.maxTtlMs),
     metadata: checkMetadata(record.metadata),
-    healthCheck: record.healthCheck === undefined ? undefined : checkHealthCheck(record.healthCheck),
+    healthCheck:
+      record.healthCheck === undefined ? undefined : checkHealthCheck(record.healthCheck, protocol),
     contract: record.contract === undefined ? undefined : checkContract(record.contract),
     force: checkForce(record.force),
   };
@@ -104,6 +130,16 @@ function checkUrl(value: unknown): URL {
   if (url.username !== '' || url.password !== '') fail('url', 'url must not carry credentials');
   if (url.search !== '' || url.hash !== '') fail('url', 'url must not carry a query or fragment');
   return url;
+}
+
+/** `h2` is negotiated over TLS and `h2c` is plain, so each needs its scheme; `grpc` takes either. */
+function checkProtocol(value: unknown, url: URL): InstanceProtocol | undefined {
+  if (value === undefined) return undefined;
+  if (!PROTOCOLS.has(value)) fail('protocol', 'protocol must be http1, h2, h2c or grpc');
+  const protocol = value as InstanceProtocol;
+  if (protocol === 'h2' && url.protocol !== 'https:') fail('protocol', 'protocol h2 needs an https url');
+  if (protocol === 'h2c' && url.protocol !== 'http:') fail('protocol', 'protocol h2c needs an http url');
+  return protocol;
 }
 
 function checkVersion(value: unknown): string {
@@ -145,7 +181,7 @@ function checkMetadata(value: unknown): Record<string, string> {
   return metadata;
 }
 
-function checkHealthCheck(value: unknown): InstanceHealthCheck {
+function checkHealthCheck(value: unknown, protocol: InstanceProtocol | undefined): InstanceHealthCheck {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     fail('healthCheck', 'healthCheck must be an object');
   }
@@ -153,9 +189,20 @@ function checkHealthCheck(value: unknown): InstanceHealthCheck {
   for (const key of Object.keys(record)) {
     if (!HEALTH_FIELDS.has(key)) fail(`healthCheck.${key}`, `unknown field "healthCheck.${key}"`);
   }
-  const { path } = record;
+  // A gRPC server is checked with the standard health service unless it names another path.
+  const path = record.path ?? (protocol === 'grpc' ? GRPC_HEALTH_PATH : undefined);
   if (typeof path !== 'string' || !path.startsWith('/') || path.length > 1024 || /[\s#]/.test(path)) {
     fail('healthCheck.path', 'healthCheck.path must be a path starting with "/"');
+  }
+  const { grpcService } = record;
+  if (grpcService !== undefined) {
+    if (typeof grpcService !== 'string' || !GRPC_SERVICE_PATTERN.test(grpcService))
+      fail(
+        'healthCheck.grpcService',
+        'healthCheck.grpcService must be a gRPC service name (package.Service)',
+      );
+    if (path !== GRPC_HEALTH_PATH)
+      fail('healthCheck.grpcService', `healthCheck.grpcService needs path ${GRPC_HEALTH_PATH}`);
   }
   const limits = registrationLimits;
   const intervalMs =
@@ -173,6 +220,7 @@ function checkHealthCheck(value: unknown): InstanceHealthCheck {
       : checkDuration('healthCheck.timeout', record.timeout, limits.minHealthTimeoutMs, intervalMs);
   return {
     path,
+    ...(grpcService === undefined ? {} : { grpcService: grpcService as string }),
     intervalMs,
     timeoutMs,
     unhealthyThreshold: checkThreshold('healthCheck.unhealthyThreshold', record.unhealthyThreshold, 2),

@@ -200,7 +200,8 @@ function createServiceClient(
     const next: Target[] = [];
     const seen = new Set<string>();
     for (const instance of watch.instances()) {
-      if (instance.status !== 'passing') continue;
+      // The client speaks HTTP; a gRPC server registered under the same name is for gRPC callers.
+      if (instance.status !== 'passing' || instance.protocol === 'grpc') continue;
       if (!semver.satisfies(instance.version, range, { includePrerelease: true })) continue;
       seen.add(instance.id);
       let target = targets.get(instance.id);

@@ -18,7 +18,14 @@
  *   },
  * });
  */
-export { createService, type PorticoService, type ServiceLogger, type ServiceOptions } from './service.ts';
+export {
+  createService,
+  type GrpcServerLike,
+  type GrpcServiceOptions,
+  type PorticoService,
+  type ServiceLogger,
+  type ServiceOptions,
+} from './service.ts';
 export {
   createClient,
   type CallOptions,

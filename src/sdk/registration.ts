@@ -3,6 +3,8 @@ import { instancePath, type RegistryConnection } from './registry-connection.ts'
 /** What a registration sends (docs/registry.md, "Register or update an instance"). */
 export interface RegistrationBody {
   readonly url: string;
+  /** `grpc` for a gRPC server; absent for HTTP/1.1. */
+  readonly protocol?: 'grpc' | undefined;
   readonly version: string;
   readonly ttl: string;
   readonly metadata?: Readonly<Record<string, string>> | undefined;

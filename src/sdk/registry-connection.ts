@@ -12,6 +12,8 @@ export interface RegistryInstance {
   readonly service: string;
   readonly id: string;
   readonly url: string;
+  /** What the instance speaks, when its registration said (`grpc` for gRPC servers). */
+  readonly protocol?: 'http1' | 'h2' | 'h2c' | 'grpc' | undefined;
   readonly version: string;
   readonly metadata: Readonly<Record<string, string>>;
   readonly status: 'passing' | 'critical' | 'draining';

@@ -13,6 +13,29 @@ export interface ServiceLogger {
   warn(message: string): void;
 }
 
+/**
+ * What the SDK needs of a `@grpc/grpc-js` `Server` (structurally, so the SDK does not load grpc-js unless it
+ * binds the server itself).
+ */
+export interface GrpcServerLike {
+  bindAsync(address: string, credentials: never, callback: (error: Error | null, port: number) => void): void;
+  tryShutdown(callback: (error?: Error) => void): void;
+  forceShutdown(): void;
+}
+
+/** The gRPC server a {@link createService} call registers instead of an HTTP handler. */
+export interface GrpcServiceOptions {
+  /** A `@grpc/grpc-js` `Server` with its services added. */
+  readonly server: GrpcServerLike;
+  /**
+   * The port the server is already bound to (`bindAsync` done). Absent: the SDK binds it on `host` and `port`
+   * (of the service options) with `credentials`.
+   */
+  readonly boundPort?: number | undefined;
+  /** `ServerCredentials` for the SDK's bind. Default: insecure (h2c), loaded from `@grpc/grpc-js`. */
+  readonly credentials?: unknown;
+}
+
 /** Options of {@link createService}. */
 export interface ServiceOptions {
   /** Service name in the registry (`^[a-z0-9][a-z0-9-]{0,62}$`). */
@@ -27,6 +50,11 @@ export interface ServiceOptions {
   readonly handler?: RequestListener | undefined;
   /** An Express app, a Hono app (`fetch`), or a Fastify instance that is not listening. */
   readonly app?: ServiceApp | undefined;
+  /**
+   * A gRPC server to register (with `protocol: grpc`) instead of an HTTP handler; see {@link GrpcServiceOptions}.
+   * Its drain stops new calls with `tryShutdown` and waits for the running ones.
+   */
+  readonly grpc?: GrpcServiceOptions | undefined;
   /** Port to listen on. Default: `$PORT`, else any free port. */
   readonly port?: number | undefined;
   /** Address to listen on. Default `127.0.0.1`. */
@@ -63,10 +91,13 @@ export interface PorticoService {
   /** The URL registered for this instance. */
   readonly url: string;
   readonly port: number;
+  /** The HTTP server (for a gRPC service, one that never listens; use `grpcServer`). */
   readonly server: Server;
+  /** The gRPC server of a service created with `grpc`. */
+  readonly grpcServer?: GrpcServerLike | undefined;
   /** Whether the registry last confirmed the registration. */
   readonly registered: boolean;
-  /** Requests being handled now. */
+  /** Requests being handled now (always 0 for a gRPC service: grpc-js counts its own calls). */
   readonly inflight: number;
   readonly draining: boolean;
   /**
@@ -96,12 +127,18 @@ const ID_UNSAFE = /[^A-Za-z0-9._:-]/g;
  *   },
  * });
  * console.log(`orders ${service.id} on ${service.url}`);
+ *
+ * @example
+ * // A gRPC server (@grpc/grpc-js) with its services added: the SDK binds it and registers `protocol: grpc`.
+ * const server = new grpc.Server();
+ * server.addService(GreeterService, { sayHello: (call, done) => done(null, { message: 'hi' }) });
+ * await createService({ name: 'greeter', version: '1.0.0', grpc: { server } });
  */
 export async function createService(options: ServiceOptions): Promise<PorticoService> {
+  if (options.grpc !== undefined) return createGrpcService(options, options.grpc);
   const source = options.handler ?? options.app;
-  if (source === undefined) throw new TypeError('createService needs a handler or an app');
+  if (source === undefined) throw new TypeError('createService needs a handler, an app or a grpc server');
   const listener = await toRequestListener(source);
-  const logger = options.logger ?? console;
   const host = options.host ?? '127.0.0.1';
 
   let inflight = 0;
@@ -125,6 +162,88 @@ export async function createService(options: ServiceOptions): Promise<PorticoSer
     });
   });
   const boundPort = (server.address() as AddressInfo).port;
+
+  return startLifecycle(options, host, boundPort, undefined, server, {
+    get inflight() {
+      return inflight;
+    },
+    async stop(registration) {
+      draining = true;
+      await registration.drain();
+      await delay(options.drainGraceMs ?? 1_000);
+      if (inflight > 0) {
+        await Promise.race([
+          new Promise<void>((resolve) => (idle = resolve)),
+          delay(options.drainTimeoutMs ?? 30_000),
+        ]);
+      }
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      await registration.deregister();
+      server.closeAllConnections();
+      await closed;
+    },
+  });
+}
+
+/**
+ * Registers a `@grpc/grpc-js` server: binds it unless it is bound, registers `protocol: grpc` (the gateway
+ * speaks HTTP/2 to it: h2c for an http url, h2 for https), heartbeats, and drains with `tryShutdown`, which
+ * refuses new calls and waits for the running ones (`forceShutdown` after `drainTimeoutMs`).
+ */
+async function createGrpcService(options: ServiceOptions, grpc: GrpcServiceOptions): Promise<PorticoService> {
+  const host = options.host ?? '127.0.0.1';
+  const { server: grpcServer } = grpc;
+  let boundPort = grpc.boundPort;
+  if (boundPort === undefined) {
+    // Loaded only here: services that bind their own server, and HTTP services, never load grpc-js through the SDK.
+    const credentials =
+      grpc.credentials ?? (await import('@grpc/grpc-js')).ServerCredentials.createInsecure();
+    const port = options.port ?? Number(process.env.PORT ?? 0);
+    const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+    boundPort = await new Promise<number>((resolve, reject) =>
+      grpcServer.bindAsync(address, credentials as never, (error, bound) =>
+        error === null ? resolve(bound) : reject(error),
+      ),
+    );
+  }
+  let running = true;
+  return startLifecycle(options, host, boundPort, 'grpc', createServer(), {
+    inflight: 0,
+    grpcServer,
+    async stop(registration) {
+      await registration.drain();
+      await delay(options.drainGraceMs ?? 1_000);
+      const shutdown = new Promise<void>((resolve) => grpcServer.tryShutdown(() => resolve()));
+      // tryShutdown refuses new calls (GOAWAY) and waits for the running ones.
+      const forced = delay(options.drainTimeoutMs ?? 30_000).then(() => {
+        if (running) grpcServer.forceShutdown();
+      });
+      await Promise.race([shutdown, forced]);
+      running = false;
+      await registration.deregister();
+    },
+  });
+}
+
+/** What differs between an HTTP and a gRPC service once it listens. */
+interface ServingParts {
+  readonly inflight: number;
+  readonly grpcServer?: GrpcServerLike | undefined;
+  /** Drains the registration, stops serving and deregisters. */
+  stop(registration: Registration): Promise<void>;
+}
+
+/** Registers a listening server, heartbeats, and drains on close and on SIGTERM/SIGINT. */
+async function startLifecycle(
+  options: ServiceOptions,
+  host: string,
+  boundPort: number,
+  protocol: 'grpc' | undefined,
+  server: Server,
+  parts: ServingParts,
+): Promise<PorticoService> {
+  const logger = options.logger ?? console;
   const advertisedHost = host === '0.0.0.0' || host === '::' ? hostname() : host;
   const url =
     options.url ??
@@ -138,6 +257,7 @@ export async function createService(options: ServiceOptions): Promise<PorticoSer
     id,
     body: {
       url,
+      ...(protocol === undefined ? {} : { protocol }),
       version: options.version,
       ttl,
       metadata: options.metadata,
@@ -149,6 +269,7 @@ export async function createService(options: ServiceOptions): Promise<PorticoSer
   });
 
   let closing: Promise<void> | undefined;
+  let draining = false;
   const onSignal = (signal: NodeJS.Signals): void => {
     logger.info(`portico sdk: ${signal}: draining ${options.name} ${id}`);
     service.close().then(
@@ -167,19 +288,7 @@ export async function createService(options: ServiceOptions): Promise<PorticoSer
       process.off('SIGINT', onSignal);
     }
     draining = true;
-    await registration.drain();
-    await delay(options.drainGraceMs ?? 1_000);
-    if (inflight > 0) {
-      await Promise.race([
-        new Promise<void>((resolve) => (idle = resolve)),
-        delay(options.drainTimeoutMs ?? 30_000),
-      ]);
-    }
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeIdleConnections();
-    await registration.deregister();
-    server.closeAllConnections();
-    await closed;
+    await parts.stop(registration);
     await connection.close();
   }
 
@@ -190,11 +299,12 @@ export async function createService(options: ServiceOptions): Promise<PorticoSer
     url,
     port: boundPort,
     server,
+    grpcServer: parts.grpcServer,
     get registered() {
       return registration.registered;
     },
     get inflight() {
-      return inflight;
+      return parts.inflight;
     },
     get draining() {
       return draining;

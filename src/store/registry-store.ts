@@ -7,8 +7,17 @@ import type { VersionStore } from './version-store.ts';
 
 export type InstanceStatus = 'passing' | 'critical' | 'draining';
 
+/**
+ * What a registered instance speaks: HTTP/1.1, HTTP/2 over TLS (h2) or with prior knowledge (h2c), or gRPC
+ * (HTTP/2: h2c for an http url, h2 for https).
+ */
+export type InstanceProtocol = 'http1' | 'h2' | 'h2c' | 'grpc';
+
 export interface InstanceHealthCheck {
+  /** `/grpc.health.v1.Health/Check` makes the check a gRPC health call. */
   readonly path: string;
+  /** The service named in a gRPC health call (`HealthCheckRequest.service`); absent: the whole server. */
+  readonly grpcService?: string | undefined;
   readonly intervalMs: number;
   readonly timeoutMs: number;
   readonly unhealthyThreshold: number;
@@ -20,6 +29,8 @@ export interface StoredInstance {
   readonly service: string;
   readonly id: string;
   readonly url: string;
+  /** Absent when the registration did not say (HTTP/1.1, or the service's configured protocol). */
+  readonly protocol?: InstanceProtocol | undefined;
   readonly version: string;
   readonly metadata: Readonly<Record<string, string>>;
   readonly status: InstanceStatus;

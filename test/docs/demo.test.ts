@@ -3,6 +3,8 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { resolve } from 'node:path';
 import { test } from 'node:test';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
 import { eventually } from '../helpers/eventually.ts';
 import { freePort } from '../helpers/portico-process.ts';
 
@@ -87,9 +89,34 @@ test('portico demo runs SDK services and every printed command gives the answer 
   const registry = await json('/v1/services ');
   assert.deepEqual(registry.services.map((s: { name: string }) => s.name).sort(), [
     'carts',
+    'greeter',
     'orders',
     'users',
   ]);
+  // The gRPC greeter: the printed gRPC-Web curl line, and a grpc-js client with the printed .proto (what the
+  // grpcurl line does; grpcurl itself is not installed here).
+  assert.match(await run('grpc-web-text'), /Hello, you! +greeter-1-1 .*grpc-status: 0/);
+  const grpcurl =
+    /^ {2}grpcurl -plaintext -proto (\S+) -d '\{"name":"you"\}' (\S+) portico\.demo\.v1\.Greeter\/SayHello/m.exec(
+      output,
+    );
+  assert.ok(grpcurl, `a grpcurl line in:\n${output}`);
+  const loaded = grpc.loadPackageDefinition(protoLoader.loadSync(grpcurl[1] as string)) as unknown as {
+    portico: { demo: { v1: { Greeter: grpc.ServiceClientConstructor } } };
+  };
+  type Reply = { message: string; servedBy: string };
+  const greeter = new loaded.portico.demo.v1.Greeter(
+    grpcurl[2] as string,
+    grpc.credentials.createInsecure(),
+  ) as unknown as grpc.Client & { SayHello(request: object, callback: grpc.requestCallback<Reply>): void };
+  try {
+    const reply = await new Promise<Reply | undefined>((resolveCall, reject) =>
+      greeter.SayHello({ name: 'demo' }, (err, answer) => (err === null ? resolveCall(answer) : reject(err))),
+    );
+    assert.deepEqual(reply, { message: 'Hello, demo!', servedBy: 'greeter-1-1' });
+  } finally {
+    greeter.close();
+  }
 
   child.kill('SIGINT');
   assert.equal(await exited, 0);

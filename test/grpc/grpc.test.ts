@@ -7,8 +7,10 @@ import {
   type Http2Server,
 } from 'node:http2';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
 import { createCertificateFolder, type CertificateFolder, type TestCa } from '../helpers/certificates.ts';
 import {
   EchoService,
@@ -21,6 +23,26 @@ import { eventually } from '../helpers/eventually.ts';
 import { freePort, startPortico, type PorticoProcess } from '../helpers/portico-process.ts';
 
 const apiKey = 'grpc-secret-key';
+
+interface DecodedStatus {
+  code: number;
+  message: string;
+  details: { typeUrl: string; value: Buffer }[];
+}
+const decoder = (
+  grpc.loadPackageDefinition(
+    protoLoader.loadSync(join(import.meta.dirname, 'rpc-status.proto'), { longs: Number, defaults: true }),
+  ) as unknown as { portico: { test: { rpc: { Decoder: grpc.ServiceClientConstructor } } } }
+).portico.test.rpc.Decoder.service;
+/** Decodes a `google.rpc.Status` with protobufjs (through proto-loader's method deserializers). */
+function decodeStatus(bytes: Buffer): DecodedStatus {
+  return decoder.DecodeStatus!.responseDeserialize(bytes) as DecodedStatus;
+}
+function decodeRetryInfo(bytes: Buffer): { retryDelay: { seconds: number; nanos: number } } {
+  return decoder.DecodeRetryInfo!.responseDeserialize(bytes) as {
+    retryDelay: { seconds: number; nanos: number };
+  };
+}
 
 interface UnaryOutcome {
   error: grpc.ServiceError | null;
@@ -49,8 +71,16 @@ describe('gRPC through the gateway', () => {
   let ca: TestCa;
   let echo: GrpcEcho;
   let broken: GrpcEcho;
+  /** SERVING as a whole server, NOT_SERVING for portico.test.Echo. */
+  let named: GrpcEcho;
   /** An HTTP/2 upstream that never answers (and, unlike grpc-js, does not enforce grpc-timeout itself). */
   let silent: Http2Server;
+  let silentStreams = 0;
+  /** RST_STREAM codes of the silent upstream's streams, as they close. */
+  const silentClosed: number[] = [];
+  /** A raw HTTP/2 gRPC upstream answering every call after 50 ms; counts the connections it gets. */
+  let counted: Http2Server;
+  let countedSessions = 0;
   let portico: PorticoProcess;
   let h2cPort: number;
   let tlsPort: number;
@@ -70,10 +100,31 @@ describe('gRPC through the gateway', () => {
     const site = ca.issue('site', { names: ['grpc.example.test'] });
     echo = await startGrpcEcho('echo-1');
     broken = await startGrpcEcho('broken', { unavailable: true });
+    named = await startGrpcEcho('named');
+    named.notServing.add('portico.test.Echo');
     silent = createHttp2Server();
-    silent.on('stream', (stream) => stream.resume());
+    silent.on('stream', (stream) => {
+      silentStreams++;
+      stream.resume();
+      stream.on('close', () => silentClosed.push(stream.rstCode ?? 0));
+    });
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     const silentPort = (silent.address() as AddressInfo).port;
+    counted = createHttp2Server();
+    counted.on('session', () => countedSessions++);
+    counted.on('stream', (stream) => {
+      stream.resume();
+      stream.on('end', () =>
+        setTimeout(() => {
+          stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+          stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+          // Msg { text: "counted" }
+          stream.end(Buffer.from([0, 0, 0, 0, 9, 0x0a, 7, ...Buffer.from('counted')]));
+        }, 50),
+      );
+    });
+    await new Promise<void>((resolve) => counted.listen(0, '127.0.0.1', resolve));
+    const countedPort = (counted.address() as AddressInfo).port;
     h2cPort = await freePort();
     tlsPort = await freePort();
     const hash = createHash('sha256').update(apiKey).digest('hex');
@@ -93,10 +144,20 @@ services:
   echo: { protocol: h2c, instances: [{ url: "${echo.url}" }] }
   down: { protocol: h2c, instances: [{ url: "http://127.0.0.1:1" }] }
   silent: { protocol: h2c, instances: [{ url: "http://127.0.0.1:${silentPort}" }] }
+  counted: { protocol: h2c, instances: [{ url: "http://127.0.0.1:${countedPort}" }] }
   checked:
     protocol: h2c
     instances: [{ url: "${broken.url}" }, { url: "${echo.url}" }]
     healthCheck: { path: /grpc.health.v1.Health/Check, interval: 100ms, timeout: 1s, unhealthyThreshold: 1 }
+  named:
+    protocol: h2c
+    instances: [{ url: "${named.url}" }, { url: "${echo.url}" }]
+    healthCheck:
+      path: /grpc.health.v1.Health/Check
+      grpcService: portico.test.Echo
+      interval: 100ms
+      timeout: 1s
+      unhealthyThreshold: 1
   retrying:
     protocol: h2c
     instances: [{ url: "${broken.url}" }, { url: "http://127.0.0.1:1" }, { url: "${echo.url}" }]
@@ -124,6 +185,12 @@ routes:
   - name: echo-checked
     match: { path: /portico.test.Echo/**, headers: { x-test-checked: "on" } }
     service: checked
+  - name: echo-named
+    match: { path: /portico.test.Echo/**, headers: { x-test-named: "on" } }
+    service: named
+  - name: echo-counted
+    match: { path: /portico.test.Echo/**, headers: { x-test-counted: "on" } }
+    service: counted
   - name: echo-down
     match: { path: /portico.test.Echo/**, headers: { x-test-down: "on" } }
     service: down
@@ -137,7 +204,9 @@ routes:
     await portico?.stop();
     await echo?.close();
     await broken?.close();
+    await named?.close();
     silent?.close();
+    counted?.close();
     certs?.remove();
   });
 
@@ -214,7 +283,18 @@ routes:
     assert.equal((await unary(client, { text: 'one' }, metadata)).error, null);
     const limited = await unary(client, { text: 'two' }, metadata);
     assert.equal(limited.error?.code, grpc.status.RESOURCE_EXHAUSTED);
-    assert.ok(Number(limited.error?.metadata.get('retry-after')[0]) > 0);
+    const retryAfter = Number(limited.error?.metadata.get('retry-after')[0]);
+    assert.ok(retryAfter > 0);
+    // google.rpc.RetryInfo in grpc-status-details-bin: the same delay, read as a gRPC client reads it.
+    const [details] = limited.error?.metadata.get('grpc-status-details-bin') ?? [];
+    assert.ok(Buffer.isBuffer(details), 'grpc-status-details-bin is sent');
+    const status = decodeStatus(details);
+    assert.equal(status.code, grpc.status.RESOURCE_EXHAUSTED);
+    assert.equal(status.message, limited.error?.details);
+    assert.equal(status.details.length, 1);
+    assert.equal(status.details[0]?.typeUrl, 'type.googleapis.com/google.rpc.RetryInfo');
+    const retryInfo = decodeRetryInfo(status.details[0]?.value ?? Buffer.alloc(0));
+    assert.deepEqual(retryInfo.retryDelay, { seconds: retryAfter, nanos: 0 });
   });
 
   test("the route's deadline answers DEADLINE_EXCEEDED from the gateway", async () => {
@@ -381,5 +461,50 @@ routes:
     } finally {
       broken.serving = true;
     }
+  });
+
+  test('a health check of one named gRPC service takes out an instance whose server as a whole is SERVING', async () => {
+    const metadata = new grpc.Metadata();
+    metadata.set('x-test-named', 'on');
+    const client = h2cClient();
+    await eventually(async () => {
+      for (let i = 0; i < 4; i++) {
+        const outcome = await unary(client, { text: 'named' }, metadata);
+        assert.equal(outcome.error, null);
+        assert.equal(outcome.answer?.servedBy, 'echo-1');
+      }
+    });
+    named.notServing.clear();
+    await eventually(async () => {
+      const served = new Set<string>();
+      for (let i = 0; i < 4; i++)
+        served.add((await unary(client, { text: 'named' }, metadata)).answer?.servedBy ?? '');
+      assert.ok(served.has('named'), 'the instance is back once its service is SERVING');
+    });
+  });
+
+  test('concurrent calls to an instance share one multiplexed HTTP/2 connection', async () => {
+    const metadata = new grpc.Metadata();
+    metadata.set('x-test-counted', 'on');
+    const outcomes = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => unary(h2cClient(), { text: `call-${i}` }, metadata)),
+    );
+    for (const outcome of outcomes) {
+      assert.equal(outcome.error, null);
+      assert.equal(outcome.answer?.text, 'counted');
+    }
+    assert.equal(countedSessions, 1);
+  });
+
+  test('a call the client cancels is cancelled on the instance too', async () => {
+    const metadata = new grpc.Metadata();
+    metadata.set('x-test-silent', 'on');
+    const before = silentStreams;
+    const closedBefore = silentClosed.length;
+    const call = h2cClient().Unary({ text: 'cancel me' }, metadata, {}, () => {});
+    await eventually(() => silentStreams > before);
+    call.cancel();
+    await eventually(() => assert.equal(silentClosed.length, closedBefore + 1));
+    assert.equal(silentClosed.at(-1), 8); // NGHTTP2_CANCEL
   });
 });

@@ -41,6 +41,10 @@ export interface GrpcEcho {
   readonly calls: string[];
   /** What `grpc.health.v1.Health/Check` answers (SERVING at start). */
   serving: boolean;
+  /** Services (`HealthCheckRequest.service`) the health check answers NOT_SERVING for, the server SERVING. */
+  readonly notServing: Set<string>;
+  /** The grpc-js server, for tests that hand it to the SDK. */
+  readonly server: grpc.Server;
   close(): Promise<void>;
 }
 
@@ -57,14 +61,16 @@ function delayOf(text: string | undefined): number {
  */
 export async function startGrpcEcho(
   name = 'echo',
-  options: { unavailable?: boolean } = {},
+  options: { unavailable?: boolean; bind?: boolean } = {},
 ): Promise<GrpcEcho> {
   const calls: string[] = [];
   const server = new grpc.Server();
   const echo: { serving: boolean } = { serving: true };
+  const notServing = new Set<string>();
   server.addService(health.grpc.health.v1.Health.service, {
-    Check(_call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) {
-      callback(null, { status: echo.serving ? 'SERVING' : 'NOT_SERVING' });
+    Check(call: grpc.ServerUnaryCall<{ service?: string }, unknown>, callback: grpc.sendUnaryData<unknown>) {
+      const serving = echo.serving && !notServing.has(call.request.service ?? '');
+      callback(null, { status: serving ? 'SERVING' : 'NOT_SERVING' });
     },
   });
   const trailer = (): grpc.Metadata => {
@@ -111,16 +117,22 @@ export async function startGrpcEcho(
       call.on('end', () => call.end(trailer()));
     },
   });
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, bound) =>
-      err === null ? resolve(bound) : reject(err),
-    ),
-  );
+  // `bind: false` leaves binding to the caller (the SDK binds servers it is handed without a port).
+  const port =
+    options.bind === false
+      ? 0
+      : await new Promise<number>((resolve, reject) =>
+          server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, bound) =>
+            err === null ? resolve(bound) : reject(err),
+          ),
+        );
   return {
     port,
     url: `http://127.0.0.1:${port}`,
     name,
     calls,
+    notServing,
+    server,
     get serving() {
       return echo.serving;
     },

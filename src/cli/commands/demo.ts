@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startGateway } from '../../gateway/gateway.ts';
 import { createDemoCertificate } from '../../demo/demo-certificate.ts';
+import { SAY_HELLO_PATH, writeGreeterProto } from '../../demo/greeter-service.ts';
 import { startDemoServices } from '../../demo/sample-services.ts';
 import { parseCommandArgs } from '../parse-command-args.ts';
 import { runUntilSignal } from './start.ts';
@@ -11,7 +12,7 @@ import { runUntilSignal } from './start.ts';
 const help = `Usage: portico demo [--port 8080] [--https-port 8443] [--admin-port 8081]
 
 Starts a gateway and sample services that register themselves with the SDK (users v1 and v2, orders,
-carts with a canary), prints a demo JWT, an API key and the commands to try, and runs until Ctrl-C.
+carts with a canary, a gRPC greeter), prints a demo JWT, an API key and the commands to try, and runs until Ctrl-C.
 The gateway also serves HTTPS with a self-signed certificate made at start (trust it with curl --cacert).
 `;
 
@@ -55,7 +56,12 @@ export async function runDemo(args: string[]): Promise<number> {
   const tokens = {
     admin: newToken(),
     read: newToken(),
-    services: { users: newToken(), orders: newToken(), carts: newToken() } as Record<string, string>,
+    services: {
+      users: newToken(),
+      orders: newToken(),
+      carts: newToken(),
+      greeter: newToken(),
+    } as Record<string, string>,
   };
   const tokenLines = [
     `  - { name: demo-admin, hash: "${hashOf(tokens.admin)}", role: admin }`,
@@ -67,11 +73,13 @@ export async function runDemo(args: string[]): Promise<number> {
   const dir = await mkdtemp(join(tmpdir(), 'portico-demo-'));
   const configFile = join(dir, 'portico.yaml');
   const certificate = await createDemoCertificate(dir);
+  const greeterProto = await writeGreeterProto(dir);
   await writeFile(
     configFile,
     `# Portico demo configuration (generated). The services register themselves through the SDK.
 listen:
   - address: 127.0.0.1:${values.port}
+    http2: { enabled: true } # h2c with prior knowledge (gRPC) next to HTTP/1.1
   - address: 127.0.0.1:${values['https-port']}
     tls: { certificates: [{ cert: ${JSON.stringify(certificate.certFile)}, key: ${JSON.stringify(certificate.keyFile)} }] }
 admin: { listen: 127.0.0.1:${values['admin-port']} }
@@ -91,6 +99,7 @@ services:
       "1": { deprecated: "2026-01-01", sunset: "2027-06-30", link: "https://example.com/users-v2" }
   orders: { loadBalancer: least-request }
   carts: { loadBalancer: consistent-hash, hashOn: "header:x-user-id" }
+  greeter: {} # a gRPC server: its instance registers with protocol grpc, so the gateway speaks h2c to it
 routes:
   - name: users
     match: { path: "/users/**", methods: [GET, POST, PUT, DELETE] }
@@ -106,6 +115,10 @@ routes:
     service: carts
     split: { "1": 90, "2": 10 }
   - { name: status, match: { path: /status, methods: [GET] }, service: users, rewrite: /healthz }
+  - name: greeter
+    match: { path: "/portico.demo.v1.Greeter/**" }
+    service: greeter
+    rateLimit: { limit: 20, window: 10s, by: ip }
 aggregates:
   - name: dashboard
     match: { path: "/dashboard/{userId}", methods: [GET] }
@@ -129,6 +142,13 @@ aggregates:
     throw err;
   }
   const jwt = demoJwt();
+  const hello = Buffer.from([0, 0, 0, 0, 5, 0x0a, 3, ...Buffer.from('you')]).toString('base64');
+  const greeterLines = services.services.some((s) => s.name === 'greeter')
+    ? `
+  grpcurl -plaintext -proto ${greeterProto} -d '{"name":"you"}' 127.0.0.1:${gateway.address.port} portico.demo.v1.Greeter/SayHello   # gRPC (h2c) through the gateway
+  curl -s -H 'content-type: application/grpc-web-text' -d ${hello} ${base}${SAY_HELLO_PATH} | base64 -d | tr -c '[:print:]' ' '; echo   # the same call as gRPC-Web from curl`
+    : `
+  (gRPC greeter not started: install @grpc/grpc-js to try gRPC through the gateway)`;
   console.log(`
 Portico demo is running.
   gateway  ${base}  and  ${secure} (certificate ${certificate.certFile}, made at start)
@@ -153,7 +173,7 @@ Try:
   curl -s ${base}/dashboard/42                  # aggregate: user, orders and cart in one answer
   curl -s ${base}/status                        # rewritten to /healthz
   curl -s --cacert ${certificate.certFile} ${secure}/users/42   # the same over HTTPS, trusting the demo's certificate
-  curl -s ${base}/nope                          # 404 route_not_found as problem+json
+  curl -s ${base}/nope                          # 404 route_not_found as problem+json${greeterLines}
   curl -s -H 'authorization: Bearer ${tokens.read}' ${admin}/v1/services   # the registry: services, versions, instances
   curl -s -H 'authorization: Bearer ${tokens.read}' '${admin}/v1/routes/match?method=GET&path=/orders/../users/1'
   curl -s -H 'authorization: Bearer ${tokens.read}' ${admin}/metrics | grep portico_http_requests_total

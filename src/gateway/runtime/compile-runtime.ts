@@ -105,7 +105,6 @@ export function compileRuntime(config: Config, deps: CompileDependencies): Runti
       createHealthChecker({
         instances: service.instances,
         tls: service.tls,
-        protocol: service.config.protocol,
         check: {
           path: check.path,
           intervalMs: parseDurationMs(check.interval),
@@ -113,6 +112,7 @@ export function compileRuntime(config: Config, deps: CompileDependencies): Runti
           unhealthyThreshold: check.unhealthyThreshold,
           healthyThreshold: check.healthyThreshold,
           expectStatus: check.expectStatus,
+          grpcService: check.grpcService,
         },
         ...(deps.onHealthTransition === undefined ? {} : { onTransition: deps.onHealthTransition }),
       }),

@@ -202,7 +202,10 @@ export class UpstreamTry implements Dispatcher.DispatchHandler {
     const fullPath = instance.pathPrefix + upstreamPathOf(ctx);
     instance.inflight++;
     instance.awaiting++;
-    instance.pool.dispatch(
+    // gRPC calls to HTTP/2 instances share one multiplexed session; everything else goes through undici.
+    const dispatcher =
+      ctx.grpc !== undefined && instance.protocol !== 'http1' ? instance.http2 : instance.pool;
+    dispatcher.dispatch(
       {
         path: ctx.query === '' ? fullPath : `${fullPath}?${ctx.query}`,
         method: req.method as Dispatcher.HttpMethod,

@@ -1,7 +1,9 @@
-import { Agent, request } from 'undici';
+import { request } from 'undici';
+import { GRPC_HEALTH_PATH } from '../../http/grpc-health.ts';
 import type { UpstreamTls } from './upstream-tls.ts';
-import type { Instance, UpstreamProtocol } from './instance.ts';
+import type { Instance } from './instance.ts';
 import type { InstanceChange, InstanceSet } from './instance-set.ts';
+import { checkGrpcHealth, ProbeAgents } from './probe-agents.ts';
 
 /** Active check settings with durations already parsed to milliseconds. */
 export interface HealthCheckSettings {
@@ -15,6 +17,8 @@ export interface HealthCheckSettings {
   healthyThreshold: number;
   /** `2xx`-style class or an exact code such as `204`. */
   expectStatus: string;
+  /** With the gRPC health path: the service asked about (`HealthCheckRequest.service`); '' for the whole server. */
+  grpcService?: string | undefined;
 }
 
 /** Consecutive probe outcomes of one instance. */
@@ -75,12 +79,7 @@ export interface HealthCheckerOptions {
   onTransition?: HealthTransitionListener;
   /** TLS settings of the service, so probes of https instances verify as the proxy does. */
   tls?: UpstreamTls | undefined;
-  /** The HTTP version the service speaks (h2, h2c): probes use the same. */
-  protocol?: UpstreamProtocol | undefined;
 }
-
-/** The standard gRPC health service's method: a check on this path is a gRPC health check. */
-export const GRPC_HEALTH_PATH = '/grpc.health.v1.Health/Check';
 
 export interface HealthChecker {
   /** Probes every instance now and then every interval, including instances added later. */
@@ -113,8 +112,9 @@ const realTimers: HealthCheckTimers = {
  * never pile up probes); `unhealthyThreshold` failures in a row eject it through
  * `InstanceSet.setHealth`, `healthyThreshold` successes in a row restore it.
  *
- * The default probe sends GET `path` to `instance.origin` through a small undici Agent owned by
- * the checker, so probes never queue behind proxied traffic in the instance's pool.
+ * The default probe sends GET `path` to `instance.origin` (or, for the gRPC health path, calls the gRPC health
+ * service) over the instance's own HTTP version, through small undici agents owned by the checker, so probes
+ * never queue behind proxied traffic in the instance's pool.
  *
  * @example
  * const checker = createHealthChecker({
@@ -130,7 +130,7 @@ export function createHealthChecker(options: HealthCheckerOptions): HealthChecke
   const timers = options.timers ?? realTimers;
   const expected = parseExpectStatus(check.expectStatus);
   const tracked = new Map<Instance, Tracked>();
-  let agent: Agent | undefined;
+  let agents: ProbeAgents | undefined;
   let probe: Probe | undefined = options.probe;
   let unsubscribe: (() => void) | undefined;
 
@@ -195,22 +195,16 @@ export function createHealthChecker(options: HealthCheckerOptions): HealthChecke
     start() {
       if (unsubscribe !== undefined) return;
       if (probe === undefined) {
-        const protocol = options.protocol ?? 'http1';
-        const h2c = protocol === 'h2c';
-        agent = new Agent({
+        agents = new ProbeAgents({
           connections: 1,
-          pipelining: 1,
-          connectTimeout: check.timeoutMs,
-          keepAliveTimeout: Math.max(check.intervalMs * 2, 1000),
-          ...(protocol === 'http1' ? {} : { allowH2: true }),
-          ...(options.tls === undefined && !h2c
-            ? {}
-            : { connect: { ...options.tls, ...(h2c ? { useH2c: true } : {}) } }),
+          connectTimeoutMs: check.timeoutMs,
+          keepAliveTimeoutMs: Math.max(check.intervalMs * 2, 1000),
+          tls: options.tls,
         });
         probe =
           check.path === GRPC_HEALTH_PATH
-            ? createGrpcHealthProbe(agent)
-            : createHttpProbe(agent, check.path, expected);
+            ? createGrpcHealthProbe(agents, check.grpcService ?? '')
+            : createHttpProbe(agents, check.path, expected);
       }
       unsubscribe = instances.onChange(onChange);
       for (const instance of instances.all) track(instance);
@@ -219,8 +213,8 @@ export function createHealthChecker(options: HealthCheckerOptions): HealthChecke
       unsubscribe?.();
       unsubscribe = undefined;
       for (const instance of [...tracked.keys()]) untrack(instance);
-      const owned = agent;
-      agent = undefined;
+      const owned = agents;
+      agents = undefined;
       if (owned !== undefined) {
         probe = options.probe;
         await owned.close();
@@ -244,11 +238,11 @@ export function parseExpectStatus(expectStatus: string): StatusMatcher {
   return (status) => status === exact;
 }
 
-function createHttpProbe(agent: Agent, path: string, expected: StatusMatcher): Probe {
+function createHttpProbe(agents: ProbeAgents, path: string, expected: StatusMatcher): Probe {
   return async function httpProbe(instance, signal) {
     const response = await request(instance.origin + path, {
       method: 'GET',
-      dispatcher: agent,
+      dispatcher: agents.get(instance.protocol),
       signal,
       headers: { 'user-agent': 'portico-health-check' },
     });
@@ -261,32 +255,13 @@ function createHttpProbe(agent: Agent, path: string, expected: StatusMatcher): P
   };
 }
 
-/** An empty `HealthCheckRequest` (the whole server) in one gRPC frame. */
-const grpcHealthRequest = Buffer.alloc(5);
-
 /**
- * The standard gRPC health check (grpc/doc/health-checking.md): `Check` for the whole server, healthy when the
- * call ends with status OK and the answer says SERVING (`HealthCheckResponse.status = 1`, bytes 08 01).
+ * The standard gRPC health check (grpc/doc/health-checking.md): `Check` for the whole server, or for one named
+ * service, over the instance's own HTTP version.
  */
-function createGrpcHealthProbe(agent: Agent): Probe {
-  return async function grpcHealthProbe(instance, signal) {
-    const response = await request(instance.origin + GRPC_HEALTH_PATH, {
-      method: 'POST',
-      dispatcher: agent,
-      signal,
-      headers: { 'content-type': 'application/grpc', te: 'trailers', 'user-agent': 'portico-health-check' },
-      body: grpcHealthRequest,
-    });
-    const bytes = Buffer.from(await response.body.arrayBuffer());
-    // undici's request() leaves HTTP/2 trailers out: a failed call shows its status in the head (Trailers-Only)
-    // or sends no SERVING message, so the message decides.
-    const status = response.headers['grpc-status'] ?? response.trailers['grpc-status'];
-    if (status !== undefined && status !== '0')
-      return { ok: false, status: response.statusCode, reason: `grpc-status ${String(status)}` };
-    const serving = bytes.length >= 7 && bytes[5] === 0x08 && bytes[6] === 1;
-    return serving
-      ? { ok: true, status: response.statusCode }
-      : { ok: false, status: response.statusCode, reason: 'not SERVING' };
+function createGrpcHealthProbe(agents: ProbeAgents, service: string): Probe {
+  return function grpcHealthProbe(instance, signal) {
+    return checkGrpcHealth(agents.get(instance.protocol), instance.origin, service, signal);
   };
 }
 

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { Agent, request } from 'undici';
+import { request } from 'undici';
+import { GRPC_HEALTH_PATH } from '../../http/grpc-health.ts';
 import type { GuardedLookup } from '../../registry/address-policy.ts';
 import type { Registry } from '../../registry/registry.ts';
 import type {
@@ -9,6 +10,8 @@ import type {
   StoredInstance,
 } from '../../store/registry-store.ts';
 import { countStreak, withAbort, type HealthCheckTimers } from './health-checker.ts';
+import { checkGrpcHealth, ProbeAgents } from './probe-agents.ts';
+import { upstreamProtocolOf } from './registered-instances.ts';
 
 /** Probes one registered instance; resolves true when it is healthy. `signal` aborts on timeout or stop. */
 export type RegisteredProbe = (instance: StoredInstance, signal: AbortSignal) => Promise<boolean>;
@@ -80,7 +83,7 @@ export function createRegisteredHealthChecks(options: RegisteredHealthOptions): 
   const onError = options.onError ?? (() => {});
   const tracked = new Map<string, Tracked>();
   let probe = options.probe;
-  let agent: Agent | undefined;
+  let agents: ProbeAgents | undefined;
   let detach: (() => void)[] = [];
   let running = false;
 
@@ -101,7 +104,12 @@ export function createRegisteredHealthChecks(options: RegisteredHealthOptions): 
       return;
     }
     const entry = tracked.get(key);
-    if (entry !== undefined && entry.instance.url === instance.url && sameCheck(entry.check, check)) {
+    if (
+      entry !== undefined &&
+      entry.instance.url === instance.url &&
+      entry.instance.protocol === instance.protocol &&
+      sameCheck(entry.check, check)
+    ) {
       entry.instance = instance;
       return;
     }
@@ -210,13 +218,12 @@ export function createRegisteredHealthChecks(options: RegisteredHealthOptions): 
       if (running) return;
       running = true;
       if (probe === undefined) {
-        agent = new Agent({
+        agents = new ProbeAgents({
           connections: 4,
-          pipelining: 1,
-          keepAliveTimeout: 10_000,
-          ...(options.lookup === undefined ? {} : { connect: { lookup: options.lookup } }),
+          keepAliveTimeoutMs: 10_000,
+          lookup: options.lookup,
         });
-        probe = createHttpProbe(agent);
+        probe = createProbe(agents);
       }
       // Subscribing and reading the snapshot in one tick: no change falls between them.
       detach = [
@@ -243,20 +250,31 @@ export function createRegisteredHealthChecks(options: RegisteredHealthOptions): 
         // Handing leases back lets another node take over at once instead of after the lease lapses.
         await Promise.allSettled(held.map((key) => lease.release(key, nodeId)));
       }
-      const owned = agent;
-      agent = undefined;
+      const owned = agents;
+      agents = undefined;
       probe = options.probe;
       await owned?.close();
     },
   };
 }
 
-function createHttpProbe(agent: Agent): RegisteredProbe {
+/**
+ * GET on the check's path over the instance's declared HTTP version, or the standard gRPC health call when the
+ * path is the gRPC health method (over HTTP/2 always: h2c for http, h2 for https).
+ */
+function createProbe(agents: ProbeAgents): RegisteredProbe {
   return async function probeRegistered(instance, signal) {
     const check = instance.healthCheck as InstanceHealthCheck;
-    const response = await request(new URL(instance.url).origin + check.path, {
+    const origin = new URL(instance.url).origin;
+    const declared = upstreamProtocolOf(instance) ?? 'http1';
+    if (check.path === GRPC_HEALTH_PATH) {
+      const protocol = declared !== 'http1' ? declared : origin.startsWith('https:') ? 'h2' : 'h2c';
+      const outcome = await checkGrpcHealth(agents.get(protocol), origin, check.grpcService ?? '', signal);
+      return outcome.ok;
+    }
+    const response = await request(origin + check.path, {
       method: 'GET',
-      dispatcher: agent,
+      dispatcher: agents.get(declared),
       signal,
       headers: { 'user-agent': 'portico-health-check' },
     });
@@ -268,6 +286,7 @@ function createHttpProbe(agent: Agent): RegisteredProbe {
 function sameCheck(a: InstanceHealthCheck, b: InstanceHealthCheck): boolean {
   return (
     a.path === b.path &&
+    a.grpcService === b.grpcService &&
     a.intervalMs === b.intervalMs &&
     a.timeoutMs === b.timeoutMs &&
     a.unhealthyThreshold === b.unhealthyThreshold &&

@@ -2,7 +2,7 @@ import type { Logger } from '../../observability/logger.ts';
 import type { GuardedLookup } from '../../registry/address-policy.ts';
 import type { RegistryChange, StoredInstance } from '../../store/registry-store.ts';
 import type { Runtime } from '../runtime/compile-runtime.ts';
-import { Instance } from './instance.ts';
+import { Instance, type UpstreamProtocol } from './instance.ts';
 
 const defaultConnectTimeoutMs = 2_000;
 const keepAliveTimeoutMs = 4_000;
@@ -52,10 +52,12 @@ export class RegisteredInstances {
     const existing = this.#byKey.get(key);
     const service = this.#runtime()?.services.get(stored.service);
     const set = service?.instances;
+    const protocol = upstreamProtocolOf(stored) ?? service?.config.protocol;
     if (
       existing !== undefined &&
       existing.url.href === new URL(stored.url).href &&
-      existing.version === stored.version
+      existing.version === stored.version &&
+      existing.protocol === (protocol ?? 'http1')
     ) {
       if (set !== undefined && set.get(existing.id) === existing) set.setStatus(existing, stored.status);
       else existing.status = stored.status;
@@ -73,7 +75,7 @@ export class RegisteredInstances {
       {
         connectTimeoutMs: service?.connectTimeoutMs ?? defaultConnectTimeoutMs,
         tls: service?.tls,
-        protocol: service?.config.protocol,
+        protocol,
         keepAliveTimeoutMs,
         lookup: this.#lookup,
       },
@@ -99,6 +101,16 @@ export class RegisteredInstances {
     void instance.close();
     this.#logger.debug({ service, instance: id }, 'instance deregistered');
   }
+}
+
+/**
+ * The HTTP version the gateway speaks to a registered instance that declared its protocol: a gRPC server is
+ * HTTP/2, by ALPN over TLS or with prior knowledge on a plain connection, whatever its service's config says.
+ * Undefined when the registration did not say (the service's `protocol` applies).
+ */
+export function upstreamProtocolOf(stored: StoredInstance): UpstreamProtocol | undefined {
+  if (stored.protocol !== 'grpc') return stored.protocol;
+  return stored.url.startsWith('https:') ? 'h2' : 'h2c';
 }
 
 function keyOf(service: string, id: string): string {
