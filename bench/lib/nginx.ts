@@ -79,27 +79,8 @@ ${httpCommon(dir)}  sendfile on;
 }
 
 /** Writes a reverse-proxy config with a keep-alive upstream pool and returns the path of nginx.conf. */
-export async function writeProxyConfig(dir: string, port: number, upstreamOrigin: string): Promise<string> {
-  await preparePrefix(dir);
-  const upstream = new URL(upstreamOrigin);
-  const conf = `${common(dir)}http {
-${httpCommon(dir)}  upstream bench_upstream {
-    server ${upstream.host};
-    keepalive 128;
-  }
-  server {
-    listen 127.0.0.1:${port} backlog=16384;
-    location / {
-      proxy_pass http://bench_upstream;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-    }
-  }
-}
-`;
-  const file = join(dir, 'nginx.conf');
-  await writeFile(file, conf);
-  return file;
+export function writeProxyConfig(dir: string, port: number, upstreamOrigin: string): Promise<string> {
+  return writeReverseProxy(dir, port, upstreamOrigin, false);
 }
 
 /** Arguments that run nginx in the foreground on one config, with its error log kept in `dir`. */
@@ -112,17 +93,25 @@ export function nginxArgs(dir: string, confFile: string): string[] {
  * HTTP/1.1 upstream pool, and returns the path of nginx.conf. nginx 1.25.1 spells it `http2 on;`; older builds
  * (Debian 12 ships 1.22) take the `http2` parameter of `listen`, used here so that both run it.
  */
-export async function writeH2ProxyConfig(dir: string, port: number, upstreamOrigin: string): Promise<string> {
+export function writeH2ProxyConfig(dir: string, port: number, upstreamOrigin: string): Promise<string> {
+  return writeReverseProxy(dir, port, upstreamOrigin, true);
+}
+
+async function writeReverseProxy(
+  dir: string,
+  port: number,
+  upstreamOrigin: string,
+  h2c: boolean,
+): Promise<string> {
   await preparePrefix(dir);
   const upstream = new URL(upstreamOrigin);
   const conf = `${common(dir)}http {
-${httpCommon(dir)}  http2_max_concurrent_streams 128;
-  upstream bench_upstream {
+${httpCommon(dir)}${h2c ? '  http2_max_concurrent_streams 128;\n' : ''}  upstream bench_upstream {
     server ${upstream.host};
     keepalive 128;
   }
   server {
-    listen 127.0.0.1:${port} http2 backlog=16384;
+    listen 127.0.0.1:${port}${h2c ? ' http2' : ''} backlog=16384;
     location / {
       proxy_pass http://bench_upstream;
       proxy_http_version 1.1;
