@@ -13,7 +13,10 @@ interface Outcome {
 }
 
 /** Dispatches one POST and resolves with what the handler saw. */
-function call(dispatcher: Http2Dispatcher, options: { headersTimeout?: number } = {}): Promise<Outcome> {
+function call(
+  dispatcher: Http2Dispatcher,
+  options: { headersTimeout?: number; path?: string } = {},
+): Promise<Outcome> {
   return new Promise((resolve) => {
     const outcome: Outcome = { body: [] };
     const handler: LegacyHandler = {
@@ -39,7 +42,7 @@ function call(dispatcher: Http2Dispatcher, options: { headersTimeout?: number } 
     };
     dispatcher.dispatch(
       {
-        path: '/pkg.Svc/Call',
+        path: options.path ?? '/pkg.Svc/Call',
         method: 'POST',
         headers: [
           'host',
@@ -163,4 +166,41 @@ test('a reset stream fails with UND_ERR_SOCKET (a reset, retryable when nothing 
   });
   const outcome = await call(dispatcher);
   assert.equal(outcome.error?.code, 'UND_ERR_SOCKET');
+});
+
+test('a session idle for the keep-alive timeout is closed; a long stream is never cut by it', async (t) => {
+  const server: Http2Server = createServer();
+  let opened = 0;
+  let closed = 0;
+  server.on('session', (session) => {
+    opened++;
+    session.on('close', () => closed++);
+  });
+  server.on('stream', (stream, headers) => {
+    stream.on('error', () => {});
+    if (headers[':path'] === '/pkg.Svc/Slow') setTimeout(() => answerAtEnd(stream), 400);
+    else answerAtEnd(stream);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const dispatcher = new Http2Dispatcher({
+    origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    connectTimeoutMs: 2_000,
+    idleTimeoutMs: 150,
+  });
+  t.after(async () => {
+    await dispatcher.close();
+    server.close();
+  });
+
+  // A call longer than the idle timeout keeps its session.
+  const slow = await call(dispatcher, { path: '/pkg.Svc/Slow' });
+  assert.equal(slow.error, undefined);
+  assert.equal(slow.status, 200);
+  assert.equal(closed, 0);
+  // Idle past the timeout: the session goes, and the next call opens a new one.
+  const deadline = Date.now() + 5000;
+  while (closed === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 25));
+  assert.equal(closed, 1);
+  assert.equal((await call(dispatcher)).error, undefined);
+  assert.equal(opened, 2);
 });

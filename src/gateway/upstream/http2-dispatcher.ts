@@ -16,6 +16,8 @@ export interface Http2DispatcherOptions {
   /** `http://host:port` (h2c with prior knowledge) or `https://host:port` (h2 by ALPN). */
   readonly origin: string;
   readonly connectTimeoutMs: number;
+  /** A session with no stream open for this long is closed (the pool's keep-alive timeout); 0 keeps it. */
+  readonly idleTimeoutMs?: number | undefined;
   readonly lookup?: GuardedLookup | undefined;
   readonly tls?: UpstreamTls | undefined;
 }
@@ -56,6 +58,12 @@ export class Http2Dispatcher {
   readonly #options: Http2DispatcherOptions;
   #session: ClientHttp2Session | undefined;
   #closed = false;
+  /** Streams open on the current session; the idle timer runs while there are none. */
+  #open = 0;
+  #idleTimer: NodeJS.Timeout | undefined;
+  readonly #onStreamClose = (): void => {
+    if (--this.#open === 0) this.#armIdleTimer();
+  };
 
   constructor(options: Http2DispatcherOptions) {
     this.#options = options;
@@ -78,12 +86,34 @@ export class Http2Dispatcher {
       return false;
     }
     new Http2Exchange(stream, options, handler);
+    if (this.#open++ === 0) clearTimeout(this.#idleTimer);
+    stream.once('close', this.#onStreamClose);
     return true;
+  }
+
+  /**
+   * Closes the session once it has carried no stream for `idleTimeoutMs`, as undici's keep-alive timeout does
+   * for its connections: an idle session to an instance that went away without a FIN (a partition, a host
+   * gone) is never reused, and the next call opens a fresh one, whose failure to connect is retried elsewhere.
+   * Long streams are never cut: the timer runs only while no stream is open.
+   */
+  #armIdleTimer(): void {
+    const idleMs = this.#options.idleTimeoutMs ?? 0;
+    if (idleMs <= 0) return;
+    clearTimeout(this.#idleTimer);
+    const session = this.#session;
+    this.#idleTimer = setTimeout(() => {
+      if (this.#open > 0 || session === undefined || this.#session !== session) return;
+      this.#session = undefined;
+      session.close();
+    }, idleMs);
+    this.#idleTimer.unref();
   }
 
   /** Lets running streams finish, then closes the session. */
   async close(): Promise<void> {
     this.#closed = true;
+    clearTimeout(this.#idleTimer);
     const session = this.#session;
     this.#session = undefined;
     if (session === undefined || session.destroyed) return;

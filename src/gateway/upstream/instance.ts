@@ -126,6 +126,7 @@ export class Instance {
     this.#http2 ??= new Http2Dispatcher({
       origin: this.origin,
       connectTimeoutMs: this.#poolOptions.connectTimeoutMs,
+      idleTimeoutMs: this.#poolOptions.keepAliveTimeoutMs,
       lookup: this.#poolOptions.lookup,
       tls: this.tls,
     });
