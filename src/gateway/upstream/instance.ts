@@ -1,7 +1,7 @@
 import type { Pool } from 'undici';
 import type { GuardedLookup } from '../../registry/address-policy.ts';
-import { Http2Dispatcher } from './http2-dispatcher.ts';
-import { originPools, type UpstreamProtocol } from './origin-pools.ts';
+import type { Http2Dispatcher } from './http2-dispatcher.ts';
+import { originPools, originSessions, type PoolKey, type UpstreamProtocol } from './origin-pools.ts';
 import type { UpstreamTls } from './upstream-tls.ts';
 
 export type InstanceStatus = 'passing' | 'critical' | 'draining';
@@ -104,17 +104,9 @@ export class Instance {
     return this.#poolOptions.protocol ?? 'http1';
   }
 
-  /** The connection pool of this instance's origin, shared with every instance on it (see `OriginPools`). */
+  /** The connection pool of this instance's origin, shared with every instance on it (see `SharedByOrigin`). */
   get pool(): Pool {
-    this.#pool ??= originPools.acquire({
-      origin: this.origin,
-      connections: this.#poolOptions.connections ?? null,
-      connectTimeoutMs: this.#poolOptions.connectTimeoutMs,
-      keepAliveTimeoutMs: this.#poolOptions.keepAliveTimeoutMs,
-      lookup: this.#poolOptions.lookup,
-      tls: this.tls,
-      protocol: this.#poolOptions.protocol ?? 'http1',
-    });
+    this.#pool ??= originPools.acquire(this.#poolKey());
     return this.#pool;
   }
 
@@ -123,14 +115,20 @@ export class Instance {
    * POST alone on a connection of `pool` (ADR 8), which costs a gRPC proxy about half its calls/s.
    */
   get http2(): Http2Dispatcher {
-    this.#http2 ??= new Http2Dispatcher({
+    this.#http2 ??= originSessions.acquire(this.#poolKey());
+    return this.#http2;
+  }
+
+  #poolKey(): PoolKey {
+    return {
       origin: this.origin,
+      connections: this.#poolOptions.connections ?? null,
       connectTimeoutMs: this.#poolOptions.connectTimeoutMs,
-      idleTimeoutMs: this.#poolOptions.keepAliveTimeoutMs,
+      keepAliveTimeoutMs: this.#poolOptions.keepAliveTimeoutMs,
       lookup: this.#poolOptions.lookup,
       tls: this.tls,
-    });
-    return this.#http2;
+      protocol: this.#poolOptions.protocol ?? 'http1',
+    };
   }
 
   /** Lets go of the shared pool (the last instance on it closes it after in-flight requests finish) and closes
@@ -142,7 +140,7 @@ export class Instance {
     this.#http2 = undefined;
     await Promise.all([
       pool === undefined ? undefined : originPools.release(pool),
-      http2 === undefined ? undefined : http2.close(),
+      http2 === undefined ? undefined : originSessions.release(http2),
     ]);
   }
 }

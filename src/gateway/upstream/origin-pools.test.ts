@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Instance } from './instance.ts';
-import { OriginPools, originPools } from './origin-pools.ts';
+import { createOriginPool, originPools, originSessions, SharedByOrigin } from './origin-pools.ts';
 
 const settings = { connectTimeoutMs: 1000, keepAliveTimeoutMs: 4000 };
 
@@ -27,7 +27,7 @@ test('ten thousand instances on two origins hold two pools, closed with the last
 });
 
 test('instances with different connection settings, TLS or protocol do not share a pool', async () => {
-  const pools = new OriginPools();
+  const pools = new SharedByOrigin(createOriginPool);
   const base = {
     origin: 'https://127.0.0.1:9',
     connections: null,
@@ -48,4 +48,24 @@ test('instances with different connection settings, TLS or protocol do not share
   assert.equal(new Set([a, ...other]).size, 5);
   for (const pool of [a, a, ...other]) await pools.release(pool);
   assert.equal(pools.size, 0);
+});
+
+test('gRPC instances on one origin share one multiplexed HTTP/2 session, closed with the last of them', async () => {
+  const before = originSessions.size;
+  const instances: Instance[] = [];
+  for (let i = 0; i < 1_000; i++) {
+    instances.push(
+      new Instance(
+        { id: `g${i}`, service: 'greeter', url: 'http://127.0.0.1:3/', source: 'registry' },
+        { ...settings, protocol: 'h2c' },
+      ),
+    );
+  }
+  const sessions = new Set(instances.map((instance) => instance.http2));
+  assert.equal(sessions.size, 1);
+  assert.equal(originSessions.size, before + 1);
+  for (const instance of instances.slice(0, -1)) await instance.close();
+  assert.equal(originSessions.size, before + 1, 'the session stays while an instance uses it');
+  await instances.at(-1)?.close();
+  assert.equal(originSessions.size, before);
 });

@@ -1,5 +1,6 @@
 import { Pool } from 'undici';
 import type { GuardedLookup } from '../../registry/address-policy.ts';
+import { Http2Dispatcher } from './http2-dispatcher.ts';
 import type { UpstreamTls } from './upstream-tls.ts';
 
 /** The HTTP version spoken to an origin (a service's `protocol`). */
@@ -19,62 +20,60 @@ export interface PoolKey {
   readonly protocol: UpstreamProtocol;
 }
 
-interface Entry {
-  readonly pool: Pool;
+interface Entry<T> {
+  readonly value: T;
   refs: number;
 }
 
 /**
- * Connection pools shared by every instance on one origin with the same settings, counted by reference.
- * Ten thousand registered instance ids on a handful of origins (one process per port, many ids each, or ids
- * that churn) then hold a handful of pools and their sockets, not ten thousand; a pool closes, after its
- * in-flight requests, when the last instance using it is closed.
+ * Connections shared by every instance on one origin with the same settings, counted by reference: undici pools
+ * (`originPools`) and the multiplexed HTTP/2 sessions of gRPC calls (`originSessions`). Ten thousand registered
+ * instance ids on a handful of origins (one process per port, many ids each, or ids that churn) then hold a
+ * handful of pools and their sockets, not ten thousand; a pool or session closes, after its in-flight requests,
+ * when the last instance using it is closed.
  *
  * @example
  * const pool = originPools.acquire({ origin, connections: null, connectTimeoutMs, keepAliveTimeoutMs, lookup, tls, protocol: 'http1' });
  * // … later, once per acquire:
  * await originPools.release(pool);
  */
-export class OriginPools {
-  readonly #entries = new Map<string, Entry>();
-  readonly #byPool = new Map<Pool, string>();
+export class SharedByOrigin<T extends { close(): Promise<void> }> {
+  readonly #create: (key: PoolKey) => T;
+  readonly #entries = new Map<string, Entry<T>>();
+  readonly #byValue = new Map<T, string>();
   /** Identities of lookup functions and TLS settings, for the key. */
   readonly #ids = new WeakMap<object, number>();
   #nextId = 1;
 
-  /** The pool for `key`, created on first use; pair each call with one {@link OriginPools.release}. */
-  acquire(key: PoolKey): Pool {
+  constructor(create: (key: PoolKey) => T) {
+    this.#create = create;
+  }
+
+  /** The pool or session for `key`, created on first use; pair each call with one {@link SharedByOrigin.release}. */
+  acquire(key: PoolKey): T {
     const id = this.#keyOf(key);
     let entry = this.#entries.get(id);
     if (entry === undefined) {
-      const pool = new Pool(key.origin, {
-        connections: key.connections,
-        connectTimeout: key.connectTimeoutMs,
-        keepAliveTimeout: key.keepAliveTimeoutMs,
-        keepAliveMaxTimeout: key.keepAliveTimeoutMs,
-        ...http2OptionsOf(key.protocol),
-        ...connectOptionsOf(key.lookup, key.tls, key.protocol === 'h2c'),
-      });
-      entry = { pool, refs: 0 };
+      entry = { value: this.#create(key), refs: 0 };
       this.#entries.set(id, entry);
-      this.#byPool.set(pool, id);
+      this.#byValue.set(entry.value, id);
     }
     entry.refs++;
-    return entry.pool;
+    return entry.value;
   }
 
-  /** Drops one reference; the last one closes the pool once its in-flight requests finish. */
-  async release(pool: Pool): Promise<void> {
-    const id = this.#byPool.get(pool);
+  /** Drops one reference; the last one closes it once its in-flight requests finish. */
+  async release(value: T): Promise<void> {
+    const id = this.#byValue.get(value);
     if (id === undefined) return;
     const entry = this.#entries.get(id);
     if (entry === undefined || --entry.refs > 0) return;
     this.#entries.delete(id);
-    this.#byPool.delete(pool);
-    await pool.close();
+    this.#byValue.delete(value);
+    await value.close();
   }
 
-  /** Pools open now (for tests and metrics). */
+  /** Pools or sessions open now (for tests and metrics). */
   get size(): number {
     return this.#entries.size;
   }
@@ -89,6 +88,18 @@ export class OriginPools {
     if (id === undefined) this.#ids.set(value, (id = this.#nextId++));
     return id;
   }
+}
+
+/** An undici pool for `key`. */
+export function createOriginPool(key: PoolKey): Pool {
+  return new Pool(key.origin, {
+    connections: key.connections,
+    connectTimeout: key.connectTimeoutMs,
+    keepAliveTimeout: key.keepAliveTimeoutMs,
+    keepAliveMaxTimeout: key.keepAliveTimeoutMs,
+    ...http2OptionsOf(key.protocol),
+    ...connectOptionsOf(key.lookup, key.tls, key.protocol === 'h2c'),
+  });
 }
 
 /**
@@ -114,4 +125,16 @@ function connectOptionsOf(
 }
 
 /** The process's pools; instances take theirs from here (see `Instance.pool`). */
-export const originPools = new OriginPools();
+export const originPools = new SharedByOrigin<Pool>(createOriginPool);
+
+/** The process's multiplexed HTTP/2 sessions for gRPC calls (see `Instance.http2`). */
+export const originSessions = new SharedByOrigin<Http2Dispatcher>(
+  (key) =>
+    new Http2Dispatcher({
+      origin: key.origin,
+      connectTimeoutMs: key.connectTimeoutMs,
+      idleTimeoutMs: key.keepAliveTimeoutMs,
+      lookup: key.lookup,
+      tls: key.tls,
+    }),
+);
