@@ -33,7 +33,8 @@ export function writeHttp2Head(
   // What the compatibility writeHead does for a closed stream: nothing.
   if (stream.destroyed || stream.closed) return;
   const set = compat.getHeaderNames();
-  for (let i = 0; i < set.length; i++) keepStageHeader(headers, set[i] as string, compat.getHeader(set[i] as string));
+  for (let i = 0; i < set.length; i++)
+    keepStageHeader(headers, set[i] as string, compat.getHeader(set[i] as string));
   compat.statusCode = statusCode;
   headers.push(':status', String(statusCode));
   stream.respond(headers, trailersMayFollow ? withTrailers : withoutTrailers);
@@ -43,7 +44,8 @@ export function writeHttp2Head(
 function keepStageHeader(headers: string[], name: string, value: OutgoingHttpHeader | undefined): void {
   if (value === undefined) return;
   for (let i = 0; i < headers.length; i += 2)
-    if ((headers[i] as string).length === name.length && (headers[i] as string).toLowerCase() === name) return;
+    if ((headers[i] as string).length === name.length && (headers[i] as string).toLowerCase() === name)
+      return;
   if (Array.isArray(value)) for (const item of value) headers.push(name, item);
   else headers.push(name, String(value));
 }
