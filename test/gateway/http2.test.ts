@@ -203,6 +203,28 @@ routes:
     }
   });
 
+  test('a HEAD request and a 304 answer end their streams without a body', async () => {
+    const session = h2cSession();
+    const head = await h2Get(session, '/head', { ':method': 'HEAD' });
+    assert.equal(head.status, 200);
+    assert.equal(head.body, '');
+    assert.equal(upstream.requests.at(-1)?.method, 'HEAD');
+    upstream.handler = (_req, res) => {
+      res.writeHead(304, { etag: '"v1"' });
+      res.end();
+    };
+    try {
+      const notModified = await h2Get(session, '/cached', { 'if-none-match': '"v1"' });
+      assert.equal(notModified.status, 304);
+      assert.equal(notModified.headers.etag, '"v1"');
+      assert.equal(notModified.body, '');
+    } finally {
+      upstream.handler = undefined;
+    }
+    // The connection still serves.
+    assert.equal((await h2Get(session, '/after')).status, 200);
+  });
+
   test('many streams in parallel on one connection', async () => {
     const session = h2cSession();
     const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => h2Get(session, `/many/${i}`)));
