@@ -6,7 +6,10 @@
  * /proc/<pid>/stat over the run), then Portico's ratios to the floor and to nginx from the same run. On a shared
  * machine CPU per request is the steadier figure: time spent waiting for a core another process holds is not in it.
  *
- *   node bench/h2/h2load.ts [--requests 20000] [--clients 10] [--streams 10] [--rounds 2]
+ * With `--cpu-prof DIR` the floor and Portico write V8 CPU profiles into DIR/floor and DIR/portico (compare them
+ * with `node bench/h2/profile-diff.ts`).
+ *
+ *   node bench/h2/h2load.ts [--requests 20000] [--clients 10] [--streams 10] [--rounds 2] [--cpu-prof DIR]
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -29,6 +32,10 @@ const requests = arg('requests', 20_000);
 const clients = arg('clients', 10);
 const streams = arg('streams', 10);
 const rounds = arg('rounds', 2);
+const profIndex = process.argv.indexOf('--cpu-prof');
+const profDir = profIndex < 0 ? undefined : process.argv[profIndex + 1];
+const profArgs = (name: string): string[] =>
+  profDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', join(profDir, name)];
 
 const upstream = createServer((_req, res) => {
   res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '2' });
@@ -46,9 +53,13 @@ interface Contender {
 }
 
 async function startFloor(): Promise<Contender> {
-  const child = spawn(process.execPath, [join(import.meta.dirname, 'h2-floor.ts'), upstreamUrl], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [...profArgs('floor'), join(import.meta.dirname, 'h2-floor.ts'), upstreamUrl],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   children.push(child);
   const [line] = (await once(child.stdout, 'data')) as [Buffer];
   return { name: 'node http2 floor', port: Number(line.toString().trim()), pid: child.pid as number };
@@ -86,6 +97,7 @@ services:
 routes:
   - { name: all, match: { path: /** }, service: up }
 `,
+  profDir === undefined ? {} : { env: { NODE_OPTIONS: profArgs('portico').join(' ') } },
 );
 
 interface Outcome {
@@ -164,6 +176,8 @@ try {
 } finally {
   await portico.stop();
   for (const child of children) child.kill('SIGTERM');
+  // A profile is written when its process exits: wait for the floor's.
+  await Promise.all(children.map((child) => (child.exitCode === null ? once(child, 'exit') : undefined)));
   upstream.close();
   await rm(work, { recursive: true, force: true });
 }

@@ -21,8 +21,9 @@ const MANY_COUNT = 10_000;
 const RATE_SAMPLE = 2000;
 const ROUTES = 1000;
 const CONCURRENCY = 32;
-// Long enough for an idle node to trim its young generation (src/gateway/lifecycle/heap-trim.ts checks every 2 s).
-const SETTLE_MS = 5000;
+// Long enough for an idle node to trim its young generation (src/gateway/lifecycle/heap-trim.ts: 15 idle checks in
+// a row, every 2 s).
+const SETTLE_MS = 33_000;
 const MB = 2 ** 20;
 const durationOf = (o: BenchOptions): number => Math.min(o.durationS, 3);
 

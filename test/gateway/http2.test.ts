@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { once } from 'node:events';
 import { connect, constants, type ClientHttp2Session, type IncomingHttpHeaders } from 'node:http2';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -102,6 +103,10 @@ routes:
     match: { path: /limited/** }
     service: echo
     rateLimit: { limit: 2, window: 1m, by: ip }
+  - name: shaped
+    match: { path: /shaped/** }
+    service: echo
+    rateLimit: { limit: 1000, window: 1m, by: ip }
   - { name: echo, match: { path: /** }, service: echo }
 `,
     );
@@ -165,6 +170,59 @@ routes:
     const statuses = [];
     for (let i = 0; i < 3; i++) statuses.push((await h2Get(session, '/limited/x')).status);
     assert.deepEqual(statuses, [200, 200, 429]);
+  });
+
+  test("an answer keeps the headers a stage set next to the instance's, and a chunked answer's trailers", async () => {
+    const session = h2cSession();
+    const shaped = await h2Get(session, '/shaped/a');
+    assert.equal(shaped.status, 200);
+    assert.equal(shaped.headers['content-type'], 'application/json');
+    assert.match(String(shaped.headers['ratelimit-policy']), /1000/);
+    assert.equal(JSON.parse(shaped.body).url, '/shaped/a');
+    upstream.handler = (_req, res) => {
+      res.writeHead(201, { 'content-type': 'text/plain', trailer: 'x-checksum' });
+      res.write('abc');
+      res.addTrailers({ 'x-checksum': '42' });
+      res.end();
+    };
+    try {
+      const stream = session.request({ ':path': '/trailers' });
+      let trailers: IncomingHttpHeaders = {};
+      stream.once('trailers', (received: IncomingHttpHeaders) => (trailers = received));
+      let body = '';
+      stream.setEncoding('utf8');
+      stream.on('data', (chunk: string) => (body += chunk));
+      const [head] = (await once(stream, 'response')) as [IncomingHttpHeaders];
+      await once(stream, 'end');
+      assert.equal(head[':status'], 201);
+      assert.equal(body, 'abc');
+      // Trailers come before the end of the stream.
+      assert.equal(trailers['x-checksum'], '42');
+    } finally {
+      upstream.handler = undefined;
+    }
+  });
+
+  test('a HEAD request and a 304 answer end their streams without a body', async () => {
+    const session = h2cSession();
+    const head = await h2Get(session, '/head', { ':method': 'HEAD' });
+    assert.equal(head.status, 200);
+    assert.equal(head.body, '');
+    assert.equal(upstream.requests.at(-1)?.method, 'HEAD');
+    upstream.handler = (_req, res) => {
+      res.writeHead(304, { etag: '"v1"' });
+      res.end();
+    };
+    try {
+      const notModified = await h2Get(session, '/cached', { 'if-none-match': '"v1"' });
+      assert.equal(notModified.status, 304);
+      assert.equal(notModified.headers.etag, '"v1"');
+      assert.equal(notModified.body, '');
+    } finally {
+      upstream.handler = undefined;
+    }
+    // The connection still serves.
+    assert.equal((await h2Get(session, '/after')).status, 200);
   });
 
   test('many streams in parallel on one connection', async () => {

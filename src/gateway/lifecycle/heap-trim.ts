@@ -9,12 +9,17 @@ export interface HeapTrimOptions {
   idleUtilization: number;
   /** A young generation (both semi-spaces) above this size is worth giving back while idle. */
   minNewSpaceBytes: number;
+  /** How many idle check periods in a row make the process idle enough to trim. */
+  idleChecks: number;
 }
 
 export const DEFAULT_HEAP_TRIM: HeapTrimOptions = {
   checkEveryMs: 2000,
   idleUtilization: 0.05,
   minNewSpaceBytes: 8 * 2 ** 20,
+  // 30 s: the trim costs the next burst one to two seconds of CPU (below), which traffic with pauses of a few
+  // seconds would otherwise pay at every pause.
+  idleChecks: 15,
 };
 
 type GcFunction = (options: { type: 'major'; execution: 'sync'; flavor: 'last-resort' }) => void;
@@ -42,22 +47,30 @@ function newSpaceBytes(): number {
  * Gives back the young generation an idle node no longer needs. Start-up (config validation and compile) and
  * bursts (10,000 registrations) grow V8's young generation to its 32 MB maximum, and V8's memory reducer, which
  * would shrink it, does not run under Node: an idle gateway kept about 40 MB it did not use (134 MB idle RSS
- * with the demo's config, against 92 MB after one memory-reducing GC). When a check period was idle and the
- * young generation is large, one last-resort GC (about 50 ms, on an idle loop) shrinks it; it grows back under
- * load as before, so throughput is unchanged. Returns the stop function.
+ * with the demo's config, against 92 MB after one memory-reducing GC). When `idleChecks` check periods in a row
+ * were idle and the young generation is large, one last-resort GC (about 50 ms, on an idle loop) shrinks it.
+ * That GC is not free for what follows: it also drops compiled code, and the young generation grows back over
+ * dozens of extra scavenges, so the first 20,000 requests after it cost about 1.5 s more CPU (h2load bench,
+ * docs/http2.md); hence the long idle stretch asked before it. Returns the stop function.
  */
 export function startHeapTrim(options: HeapTrimOptions = DEFAULT_HEAP_TRIM): () => void {
   let last = performance.eventLoopUtilization();
   // One trim per idle stretch: a young generation that stays large after a trim is not tried again until the
   // node has been busy.
   let trimmedWhileIdle = false;
+  let idlePeriods = 0;
   const timer = setInterval(() => {
     const now = performance.eventLoopUtilization();
     const idle = performance.eventLoopUtilization(now, last).utilization < options.idleUtilization;
     last = now;
     if (!idle) {
       trimmedWhileIdle = false;
-    } else if (!trimmedWhileIdle && newSpaceBytes() > options.minNewSpaceBytes) {
+      idlePeriods = 0;
+    } else if (
+      ++idlePeriods >= options.idleChecks &&
+      !trimmedWhileIdle &&
+      newSpaceBytes() > options.minNewSpaceBytes
+    ) {
       trimmedWhileIdle = true;
       exposedGc()({ type: 'major', execution: 'sync', flavor: 'last-resort' });
     }

@@ -10,6 +10,7 @@ import {
 } from '../../resilience/upstream-failure.ts';
 import { buildUpstreamHeaders } from '../forwarding/upstream-headers.ts';
 import { toClientHeaders } from '../forwarding/response-headers.ts';
+import { writeHttp2Head } from '../forwarding/http2-response-head.ts';
 import { closeAfterAnswer } from '../net/lingering-close.ts';
 import { upstreamPathOf, type RequestContext } from '../pipeline/request-context.ts';
 import type { ServiceRuntime } from '../runtime/service-runtime.ts';
@@ -256,7 +257,13 @@ export class UpstreamTry implements Dispatcher.DispatchHandler {
     // HTTP/2 has no reason phrase (RFC 9113 §8.3.2).
     if (this.#ctx.http2) {
       if (this.#ctx.grpc === 'grpc') writeGrpcHead(this.#res, statusCode, headers);
-      else this.#res.writeHead(statusCode, headers);
+      else
+        writeHttp2Head(
+          this.#res,
+          statusCode,
+          headers,
+          instance.protocol !== 'http1' || this.upstreamContentLength < 0,
+        );
     } else this.#res.writeHead(statusCode, statusText, headers);
     return true;
   }
