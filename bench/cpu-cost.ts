@@ -165,7 +165,8 @@ async function measureInstances(ctx: ContenderContext): Promise<void> {
       32,
     );
     await client.close();
-    await new Promise((resolve) => setTimeout(resolve, 5000)); // the node trims its young generation after an idle check (every 2 s)
+    // The node trims its young generation after 30 s of idleness (src/gateway/lifecycle/heap-trim.ts; 15 checks 2 s apart, so up to 32 s).
+    await new Promise((resolve) => setTimeout(resolve, 40_000));
     console.log(`${r.label}: idle RSS ${(await rssMb(r.process!.pid)).toFixed(1)} MB`);
     running.push({ r, count });
   }

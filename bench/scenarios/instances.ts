@@ -23,7 +23,7 @@ const ROUTES = 1000;
 const CONCURRENCY = 32;
 // Long enough for an idle node to trim its young generation (src/gateway/lifecycle/heap-trim.ts: 15 idle checks in
 // a row, every 2 s).
-const SETTLE_MS = 33_000;
+const SETTLE_MS = 40_000;
 const MB = 2 ** 20;
 const durationOf = (o: BenchOptions): number => Math.min(o.durationS, 3);
 
