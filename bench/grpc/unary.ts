@@ -17,16 +17,13 @@ import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { EchoService, startGrpcEcho, type EchoClient, type Msg } from '../../test/helpers/grpc-echo.ts';
 import { freePort, startPortico } from '../../test/helpers/portico-process.ts';
+import { numberArg } from '../lib/number-arg.ts';
 
 const run = promisify(execFile);
-const arg = (name: string, dflt: number): number => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i < 0 ? dflt : Number(process.argv[i + 1]);
-};
-const calls = arg('calls', 20_000);
-const clients = arg('clients', 10);
-const streams = arg('streams', 10);
-const rounds = arg('rounds', 3);
+const calls = numberArg('calls', 20_000);
+const clients = numberArg('clients', 10);
+const streams = numberArg('streams', 10);
+const rounds = numberArg('rounds', 3);
 const pinned = cpus().length >= 2;
 
 /** Pins a running process to one CPU (Linux taskset); a no-op on one-CPU machines. */

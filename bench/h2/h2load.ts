@@ -21,17 +21,14 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort, startPortico } from '../../test/helpers/portico-process.ts';
 import { nginxArgs, nginxAvailable, nginxVersion, writeH2ProxyConfig } from '../lib/nginx.ts';
+import { numberArg } from '../lib/number-arg.ts';
 import { treeCpuUs } from '../lib/rss.ts';
 
 const run = promisify(execFile);
-const arg = (name: string, dflt: number): number => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i < 0 ? dflt : Number(process.argv[i + 1]);
-};
-const requests = arg('requests', 20_000);
-const clients = arg('clients', 10);
-const streams = arg('streams', 10);
-const rounds = arg('rounds', 2);
+const requests = numberArg('requests', 20_000);
+const clients = numberArg('clients', 10);
+const streams = numberArg('streams', 10);
+const rounds = numberArg('rounds', 2);
 const profIndex = process.argv.indexOf('--cpu-prof');
 const profDir = profIndex < 0 ? undefined : process.argv[profIndex + 1];
 const profArgs = (name: string): string[] =>

@@ -2,8 +2,8 @@ import { porticoWith } from '../contenders/catalog.ts';
 import type { ContenderSpec } from '../contenders/contender.ts';
 import { porticoHeadYaml } from '../contenders/portico-config.ts';
 import { PATHS } from '../lib/payloads.ts';
-import { loadColumns, loadMetrics, measureRounds } from './rounds.ts';
-import type { BenchOptions, ResultRow, Scenario } from './scenario.ts';
+import { loadColumns, loadRows, measureRounds } from './rounds.ts';
+import type { BenchOptions, Scenario } from './scenario.ts';
 
 const PLAIN = 'portico-plain';
 const GZIP = 'portico-gzip';
@@ -76,16 +76,7 @@ export function createCompressionScenario(): Scenario {
         rounds,
         warmupS: Math.min(warmupS, 2),
       });
-      const rows: ResultRow[] = started.map((c) => {
-        const s = samples.get(c.label)!;
-        const first = notes[c.label];
-        return {
-          label: c.label,
-          status: 'ok',
-          notes: [...(first === undefined ? [] : [first]), ...new Set(s.notes)],
-          metrics: loadMetrics(s),
-        };
-      });
+      const rows = loadRows(started, samples, notes);
       return {
         name: this.name,
         title: this.title,

@@ -5,8 +5,8 @@ import { porticoWith } from '../contenders/catalog.ts';
 import type { ContenderSpec } from '../contenders/contender.ts';
 import { porticoHeadYaml } from '../contenders/portico-config.ts';
 import { ORDER_BODY, PATHS } from '../lib/payloads.ts';
-import { loadColumns, loadMetrics, measureRounds } from './rounds.ts';
-import type { BenchOptions, ResultRow, Scenario } from './scenario.ts';
+import { loadColumns, loadRows, measureRounds } from './rounds.ts';
+import type { BenchOptions, Scenario } from './scenario.ts';
 
 const PLAIN = 'portico-plain';
 const POLICIES = 'portico-policies';
@@ -142,16 +142,7 @@ export function createPoliciesScenario(): Scenario {
         warmupS: Math.min(warmupS, 2),
         ...request,
       });
-      const rows: ResultRow[] = started.map((c) => {
-        const s = samples.get(c.label)!;
-        const first = preflight[c.label];
-        return {
-          label: c.label,
-          status: 'ok',
-          notes: [...(first === undefined ? [] : [first]), ...new Set(s.notes)],
-          metrics: loadMetrics(s),
-        };
-      });
+      const rows = loadRows(started, samples, preflight);
       return {
         name: this.name,
         title: this.title,

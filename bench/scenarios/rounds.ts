@@ -4,7 +4,7 @@ import { markDisturbance, otherCpuShareSince } from '../lib/disturbance.ts';
 import { treeCpuUs } from '../lib/rss.ts';
 import { summarize } from '../lib/stats.ts';
 import type { Summary } from '../lib/stats.ts';
-import type { BenchContext, MetricColumn } from './scenario.ts';
+import type { BenchContext, MetricColumn, ResultRow } from './scenario.ts';
 
 /** Samples of one contender over the rounds; NaN marks a round that failed. */
 export interface RoundSamples {
@@ -134,6 +134,27 @@ export function loadMetrics(s: RoundSamples): Record<'rps' | 'p50' | 'p99' | 'cp
     p99: summarize(s.results.map((r) => r.p99Ms)),
     cpu: summarize(s.cpuUsPerRequest),
   };
+}
+
+/**
+ * One row per started contender with its load metrics; a contender's preflight note (an answer that was not the
+ * one the scenario set up, e.g. no cache hit) comes first, so a fast but wrong row is visible as such.
+ */
+export function loadRows(
+  started: readonly RunningContender[],
+  samples: Map<string, RoundSamples>,
+  preflight: Readonly<Record<string, string>>,
+): ResultRow[] {
+  return started.map((c) => {
+    const s = samples.get(c.label)!;
+    const first = preflight[c.label];
+    return {
+      label: c.label,
+      status: 'ok',
+      notes: [...(first === undefined ? [] : [first]), ...new Set(s.notes)],
+      metrics: loadMetrics(s),
+    };
+  });
 }
 
 /** The req/s, p50 and p99 columns, each divided by the rows named in `ratioTo`. */

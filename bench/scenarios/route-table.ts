@@ -1,7 +1,7 @@
 import { portico } from '../contenders/catalog.ts';
 import { PATHS } from '../lib/payloads.ts';
-import { loadColumns, loadMetrics, measureRounds } from './rounds.ts';
-import type { BenchOptions, ResultRow, Scenario } from './scenario.ts';
+import { loadColumns, loadRows, measureRounds } from './rounds.ts';
+import type { BenchOptions, Scenario } from './scenario.ts';
 
 const SMALL_TABLE = 'portico-10-routes';
 const LARGE_TABLE = 'portico-10000-routes';
@@ -28,15 +28,7 @@ export function createRouteTableScenario(): Scenario {
         rounds,
         warmupS,
       });
-      const rows: ResultRow[] = started.map((c) => {
-        const s = samples.get(c.label)!;
-        return {
-          label: c.label,
-          status: 'ok',
-          notes: [...new Set(s.notes)],
-          metrics: loadMetrics(s),
-        };
-      });
+      const rows = loadRows(started, samples, {});
       return {
         name: this.name,
         title: this.title,

@@ -17,16 +17,13 @@ import { promisify } from 'node:util';
 import { Pool } from 'undici';
 import { freePort, startPortico } from '../../test/helpers/portico-process.ts';
 import { nginxArgs, nginxAvailable, writeProxyConfig } from '../lib/nginx.ts';
+import { numberArg } from '../lib/number-arg.ts';
 import { BODIES } from '../lib/payloads.ts';
 
 const run = promisify(execFile);
-const arg = (name: string, dflt: number): number => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i < 0 ? dflt : Number(process.argv[i + 1]);
-};
-const requests = arg('requests', 20_000);
-const clients = arg('clients', 20);
-const seconds = arg('seconds', 5);
+const requests = numberArg('requests', 20_000);
+const clients = numberArg('clients', 20);
+const seconds = numberArg('seconds', 5);
 
 const dir = await mkdtemp(join(tmpdir(), 'portico-tls-bench-'));
 const certFile = join(dir, 'cert.pem');
