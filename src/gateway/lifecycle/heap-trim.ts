@@ -38,14 +38,15 @@ function exposedGc(): GcFunction {
   return gcFunction;
 }
 
-function newSpaceBytes(): number {
+/** The young generation's current size (both semi-spaces), for the trim's decision, tests and the bench. */
+export function youngGenerationBytes(): number {
   for (const space of getHeapSpaceStatistics()) if (space.space_name === 'new_space') return space.space_size;
   return 0;
 }
 
 /**
  * Gives back the young generation an idle node no longer needs. Start-up (config validation and compile) and
- * bursts (10,000 registrations) grow V8's young generation to its 32 MB maximum, and V8's memory reducer, which
+ * bursts (10,000 registrations) grow V8's young generation to its 64 MB maximum, and V8's memory reducer, which
  * would shrink it, does not run under Node: an idle gateway kept about 40 MB it did not use (134 MB idle RSS
  * with the demo's config, against 92 MB after one memory-reducing GC). When `idleChecks` check periods in a row
  * were idle and the young generation is large, one last-resort GC (about 50 ms, on an idle loop) shrinks it.
@@ -69,7 +70,7 @@ export function startHeapTrim(options: HeapTrimOptions = DEFAULT_HEAP_TRIM): () 
     } else if (
       ++idlePeriods >= options.idleChecks &&
       !trimmedWhileIdle &&
-      newSpaceBytes() > options.minNewSpaceBytes
+      youngGenerationBytes() > options.minNewSpaceBytes
     ) {
       trimmedWhileIdle = true;
       exposedGc()({ type: 'major', execution: 'sync', flavor: 'last-resort' });
@@ -77,9 +78,4 @@ export function startHeapTrim(options: HeapTrimOptions = DEFAULT_HEAP_TRIM): () 
   }, options.checkEveryMs);
   timer.unref();
   return () => clearInterval(timer);
-}
-
-/** The young generation's current size, for tests and the bench. */
-export function youngGenerationBytes(): number {
-  return newSpaceBytes();
 }

@@ -136,20 +136,28 @@ export class ConnectionGuard {
   }
 
   #expire(): void {
-    const now = (this.#now = nowMs());
-    for (const [socket, state] of this.#sockets) {
-      if (state.headDeadline === IDLE) {
-        // Keep-alive idleness is Node's keepAliveTimeout; a new head starts when bytes arrive again.
-        const read = socket.bytesRead;
-        if (state.idleBytes !== -1 && read !== state.idleBytes)
-          state.headDeadline = now + this.#options.headersTimeoutMs;
-        state.idleBytes = read;
-        continue;
-      }
-      if (state.headDeadline === RUNNING || state.headDeadline === MULTIPLEXED || state.headDeadline > now)
-        continue;
-      if (socket.writable && state.inflight === 0) socket.write(requestTimeoutAnswer);
-      socket.destroy();
-    }
+    this.#now = nowMs();
+    // forEach with one callback made at construction: a for-of over the entries would allocate an [key, value]
+    // pair per connection at every sweep (10,000 a second with 10,000 idle clients).
+    this.#sockets.forEach(this.#expireOne);
   }
+
+  readonly #expireOne = (state: GuardState, socket: Socket): void => {
+    if (state.headDeadline === IDLE) {
+      // Keep-alive idleness is Node's keepAliveTimeout; a new head starts when bytes arrive again.
+      const read = socket.bytesRead;
+      if (state.idleBytes !== -1 && read !== state.idleBytes)
+        state.headDeadline = this.#now + this.#options.headersTimeoutMs;
+      state.idleBytes = read;
+      return;
+    }
+    if (
+      state.headDeadline === RUNNING ||
+      state.headDeadline === MULTIPLEXED ||
+      state.headDeadline > this.#now
+    )
+      return;
+    if (socket.writable && state.inflight === 0) socket.write(requestTimeoutAnswer);
+    socket.destroy();
+  };
 }
